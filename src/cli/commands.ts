@@ -1,0 +1,137 @@
+// The CLI's commands (SPEC §4): what each takes, what it prints, how it runs.
+import * as v from "valibot";
+import { passwordSchema, usernameSchema, createAdminAccount } from "../core/admin-accounts";
+import { createAdminKey } from "../core/admin-keys";
+import { CoreError } from "../core/errors";
+import type { Config } from "../config";
+import { createLogger } from "../log";
+import { openCore } from "../runtime";
+import { serveUntilSignalled } from "../server";
+import { migrate } from "../store/migrations";
+import { openStore } from "../store/store";
+import { version } from "../version";
+import { readFirstLine } from "./read-stdin";
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+export interface Command {
+  /** Words after `ssod`, e.g. ["admin-key", "create"]. */
+  words: string[];
+  usage: string;
+  summary: string;
+  /** Flags of its own, beyond the configuration flags. */
+  options?: Record<string, { description: string; required?: boolean }>;
+  /** Whether it reads the configuration (and so takes the configuration flags). */
+  usesConfig: boolean;
+  run(config: Config | undefined, options: Record<string, string | undefined>): Promise<number | "keep-running">;
+}
+
+const nameSchema = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(100, "must be at most 100 characters"));
+
+function check<S extends v.GenericSchema<unknown, string>>(schema: S, value: unknown, what: string): v.InferOutput<S> {
+  const result = v.safeParse(schema, value);
+  if (!result.success) throw new UsageError(`${what} ${result.issues[0].message}`);
+  return result.output;
+}
+
+function printFirstAdminKey(key: string, config: Config): void {
+  process.stderr.write(
+    [
+      "",
+      "  ssod made its first admin key. It is shown this once: store it now.",
+      "",
+      `    ${key}`,
+      "",
+      "  Try it:",
+      `    curl -s -X POST ${config.publicUrl}/api.php -H 'Content-Type: application/json' \\`,
+      `      -d '{"Command":"sso.list","APIKey":"${key}"}'`,
+      "",
+    ].join("\n") + "\n",
+  );
+}
+
+export const COMMANDS: Command[] = [
+  {
+    words: ["serve"],
+    usage: "ssod [serve] [options]",
+    summary: "Apply pending migrations, then serve HTTP (the default command)",
+    usesConfig: true,
+    async run(config) {
+      const logger = createLogger(config!.logLevel);
+      const running = await serveUntilSignalled(config!, logger);
+      process.stderr.write(`ssod ${version()} listening on ${running.url} (public URL ${config!.publicUrl}, store ${config!.databaseUrl.replace(/\/\/[^@/]*@/, "//")})\n`);
+      if (running.runtime.bootstrap.firstAdminKey) printFirstAdminKey(running.runtime.bootstrap.firstAdminKey, config!);
+      return "keep-running";
+    },
+  },
+  {
+    words: ["migrate"],
+    usage: "ssod migrate [options]",
+    summary: "Apply pending migrations to the store and exit",
+    usesConfig: true,
+    async run(config) {
+      const store = await openStore({ url: config!.databaseUrl, authToken: config!.databaseAuthToken });
+      try {
+        const report = await migrate(store.driver);
+        process.stdout.write(
+          report.applied.length > 0 ? `applied ${report.applied.join(", ")} (${report.total} in all)\n` : `up to date (${report.total} migrations)\n`,
+        );
+      } finally {
+        await store.close();
+      }
+      return 0;
+    },
+  },
+  {
+    words: ["admin-key", "create"],
+    usage: "ssod admin-key create --name NAME [options]",
+    summary: "Create an admin key and print it (shown this once)",
+    options: { name: { description: "What the key is for, e.g. \"ci\" or \"alice's laptop\"", required: true } },
+    usesConfig: true,
+    async run(config, options) {
+      const name = check(nameSchema, options.name, "--name");
+      const { store, core } = await openCore(config!);
+      try {
+        const { key } = await createAdminKey(core, name);
+        process.stdout.write(`${key}\n`);
+      } finally {
+        await store.close();
+      }
+      return 0;
+    },
+  },
+  {
+    words: ["admin", "create"],
+    usage: "echo PASSWORD | ssod admin create --username USERNAME [options]",
+    summary: "Create an admin account for the legacy admin.login; the password is read from stdin",
+    options: { username: { description: "The account's username", required: true } },
+    usesConfig: true,
+    async run(config, options) {
+      const username = check(usernameSchema, options.username, "--username");
+      const password = check(passwordSchema, await readFirstLine("Password: "), "the password");
+      const { store, core } = await openCore(config!);
+      try {
+        await createAdminAccount(core, username, password);
+        process.stdout.write(`created admin ${username}\n`);
+      } catch (error) {
+        if (error instanceof CoreError && error.code === "conflict") throw new UsageError(error.message);
+        throw error;
+      } finally {
+        await store.close();
+      }
+      return 0;
+    },
+  },
+  {
+    words: ["version"],
+    usage: "ssod version",
+    summary: "Print the version",
+    usesConfig: false,
+    async run() {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    },
+  },
+];

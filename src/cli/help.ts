@@ -1,0 +1,40 @@
+// --help texts, made from the command table and the settings table.
+import { SETTINGS, flagOf } from "../config";
+import { version } from "../version";
+import type { Command } from "./commands";
+
+function configurationHelp(): string {
+  const rows = Object.values(SETTINGS).map((s) => {
+    const flag = `--${flagOf(s.env)}`;
+    const fallback = "default" in s ? ` (default ${s.default})` : "";
+    return `  ${flag.padEnd(36)}${s.env}\n  ${"".padEnd(36)}${s.help}${fallback}`;
+  });
+  return `Configuration (flags override environment variables):\n${rows.join("\n")}`;
+}
+
+export function mainHelp(commands: Command[]): string {
+  const lines = commands.map((c) => `  ${c.usage.padEnd(52)}${c.summary}`);
+  return [
+    `ssod ${version()}: a self-hosted SSO hand-off server`,
+    "",
+    "Usage: ssod [command] [options]",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run `ssod <command> --help` for a command's own options.",
+    "",
+    configurationHelp(),
+  ].join("\n");
+}
+
+export function commandHelp(command: Command): string {
+  const own = Object.entries(command.options ?? {}).map(([name, o]) => `  --${name.padEnd(34)}${o.description}${o.required ? " (required)" : ""}`);
+  return [
+    `Usage: ${command.usage}`,
+    "",
+    command.summary,
+    ...(own.length > 0 ? ["", "Options:", ...own] : []),
+    ...(command.usesConfig ? ["", configurationHelp()] : []),
+  ].join("\n");
+}

@@ -1,0 +1,137 @@
+// Configuration: the environment variables of SPEC §4 (and a few of ours),
+// each overridable by a flag, each validated at start with a message that
+// names the variable and the expected form.
+import { isIP } from "node:net";
+import * as v from "valibot";
+import { ADMIN_KEY_PATTERN } from "./core/admin-keys";
+import { MasterKey } from "./core/crypto";
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const integer = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.regex(/^\d+$/, `an integer from ${min} to ${max}`),
+    v.transform(Number),
+    v.minValue(min, `an integer from ${min} to ${max}`),
+    v.maxValue(max, `an integer from ${min} to ${max}`),
+  );
+
+const storeUrl = v.pipe(
+  v.string(),
+  v.regex(/^(file|libsql|https?|wss?):/i, "a file:, libsql://, http(s):// or ws(s):// URL"),
+);
+
+const httpBase = v.pipe(
+  v.string(),
+  v.check((s) => {
+    try {
+      return /^https?:$/.test(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  }, "an absolute http:// or https:// URL"),
+  v.transform((s) => s.replace(/\/+$/, "")),
+);
+
+function isProxyRule(rule: string): boolean {
+  const [address, prefix] = rule.split("/");
+  return isIP(address ?? "") > 0 && (prefix === undefined || /^\d{1,3}$/.test(prefix));
+}
+
+/** false (ignore X-Forwarded-For), true (trust it from any peer), or the proxies to trust it from. */
+const trustProxy = v.pipe(
+  v.string(),
+  v.transform((s) => s.trim().toLowerCase()),
+  v.check(
+    (s) => ["true", "false", "1", "0", ""].includes(s) || s.split(",").every((r) => isProxyRule(r.trim())),
+    "true, false, or a comma-separated list of proxy IPs/CIDRs",
+  ),
+  v.transform((s): boolean | string[] => {
+    if (s === "true" || s === "1") return true;
+    if (s === "false" || s === "0" || s === "") return false;
+    return s.split(",").map((r) => r.trim());
+  }),
+);
+
+/** Every setting: its variable, its flag, its rule, its default and what it is for. */
+export const SETTINGS = {
+  databaseUrl: {
+    env: "SSOD_DATABASE_URL",
+    schema: storeUrl,
+    default: "file:./data/ssod.db",
+    help: "Store: a file (embedded libSQL) or a libSQL server (sqld, Turso)",
+  },
+  databaseAuthToken: { env: "SSOD_DATABASE_AUTH_TOKEN", schema: v.pipe(v.string(), v.minLength(1, "a non-empty token")), help: "Auth token for a remote store" },
+  host: { env: "SSOD_HOST", schema: v.pipe(v.string(), v.minLength(1, "a host name or IP address")), default: "0.0.0.0", help: "Address to listen on" },
+  port: { env: "SSOD_PORT", schema: integer(0, 65535), default: "8080", help: "Port to listen on (0: any free port)" },
+  publicUrl: { env: "SSOD_PUBLIC_URL", schema: httpBase, help: "URL browsers reach ssod at (default http://localhost:<port>)" },
+  adminApiKey: {
+    env: "SSOD_ADMIN_API_KEY",
+    schema: v.pipe(v.string(), v.regex(ADMIN_KEY_PATTERN, "ssod_ak_ followed by 43 base64url characters")),
+    help: "An admin key to accept (stored hashed at start)",
+  },
+  masterKey: {
+    env: "SSOD_MASTER_KEY",
+    schema: v.pipe(v.string(), v.check((s) => MasterKey.parse(s) !== undefined, "32 bytes as 43 base64url characters or 64 hex digits")),
+    help: "Seals stored signing secrets; required with a remote store",
+  },
+  logLevel: { env: "SSOD_LOG_LEVEL", schema: v.picklist(LOG_LEVELS, `one of ${LOG_LEVELS.join(", ")}`), default: "info", help: "Log level" },
+  trustProxy: { env: "SSOD_TRUST_PROXY", schema: trustProxy, default: "false", help: "Honour X-Forwarded-For: false, true, or proxy IPs/CIDRs" },
+  sessionTtl: { env: "SSOD_SESSION_TTL", schema: integer(60, 31_536_000), default: "28800", help: "Login session lifetime, seconds" },
+  adminSessionTtl: { env: "SSOD_ADMIN_SESSION_TTL", schema: integer(60, 604_800), default: "3600", help: "Legacy admin SessionID lifetime, seconds" },
+  clockSkew: { env: "SSOD_CLOCK_SKEW", schema: integer(0, 600), default: "30", help: "Tolerance for caller JWT times, seconds" },
+  throttleIpLimit: { env: "SSOD_THROTTLE_IP_LIMIT", schema: integer(1, 1_000_000), default: "30", help: "Failures per client IP per window before 429" },
+  throttleCredentialLimit: {
+    env: "SSOD_THROTTLE_CREDENTIAL_LIMIT",
+    schema: integer(1, 1_000_000),
+    default: "10",
+    help: "Failures per credential (username, client id) per window before 429",
+  },
+  throttleWindow: { env: "SSOD_THROTTLE_WINDOW", schema: integer(1, 86_400), default: "60", help: "Throttling window, seconds" },
+  sweepInterval: { env: "SSOD_SWEEP_INTERVAL", schema: integer(1, 86_400), default: "60", help: "How often expired rows are swept, seconds" },
+  sweepGrace: { env: "SSOD_SWEEP_GRACE", schema: integer(0, 31_536_000), default: "3600", help: "How long expired tokens and sessions are kept, seconds" },
+  requestTimeout: { env: "SSOD_REQUEST_TIMEOUT", schema: integer(1, 600), default: "30", help: "Longest a request may take, seconds" },
+  storeTimeout: { env: "SSOD_STORE_TIMEOUT", schema: integer(1, 600), default: "5", help: "Longest a store call may take before a 503, seconds" },
+} as const;
+
+type Settings = typeof SETTINGS;
+type Key = keyof Settings;
+type Parsed = { [K in Key]: Settings[K] extends { default: string } ? v.InferOutput<Settings[K]["schema"]> : v.InferOutput<Settings[K]["schema"]> | undefined };
+
+export interface Config extends Omit<Parsed, "publicUrl"> {
+  publicUrl: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** `SSOD_DATABASE_URL` → `--database-url`. */
+export function flagOf(env: string): string {
+  return env.replace(/^SSOD_/, "").toLowerCase().replaceAll("_", "-");
+}
+
+/** Reads the configuration: flags first, then the environment, then defaults. */
+export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string | undefined> = {}): Config {
+  const parsed: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, setting] of Object.entries(SETTINGS) as [Key, Settings[Key]][]) {
+    const flag = flagOf(setting.env);
+    const fromFlag = flags[flag];
+    const raw = fromFlag ?? env[setting.env] ?? ("default" in setting ? setting.default : undefined);
+    if (raw === undefined || (raw === "" && !("default" in setting))) continue;
+    const result = v.safeParse(setting.schema as v.GenericSchema<string, unknown>, raw);
+    if (result.success) parsed[key] = result.output;
+    else {
+      const origin = fromFlag !== undefined ? `--${flag}` : setting.env;
+      // Secrets are never echoed back, even when malformed.
+      const shown = /KEY|TOKEN/.test(setting.env) ? "(hidden)" : JSON.stringify(raw);
+      problems.push(`${origin}: expected ${result.issues[0].message}, got ${shown}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems.join("\n"));
+  const config = parsed as unknown as Config;
+  config.publicUrl ??= `http://localhost:${config.port}`;
+  return config;
+}

@@ -1,0 +1,84 @@
+// The audit log: one append-only row per admin change, token issued or
+// redeemed, failed redemption and failed authentication. Never a secret:
+// callers pass names, ids and codes only.
+import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import type { Statement } from "../store/driver";
+import { auditEvents } from "../store/schema";
+import { statement } from "../store/store";
+import type { Core } from "./context";
+
+export interface AuditEvent {
+  actor: string;
+  action: string;
+  outcome: "success" | "failure";
+  target?: string | null;
+  ip?: string | null;
+  sourceCode?: string | null;
+  userId?: string | null;
+  detail?: Record<string, unknown> | null;
+}
+
+/** Who did it, as written in the log: "admin_key:3", "admin:alice", "source:portal", "anonymous". */
+export type Actor = { kind: "admin_key"; id: number; name: string } | { kind: "admin"; id: number; username: string } | { kind: "source"; id: number; code: string };
+
+export function actorName(actor: Actor | undefined): string {
+  if (!actor) return "anonymous";
+  switch (actor.kind) {
+    case "admin_key":
+      return `admin_key:${actor.id}`;
+    case "admin":
+      return `admin:${actor.username}`;
+    case "source":
+      return `source:${actor.code}`;
+  }
+}
+
+/** The insert of one event, to ride in the same write unit as the change it records. */
+export function auditStatement(core: Core, event: AuditEvent): Statement {
+  return statement(
+    core.store.db.insert(auditEvents).values({
+      at: core.now(),
+      actor: event.actor,
+      action: event.action,
+      outcome: event.outcome,
+      target: event.target ?? null,
+      ip: event.ip ?? null,
+      sourceCode: event.sourceCode ?? null,
+      userId: event.userId ?? null,
+      detail: event.detail ? JSON.stringify(event.detail) : null,
+    }),
+  );
+}
+
+/** Appends one event on its own (failures; successes ride in their change's own unit). */
+export function recordAudit(core: Core, event: AuditEvent): Promise<void> {
+  return core.store.write({ statements: [auditStatement(core, event)], decode: () => undefined });
+}
+
+export interface AuditQuery {
+  limit: number;
+  /** The id of the last event of the previous page. */
+  before?: number | undefined;
+  action?: string | undefined;
+  sourceCode?: string | undefined;
+  userId?: string | undefined;
+}
+
+export async function listAudit(core: Core, query: AuditQuery) {
+  const filters: SQL[] = [];
+  if (query.before !== undefined) filters.push(lt(auditEvents.id, query.before));
+  if (query.action) filters.push(eq(auditEvents.action, query.action));
+  if (query.sourceCode) filters.push(eq(auditEvents.sourceCode, query.sourceCode));
+  if (query.userId) filters.push(eq(auditEvents.userId, query.userId));
+  const rows = await core.store.db
+    .select()
+    .from(auditEvents)
+    .where(and(...filters))
+    .orderBy(desc(auditEvents.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  return {
+    events: page.map((r) => ({ ...r, detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null })),
+    nextBefore: rows.length > query.limit ? page[page.length - 1]!.id : null,
+  };
+}

@@ -1,0 +1,77 @@
+// Authentication of admins and sources, and what happens when it fails:
+// every failure is audited and counted by the throttle (SPEC §5).
+import { actorName, recordAudit, type Actor } from "./audit";
+import { authenticateAdminKey } from "./admin-keys";
+import { authenticateAdminSession, checkAdminPassword, type AdminIdentity } from "./admin-accounts";
+import type { Core } from "./context";
+import { safeEqual, sha256 } from "./crypto";
+import type { Source } from "./sources";
+
+export async function adminByKey(core: Core, key: string): Promise<Actor | undefined> {
+  const found = await authenticateAdminKey(core, key);
+  return found ? { kind: "admin_key", id: found.id, name: found.name } : undefined;
+}
+
+export async function adminBySession(core: Core, sessionId: string): Promise<Actor | undefined> {
+  const found = await authenticateAdminSession(core, sessionId);
+  return found ? { kind: "admin", id: found.id, username: found.username } : undefined;
+}
+
+export function adminByPassword(core: Core, username: string, password: string): Promise<AdminIdentity | undefined> {
+  return checkAdminPassword(core, username, password);
+}
+
+/** The source whose client id and secret these are, if they match. */
+export async function sourceByCredentials(core: Core, clientId: string, clientSecret: string): Promise<Source | undefined> {
+  if (clientId.length > 128 || clientSecret.length > 256) return undefined;
+  const source = await core.lookups.sourceByClientId.load(clientId);
+  const expected = source?.secrets.clientSecretHash;
+  // Hash and compare even when there is nothing to compare with, so timing says nothing.
+  const ok = safeEqual(sha256(clientSecret), expected ?? sha256(""));
+  return ok && expected ? source : undefined;
+}
+
+export function sourceActor(source: Source): Actor {
+  return { kind: "source", id: source.id, code: source.code };
+}
+
+export interface AuthFailure {
+  ip: string;
+  /** What was tried: "admin.auth_failed", "source.auth_failed", "token.redeem_failed". */
+  action: string;
+  /** A non-secret name of the credential tried (username, client id), throttled on its own. */
+  credential?: { kind: string; value: string } | undefined;
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * Records a failure. Returns the seconds the caller must wait when it has
+ * gone past a limit (answer 429 + Retry-After), else 0 (answer as usual).
+ */
+export async function recordFailure(core: Core, failure: AuthFailure): Promise<number> {
+  const credential = failure.credential ? `${failure.credential.kind}:${failure.credential.value}` : undefined;
+  const verdict = core.throttle.fail(failure.ip, credential);
+  // A throttled flood is logged once, when the limit is reached, not once per 429.
+  if (verdict.retryAfter === 0) {
+    await recordAudit(core, {
+      actor: actorName(undefined),
+      action: failure.action,
+      outcome: "failure",
+      target: failure.credential?.value ?? null,
+      ip: failure.ip,
+      detail: failure.detail ?? null,
+    });
+  }
+  if (verdict.engaged) {
+    const { perIp, perCredential, windowSeconds } = core.throttle.limits;
+    await recordAudit(core, {
+      actor: "system",
+      action: "throttle.engaged",
+      outcome: "failure",
+      target: failure.credential?.value ?? failure.ip,
+      ip: failure.ip,
+      detail: { after: failure.action, limits: { perIp, perCredential, windowSeconds } },
+    });
+  }
+  return verdict.retryAfter;
+}

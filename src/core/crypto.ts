@@ -1,0 +1,111 @@
+// Every secret-handling primitive in one place: random values, hashes for
+// secrets at rest, constant-time comparison, sealing with the master key and
+// password hashing.
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt, scrypt, timingSafeEqual } from "node:crypto";
+
+/** 32 random bytes as base64url (43 characters): nonces, session ids, secrets. */
+export function randomSecret(bytes = 32): string {
+  return randomBytes(bytes).toString("base64url");
+}
+
+/** A token reference number: 18 random digits, no leading zero (fits a signed 64-bit integer). */
+export function randomRefNo(): string {
+  let digits = String(randomInt(1, 10));
+  while (digits.length < 18) digits += String(randomInt(0, 1_000_000)).padStart(6, "0");
+  return digits.slice(0, 18);
+}
+
+/** SHA-256 as base64url: how tokens, keys, client secrets and session ids are stored. */
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("base64url");
+}
+
+/** Constant-time equality of two strings (of hashes, normally: equal lengths). */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  // Compare against itself on a length mismatch so the time does not depend on where it differs.
+  return x.length === y.length ? timingSafeEqual(x, y) : (timingSafeEqual(x, x), false);
+}
+
+const SEAL_VERSION = "v1";
+
+/**
+ * The master key (SPEC §4) seals what must be stored but read back: signing
+ * secrets, private keys and the client secret copy used for HS256. AES-256-GCM,
+ * with the purpose as associated data so a box cannot be moved to another column.
+ */
+export class MasterKey {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length !== 32) throw new Error("the master key must be 32 bytes");
+    this.#key = key;
+  }
+
+  /** Parses 43 base64url characters or 64 hex digits; undefined when the text is neither. */
+  static parse(text: string): MasterKey | undefined {
+    if (/^[0-9a-fA-F]{64}$/.test(text)) return new MasterKey(Buffer.from(text, "hex"));
+    if (/^[A-Za-z0-9_-]{43}$/.test(text)) {
+      const key = Buffer.from(text, "base64url");
+      if (key.length === 32) return new MasterKey(key);
+    }
+    return undefined;
+  }
+
+  static generate(): string {
+    return randomSecret(32);
+  }
+
+  seal(plaintext: string | Buffer, purpose: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    cipher.setAAD(Buffer.from(purpose));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+    return `${SEAL_VERSION}.${iv.toString("base64url")}.${body.toString("base64url")}`;
+  }
+
+  open(box: string, purpose: string): Buffer {
+    const [version, ivText, bodyText] = box.split(".");
+    if (version !== SEAL_VERSION || !ivText || !bodyText) throw new Error("not a sealed value");
+    const body = Buffer.from(bodyText, "base64url");
+    const decipher = createDecipheriv("aes-256-gcm", this.#key, Buffer.from(ivText, "base64url"));
+    decipher.setAAD(Buffer.from(purpose));
+    decipher.setAuthTag(body.subarray(body.length - 16));
+    return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]);
+  }
+}
+
+// scrypt parameters for admin passwords (N=2^15, r=8, p=1: ~32 MiB, tens of ms).
+const SCRYPT = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+
+function scryptAsync(password: string, salt: Buffer, params: typeof SCRYPT): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    scrypt(password, salt, 32, params, (error, key) => (error ? reject(error) : resolve(key))),
+  );
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(password, salt, SCRYPT);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString("base64url")}$${key.toString("base64url")}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, saltText, keyText] = stored.split("$");
+  if (scheme !== "scrypt" || !saltText || !keyText) return false;
+  const params = { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem };
+  const key = await scryptAsync(password, Buffer.from(saltText, "base64url"), params);
+  return timingSafeEqual(key, Buffer.from(keyText, "base64url"));
+}
+
+let decoy: Promise<string> | undefined;
+
+/**
+ * A password hash to verify against when the account does not exist, so that
+ * "no such user" takes as long as "wrong password".
+ */
+export function decoyPasswordHash(): Promise<string> {
+  decoy ??= hashPassword(randomSecret());
+  return decoy;
+}

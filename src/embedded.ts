@@ -1,0 +1,19 @@
+// Payloads that the single-file build (scripts/build.ts) writes into dist/ssod.mjs.
+// Running from source, they are absent and each user falls back to the files
+// in the checkout: the drizzle/ folder, the worker's .ts file, node_modules.
+export interface EmbeddedMigration {
+  tag: string;
+  sql: string;
+}
+
+export interface Embedded {
+  version?: string;
+  migrations?: EmbeddedMigration[];
+  /** CommonJS source of the store worker, run with `new Worker(source, { eval: true })`. */
+  storeWorker?: string;
+  /** libSQL native bindings by target ("linux-x64-gnu", …), gzip then base64. */
+  libsqlBindings?: Record<string, string>;
+}
+
+// scripts/build.ts replaces this whole module with the real payloads.
+export const embedded: Embedded = {};

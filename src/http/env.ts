@@ -1,0 +1,23 @@
+// What the Hono app carries per request, and what it is built from.
+import type { HttpBindings } from "@hono/node-server";
+import type { Core } from "../core/context";
+import type { Logger } from "../log";
+
+export interface AppOptions {
+  core: Core;
+  logger: Logger;
+  /** false: ignore X-Forwarded-For; true: trust it from any peer; or the proxies to trust. */
+  trustProxy: boolean | string[];
+  /** Answers of /readyz beyond "the store answers" (set by the server while it shuts down). */
+  isShuttingDown?: () => boolean;
+}
+
+export interface AppEnv {
+  Bindings: Partial<HttpBindings>;
+  Variables: {
+    requestId: string;
+    clientIp: string;
+    /** Set by handlers that act for a source, for the request log. */
+    sourceCode?: string;
+  };
+}

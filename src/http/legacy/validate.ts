@@ -1,0 +1,48 @@
+// Runs a command's schema over the case-insensitive fields of a request and
+// turns the issues into seed 002's error codes, all of them, ascending.
+import * as v from "valibot";
+import type { Fields } from "./body";
+import type { LegacyCode } from "./codes";
+import { FIELD_CODES } from "./schemas";
+
+type ObjectSchema = v.ObjectSchema<v.ObjectEntries, undefined>;
+
+/** Rebuilds the fields under the schema's own (PascalCase) names; unknown fields are dropped. */
+function canonical(fields: Fields, schema: ObjectSchema): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(schema.entries)) {
+    let value = fields.get(key.toLowerCase());
+    const inner = unwrapObject(entry);
+    if (inner && value instanceof Map) value = canonical(value as Fields, inner);
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+function unwrapObject(schema: v.GenericSchema): ObjectSchema | undefined {
+  let current: v.GenericSchema = schema;
+  while (current.type === "optional" || current.type === "nullable") current = (current as unknown as { wrapped: v.GenericSchema }).wrapped;
+  return current.type === "object" ? (current as unknown as ObjectSchema) : undefined;
+}
+
+function isMissing(input: unknown): boolean {
+  return input === undefined || input === null || (typeof input === "string" && input.trim() === "");
+}
+
+export type Validated<S extends ObjectSchema> = { ok: true; value: v.InferOutput<S> } | { ok: false; codes: LegacyCode[] };
+
+export function validateCommand<S extends ObjectSchema>(schema: S, fields: Fields): Validated<S> {
+  const input = canonical(fields, schema);
+  const result = v.safeParse(schema, input, { abortPipeEarly: true });
+  if (result.success) return { ok: true, value: result.output };
+  const codes = new Set<LegacyCode>();
+  for (const issue of result.issues) {
+    const field = String(issue.path?.[0]?.key ?? "");
+    const mapping = FIELD_CODES[field];
+    if (!mapping) continue;
+    codes.add(isMissing(input[field]) ? mapping.missing : mapping.invalid);
+  }
+  // A field without a code of its own (say, a Username that is a list) is a malformed request.
+  if (codes.size === 0) codes.add(105);
+  return { ok: false, codes: [...codes].sort((a, b) => a - b) };
+}

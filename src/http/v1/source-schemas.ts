@@ -1,0 +1,82 @@
+// Request and response schemas of /v1/sources: the one description used to
+// validate requests and to write the OpenAPI document.
+import * as v from "valibot";
+import {
+  httpUrlSchema,
+  identityProviderSchema,
+  ipRuleSchema,
+  sourceCodeSchema,
+  validForSecondsSchema,
+} from "../../core/sources";
+
+export const rfc3339 = v.pipe(
+  v.string(),
+  v.isoTimestamp("must be an RFC 3339 date-time, e.g. 2030-12-31T23:59:59Z"),
+  v.transform((s) => Date.parse(s)),
+);
+
+const optionsSchema = v.strictObject({
+  createNewUserIfNotExists: v.optional(v.boolean()),
+  performLogin: v.optional(v.boolean()),
+  returnUserData: v.optional(v.boolean()),
+});
+
+const sourceFields = {
+  code: sourceCodeSchema,
+  name: v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200)),
+  description: v.pipe(v.string(), v.maxLength(2000)),
+  expiresAt: v.nullable(rfc3339),
+  validForSeconds: validForSecondsSchema,
+  options: optionsSchema,
+  allowedIps: v.pipe(v.array(ipRuleSchema), v.maxLength(100)),
+  redirectUrls: v.pipe(v.array(httpUrlSchema), v.maxLength(100)),
+  identityProvider: v.nullable(identityProviderSchema),
+};
+
+export const createSourceBody = v.strictObject({
+  code: sourceFields.code,
+  name: sourceFields.name,
+  description: v.optional(sourceFields.description),
+  expiresAt: v.optional(sourceFields.expiresAt),
+  validForSeconds: sourceFields.validForSeconds,
+  options: v.optional(sourceFields.options),
+  allowedIps: v.optional(sourceFields.allowedIps),
+  redirectUrls: v.optional(sourceFields.redirectUrls),
+  identityProvider: v.optional(sourceFields.identityProvider),
+});
+
+export const patchSourceBody = v.partial(v.strictObject(sourceFields));
+
+export const sourceRefParam = v.object({
+  id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, "a source id or code")),
+});
+
+// ---- responses (documentation) ----
+
+const time = v.pipe(v.string(), v.isoTimestamp());
+
+export const sourceView = v.object({
+  id: v.number(),
+  code: v.string(),
+  name: v.string(),
+  description: v.string(),
+  expiresAt: v.nullable(time),
+  validForSeconds: v.number(),
+  options: v.object({ createNewUserIfNotExists: v.boolean(), performLogin: v.boolean(), returnUserData: v.boolean() }),
+  clientId: v.string(),
+  allowedIps: v.array(v.string()),
+  redirectUrls: v.array(v.string()),
+  identityProvider: v.nullable(
+    v.object({ issuer: v.string(), jwksUrl: v.string(), audience: v.nullable(v.string()), requiredScope: v.nullable(v.string()) }),
+  ),
+  createdAt: time,
+  updatedAt: time,
+});
+
+export const sourceWithSecretsView = v.object({
+  ...sourceView.entries,
+  clientSecret: v.string(),
+  signingSecret: v.string(),
+});
+
+export const sourceListView = v.object({ items: v.array(sourceView), nextCursor: v.null() });

@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// ssod's command line: `ssod [serve] | migrate | admin-key create | admin create | version | --help`.
+import { parseArgs } from "node:util";
+import { COMMANDS, UsageError, type Command } from "./cli/commands";
+import { commandHelp, mainHelp } from "./cli/help";
+import { ConfigError, SETTINGS, flagOf, loadConfig } from "./config";
+
+function findCommand(positionals: string[]): { command: Command; rest: string[] } | undefined {
+  if (positionals.length === 0) return { command: COMMANDS[0]!, rest: [] };
+  for (const command of COMMANDS) {
+    if (command.words.every((w, i) => positionals[i] === w)) return { command, rest: positionals.slice(command.words.length) };
+  }
+  return undefined;
+}
+
+async function main(argv: string[]): Promise<number | "keep-running"> {
+  const configFlags = Object.fromEntries(Object.values(SETTINGS).map((s) => [flagOf(s.env), { type: "string" as const }]));
+  const ownFlags = Object.fromEntries(COMMANDS.flatMap((c) => Object.keys(c.options ?? {})).map((name) => [name, { type: "string" as const }]));
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...configFlags, ...ownFlags, help: { type: "boolean", short: "h" }, version: { type: "boolean" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.version) return findCommand(["version"])!.command.run(undefined, {});
+  if (positionals[0] === "help") {
+    const target = findCommand(positionals.slice(1));
+    process.stdout.write(`${positionals.length > 1 && target ? commandHelp(target.command) : mainHelp(COMMANDS)}\n`);
+    return 0;
+  }
+  const found = findCommand(positionals);
+  if (!found) throw new UsageError(`unknown command: ${positionals.join(" ")}`);
+  if (values.help) {
+    process.stdout.write(`${argv.length === 1 ? mainHelp(COMMANDS) : commandHelp(found.command)}\n`);
+    return 0;
+  }
+  if (found.rest.length > 0) throw new UsageError(`unexpected argument: ${found.rest.join(" ")}`);
+  const options = values as Record<string, string | undefined>;
+  for (const [name, option] of Object.entries(found.command.options ?? {})) {
+    if (option.required && !options[name]) throw new UsageError(`--${name} is required`);
+  }
+  for (const name of Object.keys(ownFlags)) {
+    if (options[name] !== undefined && !(name in (found.command.options ?? {}))) throw new UsageError(`--${name} does not apply to ${found.command.words.join(" ")}`);
+  }
+  const config = found.command.usesConfig ? loadConfig(process.env, options) : undefined;
+  return found.command.run(config, options);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== "keep-running") process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`ssod: configuration error\n${error.message}\n`);
+      process.exitCode = 2;
+    } else if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`ssod: ${(error as Error).message}\nRun \`ssod --help\` for usage.\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`ssod: ${(error as Error).message ?? String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

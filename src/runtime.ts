@@ -1,0 +1,65 @@
+// Everything a running ssod is made of, assembled from the configuration:
+// the store (migrated), the master key, the core and the HTTP app. Used by
+// `serve`, by the other CLI commands, and by the tests.
+import { dirname, resolve } from "node:path";
+import type { Config } from "./config";
+import { bootstrap, checkMasterKey, loadMasterKey, type BootstrapResult } from "./core/bootstrap";
+import { createCore, type Core } from "./core/context";
+import { createApp, type App } from "./http/app";
+import type { Logger } from "./log";
+import { filePathOf } from "./store/local-driver";
+import { migrate } from "./store/migrations";
+import { isRemoteUrl, openStore, type Store } from "./store/store";
+
+export interface Runtime {
+  config: Config;
+  store: Store;
+  core: Core;
+  app: App;
+  bootstrap: BootstrapResult;
+  /** Set when shutdown begins: /readyz answers 503 from then on. */
+  shuttingDown: boolean;
+  close(): Promise<void>;
+}
+
+/** The folder of a file store (where the master key file lives); undefined for a remote store. */
+export function dataDirOf(url: string): string | undefined {
+  return isRemoteUrl(url) ? undefined : dirname(resolve(filePathOf(url)));
+}
+
+export async function openCore(config: Config): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult }> {
+  // Checked before the store is touched: a remote store without the master key is a configuration error.
+  const masterKey = loadMasterKey(config.masterKey, dataDirOf(config.databaseUrl));
+  const store = await openStore({ url: config.databaseUrl, authToken: config.databaseAuthToken, timeoutMs: config.storeTimeout * 1000 });
+  try {
+    await migrate(store.driver);
+    await checkMasterKey(store, masterKey);
+    const core = createCore(store, masterKey, {
+      publicUrl: config.publicUrl,
+      sessionTtlSeconds: config.sessionTtl,
+      adminSessionTtlSeconds: config.adminSessionTtl,
+      clockSkewSeconds: config.clockSkew,
+      sweepGraceSeconds: config.sweepGrace,
+      throttle: { perIp: config.throttleIpLimit, perCredential: config.throttleCredentialLimit, windowSeconds: config.throttleWindow },
+    });
+    return { store, core, bootstrap: await bootstrap(core, { adminApiKey: config.adminApiKey }) };
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+}
+
+export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
+  const { store, core, bootstrap: first } = await openCore(config);
+  const runtime: Runtime = {
+    config,
+    store,
+    core,
+    bootstrap: first,
+    shuttingDown: false,
+    app: undefined as unknown as App,
+    close: () => store.close(),
+  };
+  runtime.app = createApp({ core, logger, trustProxy: config.trustProxy, isShuttingDown: () => runtime.shuttingDown });
+  return runtime;
+}

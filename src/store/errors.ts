@@ -1,0 +1,71 @@
+// Store failures, sorted by what a caller can do about them.
+/** The store could not be reached or stayed busy: retry later (HTTP 503 + Retry-After). */
+export class StoreUnavailableError extends Error {
+  override readonly name = "StoreUnavailableError";
+  constructor(
+    message: string,
+    /** "timeout" when the store answered too slowly, "unreachable" otherwise (LOB maps them to 504 / 502). */
+    readonly reason: "unreachable" | "timeout" | "busy",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An error raised by SQLite itself (constraint, syntax…), carried across the worker boundary. */
+export class StoreQueryError extends Error {
+  override readonly name = "StoreQueryError";
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+const BUSY_CODES = new Set(["SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "HRANA_WEBSOCKET_ERROR",
+  "WEBSOCKET_ERROR",
+  "SERVER_ERROR",
+  "HRANA_CLOSED_ERROR",
+  "CLIENT_CLOSED",
+  "STREAM_CLOSED",
+]);
+
+function codeOf(error: unknown): string | undefined {
+  if (error && typeof error === "object" && "code" in error && typeof error.code === "string") return error.code;
+  return undefined;
+}
+
+/** Normalises anything a driver throws into one of the two classes above. */
+export function classifyStoreError(error: unknown): StoreUnavailableError | StoreQueryError {
+  if (error instanceof StoreUnavailableError || error instanceof StoreQueryError) return error;
+  const code = codeOf(error) ?? "";
+  const causeCode = codeOf((error as { cause?: unknown } | undefined)?.cause) ?? "";
+  const message = error instanceof Error ? error.message : String(error);
+  if (BUSY_CODES.has(code) || /database is locked|SQLITE_BUSY/i.test(message)) {
+    return new StoreUnavailableError("the store is busy", "busy", { cause: error });
+  }
+  if (code === "ETIMEDOUT" || causeCode === "ETIMEDOUT" || (error instanceof Error && error.name === "TimeoutError")) {
+    return new StoreUnavailableError("the store did not answer in time", "timeout", { cause: error });
+  }
+  if (
+    NETWORK_CODES.has(code) ||
+    NETWORK_CODES.has(causeCode) ||
+    (error instanceof TypeError && /fetch failed/i.test(message)) ||
+    /ECONNREFUSED|socket hang up|network|WebSocket/i.test(message)
+  ) {
+    return new StoreUnavailableError("the store is unreachable", "unreachable", { cause: error });
+  }
+  return new StoreQueryError(message, code || "UNKNOWN");
+}

@@ -1,0 +1,67 @@
+// The single-file build carries libSQL's native binding inside dist/ssod.mjs.
+// Node can only load a native addon from a file, so at first start the one
+// for this platform is written to a cache folder and its path handed to the
+// store worker.
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { embedded } from "../embedded";
+
+export function libsqlTarget(): string {
+  const { platform, arch } = process;
+  if (platform !== "linux") return `${platform}-${arch}`;
+  // glibc reports its version in the process report header; musl does not.
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return `linux-${arch}-${header?.glibcVersionRuntime ? "gnu" : "musl"}`;
+}
+
+function cacheDirs(): string[] {
+  const dirs: string[] = [];
+  if (process.env.SSOD_CACHE_DIR) dirs.push(process.env.SSOD_CACHE_DIR);
+  if (process.env.XDG_CACHE_HOME) dirs.push(join(process.env.XDG_CACHE_HOME, "ssod"));
+  try {
+    dirs.push(join(homedir(), ".cache", "ssod"));
+  } catch {
+    // no home directory (some container users): fall through to tmp
+  }
+  dirs.push(join(tmpdir(), `ssod-${process.getuid?.() ?? "user"}`));
+  return dirs;
+}
+
+/**
+ * Returns the path of the native binding to load, writing it out first if
+ * needed; `undefined` when running from source (node_modules has it).
+ */
+export function ensureLibsqlBinding(): string | undefined {
+  const bindings = embedded.libsqlBindings;
+  if (!bindings) return undefined;
+  const target = libsqlTarget();
+  const packed = bindings[target];
+  if (!packed) {
+    throw new Error(
+      `this ssod build embeds the libSQL binding for ${Object.keys(bindings).join(", ")}, not ${target}: ` +
+        `use a remote store (SSOD_DATABASE_URL=libsql://…) or run ssod from source`,
+    );
+  }
+  // The name carries a digest of the payload, so an upgrade never reuses an old binding.
+  const digest = createHash("sha256").update(packed).digest("hex").slice(0, 16);
+  const name = `libsql-${target}-${digest}.node`;
+  let lastError: unknown;
+  for (const dir of cacheDirs()) {
+    const path = join(dir, name);
+    if (existsSync(path)) return path;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      // Written aside then renamed, so a concurrent start never loads a half-written file.
+      const partial = `${path}.${process.pid}.partial`;
+      writeFileSync(partial, gunzipSync(Buffer.from(packed, "base64")), { mode: 0o755 });
+      renameSync(partial, path);
+      return path;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw new Error(`cannot write the libSQL native binding to any cache folder (set SSOD_CACHE_DIR): ${String(lastError)}`);
+}

@@ -1,0 +1,26 @@
+// A libSQL server (sqld, Turso) over HTTP or WebSocket. Every call is one
+// round trip, so callers batch: a group commit is a single `batch`.
+import { createClient as createHttpClient } from "@libsql/client/http";
+import { createClient as createWsClient } from "@libsql/client/ws";
+import type { Client, InStatement } from "@libsql/client/http";
+import { fromLibsql, type Driver } from "./driver";
+import { classifyStoreError } from "./errors";
+
+export function openRemoteDriver(url: string, authToken: string | undefined): Driver {
+  const config = { url, intMode: "number" as const, ...(authToken ? { authToken } : {}) };
+  const client: Client = /^wss?:/i.test(url) ? createWsClient(config) : createHttpClient(config);
+  const guard = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw classifyStoreError(error);
+    }
+  };
+  return {
+    kind: "remote",
+    execute: (statement) => guard(async () => fromLibsql(await client.execute(statement as InStatement))),
+    batch: (statements, mode) => guard(async () => (await client.batch(statements as InStatement[], mode)).map(fromLibsql)),
+    migrate: (statements) => guard(async () => (await client.migrate(statements as InStatement[])).map(fromLibsql)),
+    close: async () => client.close(),
+  };
+}

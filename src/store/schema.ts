@@ -1,0 +1,196 @@
+// The Drizzle schema: one table per concept of SPEC §1. `drizzle-kit generate`
+// turns it into the SQL migrations under drizzle/.
+//
+// Conventions: times are integer milliseconds since the epoch (UTC); booleans
+// are 0/1 integers; lists are JSON text. Secrets are never stored raw: a
+// `*_hash` column holds a SHA-256 (base64url), a `*_enc` column an AES-256-GCM
+// box sealed with the master key (see src/core/crypto.ts).
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const bool = (name: string) => integer(name, { mode: "boolean" });
+
+export const ssoSources = sqliteTable("sso_sources", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  code: text("code").notNull().unique(),
+  name: text("name").notNull(),
+  description: text("description").notNull().default(""),
+  expiresAt: integer("expires_at"),
+  validForSeconds: integer("valid_for_seconds").notNull(),
+  createUsers: bool("create_users").notNull().default(true),
+  performLogin: bool("perform_login").notNull().default(true),
+  returnUserData: bool("return_user_data").notNull().default(true),
+  clientId: text("client_id").notNull().unique(),
+  clientSecretHash: text("client_secret_hash"),
+  // HS256 caller JWTs (SPEC §2.2) are verified with the client secret itself,
+  // so a sealed copy is kept beside the hash used for HTTP Basic.
+  clientSecretEnc: text("client_secret_enc"),
+  signingSecretEnc: text("signing_secret_enc"),
+  allowedIps: text("allowed_ips").notNull().default("[]"),
+  redirectUrls: text("redirect_urls").notNull().default("[]"),
+  idpIssuer: text("idp_issuer"),
+  idpJwksUrl: text("idp_jwks_url"),
+  idpAudience: text("idp_audience"),
+  idpRequiredScope: text("idp_required_scope"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const adminKeys = sqliteTable("admin_keys", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  keyHash: text("key_hash").notNull().unique(),
+  createdAt: integer("created_at").notNull(),
+  revokedAt: integer("revoked_at"),
+});
+
+export const adminAccounts = sqliteTable("admin_accounts", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  username: text("username").notNull().unique(),
+  passwordHash: text("password_hash").notNull(),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const adminSessions = sqliteTable(
+  "admin_sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    accountId: integer("account_id")
+      .notNull()
+      .references(() => adminAccounts.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    ip: text("ip"),
+  },
+  (t) => [index("admin_sessions_expires_idx").on(t.expiresAt)],
+);
+
+export const ssoTokens = sqliteTable(
+  "sso_tokens",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    tokenHash: text("token_hash").notNull().unique(),
+    refNo: text("ref_no").notNull().unique(),
+    sourceId: integer("source_id")
+      .notNull()
+      .references(() => ssoSources.id, { onDelete: "cascade" }),
+    dialect: text("dialect").notNull(),
+    format: text("format").notNull(),
+    section: text("section"),
+    email: text("email"),
+    emailNorm: text("email_norm"),
+    displayName: text("display_name"),
+    externalId: text("external_id"),
+    orgId: text("org_id").notNull().default(""),
+    groups: text("groups"),
+    lobId: text("lob_id"),
+    functionality: text("functionality"),
+    redirectUrl: text("redirect_url"),
+    registeredOnly: bool("registered_only").notNull().default(false),
+    issuedIp: text("issued_ip"),
+    issuedAt: integer("issued_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    consumedAt: integer("consumed_at"),
+    // Marks the group commit that consumed the token, so the later statements
+    // of that same batch can find "the tokens I just consumed" in SQL.
+    redeemBatch: text("redeem_batch"),
+    userId: text("user_id"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [
+    index("sso_tokens_expires_idx").on(t.expiresAt),
+    index("sso_tokens_redeem_batch_idx").on(t.redeemBatch).where(sql`redeem_batch IS NOT NULL`),
+  ],
+);
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    orgId: text("org_id").notNull().default(""),
+    email: text("email"),
+    emailNorm: text("email_norm"),
+    displayName: text("display_name"),
+    externalId: text("external_id"),
+    groups: text("groups").notNull().default("[]"),
+    sourceId: integer("source_id").references(() => ssoSources.id, { onDelete: "set null" }),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    lastLoginAt: integer("last_login_at"),
+  },
+  (t) => [
+    uniqueIndex("users_org_email_idx").on(t.orgId, t.emailNorm),
+    uniqueIndex("users_org_external_idx").on(t.orgId, t.externalId),
+    index("users_created_idx").on(t.createdAt),
+  ],
+);
+
+export const groups = sqliteTable(
+  "groups",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    orgId: text("org_id").notNull().default(""),
+    name: text("name").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("groups_org_name_idx").on(t.orgId, t.name)],
+);
+
+export const loginSessions = sqliteTable(
+  "login_sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    sourceId: integer("source_id").references(() => ssoSources.id, { onDelete: "set null" }),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    ip: text("ip"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [
+    index("login_sessions_user_idx").on(t.userId),
+    index("login_sessions_expires_idx").on(t.expiresAt),
+  ],
+);
+
+export const signingKeys = sqliteTable("signing_keys", {
+  kid: text("kid").primaryKey(),
+  alg: text("alg").notNull(),
+  publicJwk: text("public_jwk").notNull(),
+  privateKeyEnc: text("private_key_enc").notNull(),
+  createdAt: integer("created_at").notNull(),
+  // Set when a newer key takes over; the public half stays published until
+  // `publish_until`, when every token it signed has expired.
+  retiredAt: integer("retired_at"),
+  publishUntil: integer("publish_until"),
+});
+
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    target: text("target"),
+    outcome: text("outcome").notNull(),
+    ip: text("ip"),
+    // No foreign keys: the log outlives what it speaks of.
+    sourceCode: text("source_code"),
+    userId: text("user_id"),
+    detail: text("detail"),
+  },
+  (t) => [
+    index("audit_action_idx").on(t.action, t.id),
+    index("audit_source_idx").on(t.sourceCode, t.id),
+    index("audit_user_idx").on(t.userId, t.id),
+  ],
+);
+
+export const settings = sqliteTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

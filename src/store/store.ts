@@ -1,0 +1,102 @@
+// The store as the core sees it: one driver (file or remote), Drizzle over
+// it for ordinary queries, group commit for writes and batched lookups for
+// hot keyed reads. Nothing here keeps data between requests: every answer
+// comes from the store, so any number of instances can share it.
+import { drizzle, type SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
+import type { Driver, Result, SqlValue, Statement } from "./driver";
+import { StoreUnavailableError } from "./errors";
+import { GroupCommit, type BulkWrite, type GroupCommitOptions, type WriteUnit } from "./group-commit";
+import { openLocalDriver } from "./local-driver";
+import { BatchedLookup, type LookupDefinition } from "./lookup";
+import { openRemoteDriver } from "./remote-driver";
+import * as schema from "./schema";
+
+export type Database = SqliteRemoteDatabase<typeof schema>;
+
+export interface StoreOptions {
+  url: string;
+  authToken?: string | undefined;
+  /** How long a file store waits for another process's write lock. */
+  busyTimeoutMs?: number;
+  /** How long any store call may take before it is abandoned with a 503. */
+  timeoutMs?: number;
+  groupCommit?: Partial<GroupCommitOptions>;
+}
+
+export interface Store {
+  readonly kind: Driver["kind"];
+  readonly driver: Driver;
+  readonly db: Database;
+  write<T>(unit: WriteUnit<T>): Promise<T>;
+  bulk<I, O>(op: BulkWrite<I, O>, input: I): Promise<O>;
+  lookup<K extends string | number, V>(definition: LookupDefinition<K, V>): BatchedLookup<K, V>;
+  /** Waits for queued writes, then closes the connection. */
+  close(): Promise<void>;
+}
+
+/** A Drizzle query (insert, update, delete, select) as a plain statement for a WriteUnit. */
+export function statement(query: { toSQL(): { sql: string; params: unknown[] } }): Statement {
+  const { sql, params } = query.toSQL();
+  return { sql, args: params as SqlValue[] };
+}
+
+function withTimeout(driver: Driver, timeoutMs: number): Driver {
+  const bounded = <T>(work: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(`the store did not answer within ${timeoutMs} ms`, "timeout")), timeoutMs);
+    });
+    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  };
+  return {
+    kind: driver.kind,
+    execute: (s) => bounded(driver.execute(s)),
+    batch: (s, mode) => bounded(driver.batch(s, mode)),
+    migrate: (s) => driver.migrate(s),
+    close: () => driver.close(),
+  };
+}
+
+function drizzleOver(driver: Driver): Database {
+  const rowsFor = (result: Result, method: string) => ({ rows: method === "get" ? (result.rows[0] as unknown[]) : result.rows });
+  return drizzle(
+    async (sql, params, method) => rowsFor(await driver.execute({ sql, args: params }), method),
+    async (queries) => {
+      const results = await driver.batch(
+        queries.map((q) => ({ sql: q.sql, args: q.params })),
+        "write",
+      );
+      return results.map((r, i) => rowsFor(r, queries[i]!.method));
+    },
+    { schema },
+  );
+}
+
+export function isRemoteUrl(url: string): boolean {
+  return /^(libsql|https?|wss?):/i.test(url);
+}
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const raw = isRemoteUrl(options.url)
+    ? openRemoteDriver(options.url, options.authToken)
+    : await openLocalDriver(options.url, { busyTimeoutMs: options.busyTimeoutMs ?? 5_000 });
+  const driver = withTimeout(raw, options.timeoutMs ?? 10_000);
+  const commits = new GroupCommit(driver, {
+    maxEntries: 512,
+    busyRetries: 4,
+    busyRetryDelayMs: 25,
+    ...options.groupCommit,
+  });
+  return {
+    kind: driver.kind,
+    driver,
+    db: drizzleOver(driver),
+    write: (unit) => commits.write(unit),
+    bulk: (op, input) => commits.bulk(op, input),
+    lookup: (definition) => new BatchedLookup(driver, definition),
+    close: async () => {
+      await commits.drain();
+      await driver.close();
+    },
+  };
+}
