@@ -99,9 +99,7 @@ type Settings = typeof SETTINGS;
 type Key = keyof Settings;
 type Parsed = { [K in Key]: Settings[K] extends { default: string } ? v.InferOutput<Settings[K]["schema"]> : v.InferOutput<Settings[K]["schema"]> | undefined };
 
-export interface Config extends Omit<Parsed, "publicUrl"> {
-  publicUrl: string;
-}
+export type Config = Parsed;
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -131,7 +129,5 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: Record<string, string 
     }
   }
   if (problems.length > 0) throw new ConfigError(problems.join("\n"));
-  const config = parsed as unknown as Config;
-  config.publicUrl ??= `http://localhost:${config.port}`;
-  return config;
+  return parsed as unknown as Config;
 }

@@ -8,6 +8,6 @@ export function createLogger(level: string, destination: NodeJS.WritableStream |
   return pino(
     { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
     // Asynchronous: a slow stdout must not stall request handling. Flushed at shutdown.
-    typeof destination === "number" ? pino.destination({ dest: destination, sync: false, minLength: 4096 }) : destination,
+    typeof destination === "number" ? pino.destination({ dest: destination, sync: false }) : destination,
   );
 }

@@ -35,7 +35,8 @@ export async function openCore(config: Config): Promise<{ store: Store; core: Co
     await migrate(store.driver);
     await checkMasterKey(store, masterKey);
     const core = createCore(store, masterKey, {
-      publicUrl: config.publicUrl,
+      // Without SSOD_PUBLIC_URL, the server sets it once it knows its port.
+      publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
       sessionTtlSeconds: config.sessionTtl,
       adminSessionTtlSeconds: config.adminSessionTtl,
       clockSkewSeconds: config.clockSkew,

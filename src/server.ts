@@ -45,7 +45,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     throw error;
   });
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-  logger.info({ version: version(), url, publicUrl: config.publicUrl, store: config.databaseUrl.replace(/\/\/[^@/]*@/, "//"), ms: Math.round(performance.now() - started) }, "ssod listening");
+  runtime.core.settings.publicUrl = config.publicUrl ?? `http://localhost:${port}`;
+  logger.info({ version: version(), url, publicUrl: runtime.core.settings.publicUrl, store: config.databaseUrl.replace(/\/\/[^@/]*@/, "//"), ms: Math.round(performance.now() - started) }, "ssod listening");
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

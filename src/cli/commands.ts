@@ -36,7 +36,7 @@ function check<S extends v.GenericSchema<unknown, string>>(schema: S, value: unk
   return result.output;
 }
 
-function printFirstAdminKey(key: string, config: Config): void {
+function printFirstAdminKey(key: string, publicUrl: string): void {
   process.stderr.write(
     [
       "",
@@ -45,7 +45,7 @@ function printFirstAdminKey(key: string, config: Config): void {
       `    ${key}`,
       "",
       "  Try it:",
-      `    curl -s -X POST ${config.publicUrl}/api.php -H 'Content-Type: application/json' \\`,
+      `    curl -s -X POST ${publicUrl}/api.php -H 'Content-Type: application/json' \\`,
       `      -d '{"Command":"sso.list","APIKey":"${key}"}'`,
       "",
     ].join("\n") + "\n",
@@ -61,8 +61,9 @@ export const COMMANDS: Command[] = [
     async run(config) {
       const logger = createLogger(config!.logLevel);
       const running = await serveUntilSignalled(config!, logger);
-      process.stderr.write(`ssod ${version()} listening on ${running.url} (public URL ${config!.publicUrl}, store ${config!.databaseUrl.replace(/\/\/[^@/]*@/, "//")})\n`);
-      if (running.runtime.bootstrap.firstAdminKey) printFirstAdminKey(running.runtime.bootstrap.firstAdminKey, config!);
+      const publicUrl = running.runtime.core.settings.publicUrl;
+      process.stderr.write(`ssod ${version()} listening on ${running.url} (public URL ${publicUrl}, store ${config!.databaseUrl.replace(/\/\/[^@/]*@/, "//")})\n`);
+      if (running.runtime.bootstrap.firstAdminKey) printFirstAdminKey(running.runtime.bootstrap.firstAdminKey, publicUrl);
       return "keep-running";
     },
   },

@@ -13,7 +13,7 @@ function configurationHelp(): string {
 }
 
 export function mainHelp(commands: Command[]): string {
-  const lines = commands.map((c) => `  ${c.usage.padEnd(52)}${c.summary}`);
+  const lines = commands.map((c) => (c.usage.length < 50 ? `  ${c.usage.padEnd(52)}${c.summary}` : `  ${c.usage}\n  ${"".padEnd(52)}${c.summary}`));
   return [
     `ssod ${version()}: a self-hosted SSO hand-off server`,
     "",

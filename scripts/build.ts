@@ -1,0 +1,104 @@
+// Builds dist/ssod.mjs: one file holding the server, its SQL migrations, the
+// store worker and the libSQL native bindings for linux-x64 (glibc and musl).
+//
+// libSQL loads its native binding with a `require` whose name is computed at
+// run time, which esbuild cannot follow. The store worker's bundle rewrites
+// that loader to open the binding the main thread wrote to a cache folder
+// (src/store/native-binding.ts).
+import { build, type Plugin } from "esbuild";
+import { chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { readMigrationsFolder } from "../src/store/migrations";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const require = createRequire(join(root, "package.json"));
+const out = join(root, "dist", "ssod.mjs");
+
+/** The libSQL targets embedded in the build. */
+export const BINDING_TARGETS = ["linux-x64-gnu", "linux-x64-musl"];
+
+const NATIVE_LOADER = /function requireNative\(\) \{[\s\S]*?\n\}\n/;
+
+const libsqlLoaderRewrite: Plugin = {
+  name: "libsql-native-loader",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]libsql[\\/]index\.js$/ }, (args) => {
+      const source = readFileSync(args.path, "utf8");
+      if (!NATIVE_LOADER.test(source)) throw new Error(`libsql's native loader has changed shape in ${args.path}: update scripts/build.ts`);
+      const loader = `function requireNative() {
+  const binding = require("node:worker_threads").workerData?.libsqlBinding;
+  if (!binding) throw new Error("ssod: the store worker was given no libSQL binding to load");
+  const module = { exports: {} };
+  process.dlopen(module, binding);
+  return module.exports;
+}
+`;
+      return { contents: source.replace(NATIVE_LOADER, loader), loader: "js" };
+    });
+  },
+};
+
+function embeddedPlugin(payload: object): Plugin {
+  return {
+    name: "embedded-payloads",
+    setup(b) {
+      b.onLoad({ filter: /[\\/]src[\\/]embedded\.ts$/ }, () => ({
+        contents: `export const embedded = ${JSON.stringify(payload)};`,
+        loader: "js",
+      }));
+    },
+  };
+}
+
+function bindingPath(target: string): string {
+  return require.resolve(`@libsql/${target}/index.node`);
+}
+
+export async function buildSingleFile(): Promise<string> {
+  const started = performance.now();
+  const worker = await build({
+    entryPoints: [join(root, "src/store/local-worker.ts")],
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    write: false,
+    minify: true,
+    legalComments: "none",
+    plugins: [libsqlLoaderRewrite],
+    logLevel: "warning",
+  });
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  const payload = {
+    version: pkg.version,
+    migrations: readMigrationsFolder(new URL("../drizzle/", import.meta.url)),
+    storeWorker: worker.outputFiles[0]!.text,
+    libsqlBindings: Object.fromEntries(BINDING_TARGETS.map((t) => [t, gzipSync(readFileSync(bindingPath(t)), { level: 9 }).toString("base64")])),
+  };
+  mkdirSync(dirname(out), { recursive: true });
+  await build({
+    entryPoints: [join(root, "src/main.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile: out,
+    minify: true,
+    legalComments: "none",
+    // Bundled CommonJS dependencies call require() for Node's built-ins.
+    banner: { js: 'import { createRequire as __ssodCreateRequire } from "node:module"; const require = __ssodCreateRequire(import.meta.url);' },
+    plugins: [embeddedPlugin(payload)],
+    logLevel: "warning",
+  });
+  chmodSync(out, 0o755);
+  const mb = (statSync(out).size / 1e6).toFixed(1);
+  process.stderr.write(`built ${out} (${mb} MB) in ${Math.round(performance.now() - started)} ms\n`);
+  return out;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await buildSingleFile();
+}
