@@ -4,6 +4,7 @@ import { serve } from "@hono/node-server";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config";
+import { startSweeper } from "./core/sweeper";
 import type { Logger } from "./log";
 import { openRuntime, type Runtime } from "./runtime";
 import { version } from "./version";
@@ -48,6 +49,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   runtime.core.settings.publicUrl = config.publicUrl ?? `http://localhost:${port}`;
   logger.info({ version: version(), url, publicUrl: runtime.core.settings.publicUrl, store: config.databaseUrl.replace(/\/\/[^@/]*@/, "//"), ms: Math.round(performance.now() - started) }, "ssod listening");
 
+  const stopSweeper = startSweeper(runtime.core, config.sweepInterval, (error) => logger.warn({ err: error }, "sweep failed"));
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -65,6 +68,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         // Idle keep-alive connections would hold close() open; busy ones finish first.
         server.closeIdleConnections();
       });
+      await stopSweeper();
       await runtime.close();
     })());
   return { runtime, server, url, stop };

@@ -9,6 +9,7 @@ import type { Store } from "../store/store";
 import { createFirstAdminKey, ensureAdminKey } from "./admin-keys";
 import type { Core } from "./context";
 import { MasterKey, randomSecret } from "./crypto";
+import { ensureSigningKey } from "./signing-keys";
 import { DEFAULT_SOURCE_CODE } from "./sources";
 
 const MASTER_KEY_FILE = "master.key";
@@ -85,6 +86,7 @@ export async function bootstrap(core: Core, options: { adminApiKey?: string | un
     ],
     decode: () => undefined,
   });
+  await ensureSigningKey(core);
   if (options.adminApiKey) {
     await ensureAdminKey(core, options.adminApiKey, "SSOD_ADMIN_API_KEY");
     return {};

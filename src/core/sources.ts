@@ -191,6 +191,8 @@ export async function sourceCodeTaken(core: Core, code: string, exceptId?: numbe
 
 export interface SourceFields {
   code: string;
+  /** The public client id; generated when a new source has none (set it to an identity provider's app client id). */
+  clientId?: string | undefined;
   name: string;
   description: string;
   expiresAt: number | null;
@@ -213,6 +215,7 @@ export interface IssuedSecrets {
 
 function columnsOf(fields: SourceFields) {
   return {
+    ...(fields.clientId !== undefined ? { clientId: fields.clientId } : {}),
     code: fields.code,
     name: fields.name,
     description: fields.description,
@@ -244,6 +247,12 @@ function newSecrets(core: Core) {
   };
 }
 
+/** Which unique field a refused write collided on. */
+async function conflictOf(core: Core, fields: SourceFields, exceptId?: number): Promise<CoreError> {
+  if (await sourceCodeTaken(core, fields.code, exceptId)) return new CoreError("conflict", "sourcecode already exists", [{ field: "code", message: "already exists" }]);
+  return new CoreError("conflict", "another source has this clientId", [{ field: "clientId", message: "already in use" }]);
+}
+
 /** An audit insert that lands only when the statement just before it changed a row. */
 function auditIfChanged(core: Core, event: Parameters<typeof auditStatement>[1]): Statement {
   const insert = auditStatement(core, event);
@@ -269,8 +278,8 @@ export async function createSource(
     core.store.db
       .insert(ssoSources)
       .values({
-        ...columnsOf(fields),
         clientId: `src_${randomSecret(12)}`,
+        ...columnsOf(fields),
         ...(context.withClientSecret ? secrets.columns : { signingSecretEnc: secrets.columns.signingSecretEnc }),
         createdAt: now,
         updatedAt: now,
@@ -291,7 +300,7 @@ export async function createSource(
     ],
     decode: (results) => results[0]!.rows.length > 0,
   });
-  if (!row) throw new CoreError("conflict", "sourcecode already exists", [{ field: "code", message: "already exists" }]);
+  if (!row) throw await conflictOf(core, fields);
   const source = await findSourceByCode(core, fields.code);
   if (!source) throw new CoreError("not_found", "the source was deleted as it was created");
   return {
@@ -329,7 +338,7 @@ export async function updateSource(core: Core, id: number, fields: SourceFields,
     decode: (results) => results[0]!.rows.length > 0,
   });
   if (!changed) {
-    if (await findSourceById(core, id)) throw new CoreError("conflict", "sourcecode already exists", [{ field: "code", message: "already exists" }]);
+    if (await findSourceById(core, id)) throw await conflictOf(core, fields, id);
     throw new CoreError("not_found", "no such source");
   }
   return (await findSourceById(core, id))!;

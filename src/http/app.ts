@@ -3,11 +3,14 @@
 import { Hono } from "hono";
 import type { AppEnv, AppOptions } from "./env";
 import { legacyApp } from "./legacy";
+import { lobApp } from "./lob";
+import { tykApp } from "./tyk";
 import { clientIp } from "./middleware/client-ip";
 import { requestLog } from "./middleware/request-log";
 import { securityHeaders } from "./middleware/security-headers";
 import { opsApp } from "./ops";
 import { v1App } from "./v1";
+import { jwksRoute } from "./v1/keys";
 import { problem } from "./v1/problem";
 
 export function createApp(options: AppOptions) {
@@ -20,7 +23,10 @@ export function createApp(options: AppOptions) {
 
   app.route("/", opsApp(core, options.isShuttingDown ?? (() => false)));
   app.route("/", legacyApp(core, logger));
+  app.route("/", tykApp(core, logger));
+  app.route("/", lobApp(core, logger));
   app.route("/v1", v1App(core, logger));
+  app.route("/", jwksRoute(core));
 
   // Sub-apps' notFound handlers do not run when mounted, so the native API's 404 shape is chosen here.
   app.notFound((c) =>

@@ -11,7 +11,7 @@ export interface Issue {
   message: string;
 }
 
-type StandardIssue = { message: string; path?: readonly (PropertyKey | { key: PropertyKey })[] | undefined };
+type StandardIssue = { message: string; path?: readonly (PropertyKey | { key: unknown })[] | undefined };
 
 export function issuesOf(issues: readonly StandardIssue[]): Issue[] {
   return issues.map((issue) => ({

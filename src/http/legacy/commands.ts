@@ -16,7 +16,7 @@ import {
   type Source,
   type SourceFields,
 } from "../../core/sources";
-import type { Fields } from "./body";
+import type { Fields } from "../fields";
 import { DELETE_MISSING_SOURCEID, type LegacyCode } from "./codes";
 import { commandSchemas } from "./schemas";
 import { validateCommand } from "./validate";

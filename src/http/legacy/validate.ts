@@ -1,29 +1,11 @@
 // Runs a command's schema over the case-insensitive fields of a request and
 // turns the issues into seed 002's error codes, all of them, ascending.
 import * as v from "valibot";
-import type { Fields } from "./body";
+import { canonical, type Fields } from "../fields";
 import type { LegacyCode } from "./codes";
 import { FIELD_CODES } from "./schemas";
 
 type ObjectSchema = v.ObjectSchema<v.ObjectEntries, undefined>;
-
-/** Rebuilds the fields under the schema's own (PascalCase) names; unknown fields are dropped. */
-function canonical(fields: Fields, schema: ObjectSchema): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, entry] of Object.entries(schema.entries)) {
-    let value = fields.get(key.toLowerCase());
-    const inner = unwrapObject(entry);
-    if (inner && value instanceof Map) value = canonical(value as Fields, inner);
-    if (value !== undefined) out[key] = value;
-  }
-  return out;
-}
-
-function unwrapObject(schema: v.GenericSchema): ObjectSchema | undefined {
-  let current: v.GenericSchema = schema;
-  while (current.type === "optional" || current.type === "nullable") current = (current as unknown as { wrapped: v.GenericSchema }).wrapped;
-  return current.type === "object" ? (current as unknown as ObjectSchema) : undefined;
-}
 
 function isMissing(input: unknown): boolean {
   return input === undefined || input === null || (typeof input === "string" && input.trim() === "");

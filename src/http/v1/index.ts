@@ -10,7 +10,10 @@ import { MAX_BODY_BYTES } from "../limits";
 import { auditRoutes } from "./audit";
 import type { V1Env } from "./auth";
 import { coreProblem, problem } from "./problem";
+import { keyRoutes } from "./keys";
 import { sourceRoutes } from "./sources";
+import { tokenRoutes } from "./tokens";
+import { userRoutes } from "./users";
 
 export function v1App(core: Core, logger: Logger) {
   const app = new Hono<V1Env>();
@@ -29,5 +32,8 @@ export function v1App(core: Core, logger: Logger) {
   app.use(bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, 413, "too-large", "Request body too large", `at most ${MAX_BODY_BYTES} bytes`) }));
   app.route("/", sourceRoutes(core));
   app.route("/", auditRoutes(core));
+  app.route("/", tokenRoutes(core));
+  app.route("/", userRoutes(core));
+  app.route("/", keyRoutes(core));
   return app;
 }

@@ -23,6 +23,7 @@ const optionsSchema = v.strictObject({
 
 const sourceFields = {
   code: sourceCodeSchema,
+  clientId: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._~+\/=-]{1,128}$/, "1 to 128 URL-safe or base64 characters")),
   name: v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200)),
   description: v.pipe(v.string(), v.maxLength(2000)),
   expiresAt: v.nullable(rfc3339),
@@ -35,6 +36,7 @@ const sourceFields = {
 
 export const createSourceBody = v.strictObject({
   code: sourceFields.code,
+  clientId: v.optional(sourceFields.clientId),
   name: sourceFields.name,
   description: v.optional(sourceFields.description),
   expiresAt: v.optional(sourceFields.expiresAt),

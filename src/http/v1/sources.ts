@@ -61,6 +61,7 @@ export function sourceRoutes(core: Core) {
       const body = c.req.valid("json");
       const fields: SourceFields = {
         code: body.code,
+        clientId: body.clientId,
         name: body.name,
         description: body.description ?? "",
         expiresAt: body.expiresAt ?? null,
@@ -102,6 +103,7 @@ export function sourceRoutes(core: Core) {
       const patch = c.req.valid("json");
       const fields: SourceFields = {
         code: patch.code ?? current.code,
+        clientId: patch.clientId,
         name: patch.name ?? current.name,
         description: patch.description ?? current.description,
         expiresAt: patch.expiresAt !== undefined ? patch.expiresAt : current.expiresAt,

@@ -1,0 +1,44 @@
+// The sweeper: deletes tokens, login sessions and admin sessions long past
+// their expiry, and signing keys no longer published, so the store does not
+// grow without bound. Deletes go in bounded chunks to keep each commit short.
+import type { Core } from "./context";
+import { expiredKeysStatement } from "./signing-keys";
+
+const CHUNK = 5000;
+
+const chunkedDelete = (table: string, column: string) =>
+  `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ${CHUNK})`;
+
+const DELETES = [
+  chunkedDelete("sso_tokens", "expires_at"),
+  chunkedDelete("login_sessions", "expires_at"),
+  chunkedDelete("admin_sessions", "expires_at"),
+];
+
+/** One pass; answers how many rows went. Idempotent, so every instance may run it. */
+export async function sweepOnce(core: Core): Promise<number> {
+  const cutoff = core.now() - core.settings.sweepGraceSeconds * 1000;
+  let total = 0;
+  for (const sql of DELETES) {
+    for (;;) {
+      const deleted = await core.store.write({ statements: [{ sql, args: [cutoff] }], decode: (r) => r[0]!.rowsAffected });
+      total += deleted;
+      if (deleted < CHUNK) break;
+    }
+  }
+  total += await core.store.write({ statements: [expiredKeysStatement(core.now())], decode: (r) => r[0]!.rowsAffected });
+  return total;
+}
+
+/** Sweeps every `intervalSeconds` until stopped; a failed pass is logged and retried next time. */
+export function startSweeper(core: Core, intervalSeconds: number, onError: (error: unknown) => void): () => Promise<unknown> {
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = sweepOnce(core).catch(onError);
+  }, intervalSeconds * 1000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    return running;
+  };
+}

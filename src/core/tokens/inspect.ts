@@ -1,0 +1,97 @@
+// Introspection (RFC 7662) and revocation (RFC 7009 in spirit) of tokens.
+import { and, eq, isNull } from "drizzle-orm";
+import { ssoSources, ssoTokens } from "../../store/schema";
+import { statement } from "../../store/store";
+import { actorName, type Actor } from "../audit";
+import type { Core } from "../context";
+import { sha256 } from "../crypto";
+
+export type Introspection =
+  | { active: false }
+  | {
+      active: true;
+      token_type: string;
+      client_id: string;
+      source: string;
+      jti: string;
+      iat: number;
+      exp: number;
+      sub?: string;
+      email?: string;
+      name?: string;
+      external_id?: string;
+      org_id?: string;
+      groups?: string[];
+      section?: string;
+      lob_id?: string;
+      functionality?: string;
+    };
+
+export async function introspectToken(core: Core, token: string): Promise<Introspection> {
+  const row = await core.store.db
+    .select({ token: ssoTokens, clientId: ssoSources.clientId, code: ssoSources.code, sourceExpiresAt: ssoSources.expiresAt })
+    .from(ssoTokens)
+    .innerJoin(ssoSources, eq(ssoSources.id, ssoTokens.sourceId))
+    .where(eq(ssoTokens.tokenHash, sha256(token)))
+    .get();
+  const now = core.now();
+  if (!row) return { active: false };
+  const t = row.token;
+  const active = t.consumedAt === null && t.revokedAt === null && t.expiresAt > now && (row.sourceExpiresAt === null || row.sourceExpiresAt > now);
+  if (!active) return { active: false };
+  const optional = Object.fromEntries(
+    Object.entries({
+      sub: t.email ?? t.externalId,
+      email: t.email,
+      name: t.displayName,
+      external_id: t.externalId,
+      org_id: t.orgId || null,
+      groups: t.groups === null ? null : (JSON.parse(t.groups) as string[]),
+      section: t.section,
+      lob_id: t.lobId,
+      functionality: t.functionality,
+    }).filter(([, value]) => value !== null),
+  );
+  return {
+    active: true,
+    token_type: t.format,
+    client_id: row.clientId,
+    source: row.code,
+    jti: t.refNo,
+    iat: Math.floor(t.issuedAt / 1000),
+    exp: Math.floor(t.expiresAt / 1000),
+    ...optional,
+  };
+}
+
+export interface RevokeRequest {
+  token?: string | undefined;
+  tokenRefNo?: string | undefined;
+  /** A source may revoke only its own tokens; an admin any. */
+  sourceId?: number | undefined;
+  actor: Actor;
+  ip: string | null;
+}
+
+/** Revokes a live token; answers whether one was revoked (callers answer the same either way). */
+export async function revokeToken(core: Core, request: RevokeRequest): Promise<boolean> {
+  const conditions = [isNull(ssoTokens.consumedAt), isNull(ssoTokens.revokedAt)];
+  if (request.token !== undefined) conditions.push(eq(ssoTokens.tokenHash, sha256(request.token)));
+  else if (request.tokenRefNo !== undefined) conditions.push(eq(ssoTokens.refNo, request.tokenRefNo));
+  else return false;
+  if (request.sourceId !== undefined) conditions.push(eq(ssoTokens.sourceId, request.sourceId));
+  const now = core.now();
+  const update = statement(core.store.db.update(ssoTokens).set({ revokedAt: now }).where(and(...conditions)));
+  return core.store.write({
+    statements: [
+      { sql: `${update.sql} RETURNING ref_no`, args: update.args },
+      {
+        sql: `INSERT INTO audit_events (at, actor, action, target, outcome, ip, source_code)
+              SELECT ?, ?, 'token.revoke', t.ref_no, 'success', ?, s.code FROM sso_tokens t JOIN sso_sources s ON s.id = t.source_id
+              WHERE changes() > 0 AND t.revoked_at = ? AND ${request.token !== undefined ? "t.token_hash" : "t.ref_no"} = ?`,
+        args: [now, actorName(request.actor), request.ip, now, request.token !== undefined ? sha256(request.token) : request.tokenRefNo!],
+      },
+    ],
+    decode: (results) => results[0]!.rows.length > 0,
+  });
+}

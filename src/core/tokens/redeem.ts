@@ -1,0 +1,218 @@
+// The redeeming core: a token is consumed at most once, by one conditional
+// UPDATE (never read-then-write), so any number of processes sharing the
+// store can race for it and only one wins. Then, per the source's options,
+// the user is found or created, a login session opened, user data returned.
+//
+// Concurrent redemptions are planned together into a fixed set of set-based
+// statements (one group commit): the batch marks the tokens it consumed with
+// its own id, and every later statement of the batch finds them by that mark.
+import { randomUUID } from "node:crypto";
+import type { SqlValue, Statement } from "../../store/driver";
+import { rowObjects } from "../../store/driver";
+import type { BulkWrite } from "../../store/group-commit";
+import { actorName, type Actor } from "../audit";
+import type { Core } from "../context";
+import { randomSecret, sha256 } from "../crypto";
+import type { TokenClaims } from "./claims";
+
+export interface RedeemRequest {
+  token: string;
+  /** Browser endpoints take only their own section's tokens (Tyk's /tap and /sso); null takes any. */
+  section: string | null;
+  /** "api" for /v1/tokens/redeem, "browser" for the landing pages. */
+  via: "api" | "browser";
+  actor: Actor | undefined;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface RedeemedUser {
+  id: string;
+  email: string | null;
+  displayName: string | null;
+  externalId: string | null;
+  orgId: string;
+  groups: string[];
+}
+
+export interface Redemption {
+  tokenRefNo: string;
+  source: { id: number; code: string; performLogin: boolean; returnUserData: boolean };
+  claims: TokenClaims;
+  /** True when this redemption created the user. */
+  created: boolean;
+  user: RedeemedUser;
+  /** The new login session (its id is shown only here), when the source performs logins. */
+  session: { id: string; expiresAt: number } | null;
+  /** Where the browser goes next: the token's redirect URL if still allowed, else the source's only one. */
+  redirectUrl: string | null;
+}
+
+/** Consumed, expired, revoked, unknown, wrong section or a refused user: callers give one answer for all. */
+export type RedeemOutcome = { ok: true; redemption: Redemption } | { ok: false; consumed: boolean };
+
+interface RedeemRow {
+  h: string;
+  sec: string | null;
+  sid: string;
+  uid: string;
+  ip: string | null;
+  ua: string | null;
+  actor: string;
+  via: string;
+}
+
+const CONSUME = `
+UPDATE sso_tokens SET consumed_at = ?2, redeem_batch = ?3
+WHERE token_hash IN (SELECT value->>'h' FROM json_each(?1))
+  AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
+  AND NOT EXISTS (SELECT 1 FROM json_each(?1) j WHERE j.value->>'h' = sso_tokens.token_hash
+                  AND j.value->>'sec' IS NOT NULL AND j.value->>'sec' IS NOT sso_tokens.section)
+  AND source_id IN (SELECT id FROM sso_sources WHERE expires_at IS NULL OR expires_at > ?2)`;
+
+// The tokens this batch consumed, joined to their request row and source.
+const CONSUMED = `
+FROM json_each(?1) j
+JOIN sso_tokens t ON t.token_hash = j.value->>'h' AND t.redeem_batch = ?3
+JOIN sso_sources s ON s.id = t.source_id`;
+
+const CREATE_USERS = `
+INSERT INTO users (id, org_id, email, email_norm, display_name, external_id, groups, source_id, created_at, updated_at, last_login_at)
+SELECT j.value->>'uid', t.org_id, t.email, t.email_norm, t.display_name, t.external_id, coalesce(t.groups, '[]'), t.source_id, ?2, ?2, ?2
+${CONSUMED}
+WHERE s.create_users = 1 AND t.registered_only = 0
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = t.org_id AND u.external_id = t.external_id)
+  AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = t.org_id AND u.email_norm = t.email_norm)
+ON CONFLICT DO NOTHING`;
+
+// A token names its user by external id (preferred) or email, within its org.
+const RESOLVE_USERS = `
+UPDATE sso_tokens SET user_id = coalesce(
+  (SELECT u.id FROM users u WHERE u.org_id = sso_tokens.org_id AND u.external_id = sso_tokens.external_id),
+  (SELECT u.id FROM users u WHERE u.org_id = sso_tokens.org_id AND u.email_norm = sso_tokens.email_norm))
+WHERE redeem_batch = ?3 AND token_hash IN (SELECT value->>'h' FROM json_each(?1))`;
+
+const UPDATE_USERS = `
+UPDATE users SET last_login_at = ?2, updated_at = ?2,
+  display_name = coalesce((SELECT t.display_name FROM sso_tokens t WHERE t.redeem_batch = ?3 AND t.user_id = users.id AND t.display_name IS NOT NULL LIMIT 1), display_name),
+  groups = coalesce((SELECT t.groups FROM sso_tokens t WHERE t.redeem_batch = ?3 AND t.user_id = users.id AND t.groups IS NOT NULL LIMIT 1), groups)
+WHERE id IN (SELECT user_id FROM sso_tokens WHERE redeem_batch = ?3 AND user_id IS NOT NULL)`;
+
+const RECORD_GROUPS = `
+INSERT INTO groups (org_id, name, created_at)
+SELECT DISTINCT t.org_id, g.value, ?2 FROM sso_tokens t, json_each(t.groups) g
+WHERE t.redeem_batch = ?3 AND t.user_id IS NOT NULL AND t.groups IS NOT NULL
+ON CONFLICT DO NOTHING`;
+
+const OPEN_SESSIONS = `
+INSERT INTO login_sessions (id_hash, user_id, source_id, created_at, expires_at, ip, user_agent)
+SELECT j.value->>'sid', t.user_id, t.source_id, ?2, ?2 + ?4, j.value->>'ip', j.value->>'ua'
+${CONSUMED}
+WHERE t.user_id IS NOT NULL AND s.perform_login = 1`;
+
+const AUDIT = `
+INSERT INTO audit_events (at, actor, action, target, outcome, ip, source_code, user_id, detail)
+SELECT ?2, j.value->>'actor', iif(t.user_id IS NULL, 'token.redeem_failed', 'token.redeem'), t.ref_no,
+  iif(t.user_id IS NULL, 'failure', 'success'), j.value->>'ip', s.code, t.user_id,
+  json_object('dialect', t.dialect, 'via', j.value->>'via', 'reason', iif(t.user_id IS NULL, 'user not found or not allowed', NULL))
+${CONSUMED}`;
+
+const RESULTS = `
+SELECT t.token_hash AS hash, t.ref_no AS refNo, t.section, t.email, t.display_name AS displayName, t.external_id AS externalId,
+  t.org_id AS orgId, t.groups, t.lob_id AS lobId, t.functionality, t.redirect_url AS redirectUrl,
+  s.id AS sourceId, s.code AS sourceCode, s.perform_login AS performLogin, s.return_user_data AS returnUserData, s.redirect_urls AS redirectUrls,
+  u.id AS userId, u.email AS userEmail, u.display_name AS userDisplayName, u.external_id AS userExternalId, u.org_id AS userOrgId,
+  u.groups AS userGroups, u.id = j.value->>'uid' AS created, ls.expires_at AS sessionExpiresAt
+${CONSUMED}
+LEFT JOIN users u ON u.id = t.user_id
+LEFT JOIN login_sessions ls ON ls.id_hash = j.value->>'sid'`;
+
+// Each with the highest ?n it uses: SQLite wants exactly that many values bound.
+const STATEMENTS = [CONSUME, CREATE_USERS, RESOLVE_USERS, UPDATE_USERS, RECORD_GROUPS, OPEN_SESSIONS, AUDIT, RESULTS].map((sql) => ({
+  sql,
+  arity: Math.max(...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1]))),
+}));
+
+type ResultRow = Record<string, SqlValue>;
+
+function redeemOp(core: Core): BulkWrite<RedeemRow, ResultRow | undefined> {
+  return {
+    name: "token.redeem",
+    plan(rows) {
+      // Two requests for one token in one batch: the first takes part, the second has lost the race.
+      const seen = new Set<string>();
+      const unique = rows.filter((r) => !seen.has(r.h) && seen.add(r.h));
+      const values: SqlValue[] = [JSON.stringify(unique), core.now(), randomUUID(), core.settings.sessionTtlSeconds * 1000];
+      return {
+        statements: STATEMENTS.map(({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) })),
+        decode(results) {
+          const byHash = new Map(rowObjects(results[results.length - 1]!).map((r) => [r.hash as string, r]));
+          const answered = new Set<string>();
+          return rows.map((r) => {
+            if (answered.has(r.h)) return undefined;
+            answered.add(r.h);
+            return byHash.get(r.h);
+          });
+        },
+      };
+    },
+  };
+}
+
+const ops = new WeakMap<Core, BulkWrite<RedeemRow, ResultRow | undefined>>();
+
+function opFor(core: Core) {
+  let op = ops.get(core);
+  if (!op) ops.set(core, (op = redeemOp(core)));
+  return op;
+}
+
+const parseList = (text: SqlValue | undefined): string[] => (typeof text === "string" ? (JSON.parse(text) as string[]) : []);
+
+function redemptionOf(row: ResultRow, sessionId: string): Redemption {
+  const redirectUrls = parseList(row.redirectUrls);
+  const tokenRedirect = row.redirectUrl as string | null;
+  return {
+    tokenRefNo: row.refNo as string,
+    source: { id: Number(row.sourceId), code: row.sourceCode as string, performLogin: Boolean(row.performLogin), returnUserData: Boolean(row.returnUserData) },
+    claims: {
+      email: row.email as string | null,
+      displayName: row.displayName as string | null,
+      externalId: row.externalId as string | null,
+      orgId: row.orgId as string,
+      groups: row.groups === null ? null : parseList(row.groups),
+      section: row.section as string | null,
+      lobId: row.lobId as string | null,
+      functionality: row.functionality as string | null,
+    },
+    created: Boolean(row.created),
+    user: {
+      id: row.userId as string,
+      email: row.userEmail as string | null,
+      displayName: row.userDisplayName as string | null,
+      externalId: row.userExternalId as string | null,
+      orgId: row.userOrgId as string,
+      groups: parseList(row.userGroups),
+    },
+    session: row.sessionExpiresAt === null ? null : { id: sessionId, expiresAt: Number(row.sessionExpiresAt) },
+    // The allowlist is read again now: a URL removed since the token was issued is no longer followed.
+    redirectUrl: tokenRedirect && redirectUrls.includes(tokenRedirect) ? tokenRedirect : redirectUrls.length === 1 ? redirectUrls[0]! : null,
+  };
+}
+
+export async function redeemToken(core: Core, request: RedeemRequest): Promise<RedeemOutcome> {
+  const sessionId = randomSecret();
+  const row = await core.store.bulk(opFor(core), {
+    h: sha256(request.token),
+    sec: request.section,
+    sid: sha256(sessionId),
+    uid: randomUUID(),
+    ip: request.ip,
+    ua: request.userAgent?.slice(0, 512) ?? null,
+    actor: actorName(request.actor),
+    via: request.via,
+  });
+  if (!row) return { ok: false, consumed: false };
+  if (row.userId === null) return { ok: false, consumed: true };
+  return { ok: true, redemption: redemptionOf(row, sessionId) };
+}

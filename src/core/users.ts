@@ -1,0 +1,161 @@
+// The user directory (SPEC §1): users are created by redemptions and managed
+// by admins. Emails are unique per org, regardless of case.
+import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { loginSessions, ssoSources, users } from "../store/schema";
+import { statement } from "../store/store";
+import { actorName, auditStatement, type Actor } from "./audit";
+import type { Core } from "./context";
+import { CoreError } from "./errors";
+import { normaliseEmail } from "./tokens/claims";
+
+export interface User {
+  id: string;
+  orgId: string;
+  email: string | null;
+  displayName: string | null;
+  externalId: string | null;
+  groups: string[];
+  source: string | null;
+  createdAt: number;
+  updatedAt: number;
+  lastLoginAt: number | null;
+}
+
+const columns = {
+  id: users.id,
+  orgId: users.orgId,
+  email: users.email,
+  displayName: users.displayName,
+  externalId: users.externalId,
+  groups: users.groups,
+  source: ssoSources.code,
+  createdAt: users.createdAt,
+  updatedAt: users.updatedAt,
+  lastLoginAt: users.lastLoginAt,
+};
+
+const toUser = (row: Omit<User, "groups"> & { groups: string }): User => ({ ...row, groups: JSON.parse(row.groups) as string[] });
+
+function selectUsers(core: Core) {
+  return core.store.db.select(columns).from(users).leftJoin(ssoSources, eq(ssoSources.id, users.sourceId));
+}
+
+export interface UserQuery {
+  /** Matches the start of an email, any part of a display name, or an exact external id. */
+  q?: string | undefined;
+  orgId?: string | undefined;
+  group?: string | undefined;
+  limit: number;
+  /** From the previous page's `nextCursor`. */
+  cursor?: string | undefined;
+}
+
+const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+function cursorOf(user: User): string {
+  return Buffer.from(`${user.createdAt}:${user.id}`).toString("base64url");
+}
+
+function parseCursor(cursor: string): { createdAt: number; id: string } | undefined {
+  const [createdAt, id] = Buffer.from(cursor, "base64url").toString("utf8").split(":");
+  return createdAt && id && /^\d+$/.test(createdAt) ? { createdAt: Number(createdAt), id } : undefined;
+}
+
+export async function listUsers(core: Core, query: UserQuery): Promise<{ users: User[]; nextCursor: string | null }> {
+  const filters: (SQL | undefined)[] = [];
+  if (query.q) {
+    const text = likeEscape(query.q.toLowerCase());
+    filters.push(
+      or(
+        sql`${users.emailNorm} LIKE ${`${text}%`} ESCAPE '\\'`,
+        sql`lower(${users.displayName}) LIKE ${`%${text}%`} ESCAPE '\\'`,
+        eq(users.externalId, query.q),
+      ),
+    );
+  }
+  if (query.orgId !== undefined) filters.push(eq(users.orgId, query.orgId));
+  if (query.group) filters.push(sql`EXISTS (SELECT 1 FROM json_each(${users.groups}) WHERE value = ${query.group})`);
+  const after = query.cursor ? parseCursor(query.cursor) : undefined;
+  if (query.cursor && !after) throw new CoreError("invalid", "the cursor is not one this server gave", [{ field: "cursor", message: "unknown cursor" }]);
+  if (after) filters.push(or(lt(users.createdAt, after.createdAt), and(eq(users.createdAt, after.createdAt), lt(users.id, after.id))));
+  const rows = await selectUsers(core)
+    .where(and(...filters))
+    .orderBy(desc(users.createdAt), desc(users.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit).map(toUser);
+  return { users: page, nextCursor: rows.length > query.limit ? cursorOf(page[page.length - 1]!) : null };
+}
+
+export async function findUser(core: Core, id: string): Promise<User | undefined> {
+  const row = await selectUsers(core).where(eq(users.id, id)).get();
+  return row ? toUser(row) : undefined;
+}
+
+export interface UserPatch {
+  email?: string | null | undefined;
+  displayName?: string | null | undefined;
+  externalId?: string | null | undefined;
+  orgId?: string | undefined;
+  groups?: string[] | undefined;
+}
+
+interface ChangeContext {
+  actor: Actor;
+  ip: string | null;
+}
+
+export async function updateUser(core: Core, id: string, patch: UserPatch, context: ChangeContext): Promise<User> {
+  const current = await findUser(core, id);
+  if (!current) throw new CoreError("not_found", "no such user");
+  const email = patch.email !== undefined ? patch.email : current.email;
+  const externalId = patch.externalId !== undefined ? patch.externalId : current.externalId;
+  if (email === null && externalId === null) throw new CoreError("invalid", "a user needs an email or an external id", [{ field: "email", message: "required without externalId" }]);
+  const update = statement(
+    core.store.db
+      .update(users)
+      .set({
+        email,
+        emailNorm: normaliseEmail(email),
+        externalId,
+        displayName: patch.displayName !== undefined ? patch.displayName : current.displayName,
+        orgId: patch.orgId ?? current.orgId,
+        groups: JSON.stringify(patch.groups ?? current.groups),
+        updatedAt: core.now(),
+      })
+      .where(eq(users.id, id)),
+  );
+  // OR IGNORE: an email or external id taken in the org skips the row instead of failing the batch.
+  const changed = await core.store.write({
+    statements: [
+      { sql: `${update.sql.replace(/^update /i, "UPDATE OR IGNORE ")} RETURNING id`, args: update.args },
+      auditStatement(core, { actor: actorName(context.actor), action: "user.update", outcome: "success", target: id, userId: id, ip: context.ip, detail: { fields: Object.keys(patch) } }),
+    ],
+    decode: (results) => results[0]!.rows.length > 0,
+  });
+  if (!changed) throw new CoreError("conflict", "another user of this org has that email or external id", [{ field: "email", message: "already in use in this org" }]);
+  return (await findUser(core, id))!;
+}
+
+export async function deleteUser(core: Core, id: string, context: ChangeContext): Promise<boolean> {
+  return core.store.write({
+    statements: [
+      { sql: "DELETE FROM users WHERE id = ? RETURNING id", args: [id] },
+      {
+        sql: "INSERT INTO audit_events (at, actor, action, target, outcome, ip, user_id) SELECT ?, ?, 'user.delete', ?, 'success', ?, ? WHERE changes() > 0",
+        args: [core.now(), actorName(context.actor), id, context.ip, id],
+      },
+    ],
+    decode: (results) => results[0]!.rows.length > 0,
+  });
+}
+
+/** Ends every login session of a user; answers how many there were. */
+export async function endUserSessions(core: Core, id: string, context: ChangeContext): Promise<number> {
+  return core.store.write({
+    statements: [
+      statement(core.store.db.delete(loginSessions).where(eq(loginSessions.userId, id))),
+      auditStatement(core, { actor: actorName(context.actor), action: "user.sessions_end", outcome: "success", target: id, userId: id, ip: context.ip }),
+    ],
+    decode: (results) => results[0]!.rowsAffected,
+  });
+}

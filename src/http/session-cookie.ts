@@ -1,0 +1,27 @@
+// The login session cookie: HttpOnly, SameSite=Lax, Secure when ssod is
+// reached over https (SPEC §1).
+import type { Context } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { Core } from "../core/context";
+
+export const SESSION_COOKIE = "ssod_session";
+
+const secure = (core: Core) => core.settings.publicUrl.startsWith("https:");
+
+export function setSessionCookie(c: Context, core: Core, session: { id: string; expiresAt: number }): void {
+  setCookie(c, SESSION_COOKIE, session.id, {
+    path: "/",
+    httpOnly: true,
+    sameSite: "Lax",
+    secure: secure(core),
+    maxAge: Math.max(0, Math.floor((session.expiresAt - core.now()) / 1000)),
+  });
+}
+
+export function readSessionCookie(c: Context): string | undefined {
+  return getCookie(c, SESSION_COOKIE);
+}
+
+export function clearSessionCookie(c: Context, core: Core): void {
+  deleteCookie(c, SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "Lax", secure: secure(core) });
+}

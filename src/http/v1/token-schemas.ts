@@ -1,0 +1,96 @@
+// Request and response schemas of /v1/tokens and the browser landing.
+import * as v from "valibot";
+import { MAX_VALID_FOR_SECONDS, httpUrlSchema, sourceCodeSchema } from "../../core/sources";
+
+const name = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(max));
+
+export const emailSchema = v.pipe(v.string(), v.trim(), v.maxLength(254), v.email("must be an email address"));
+export const groupsSchema = v.pipe(v.array(name(128)), v.maxLength(100, "at most 100 groups"));
+
+export const tokenUserSchema = v.pipe(
+  v.strictObject({
+    email: v.optional(emailSchema),
+    displayName: v.optional(name(200)),
+    externalId: v.optional(name(128)),
+    orgId: v.optional(v.pipe(v.string(), v.maxLength(128))),
+    groups: v.optional(groupsSchema),
+  }),
+  v.check((user) => user.email !== undefined || user.externalId !== undefined, "needs an email or an externalId"),
+);
+
+export const issueBody = v.strictObject({
+  user: tokenUserSchema,
+  section: v.optional(name(64)),
+  lobId: v.optional(name(128)),
+  functionality: v.optional(name(128)),
+  ttlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_VALID_FOR_SECONDS))),
+  format: v.optional(v.picklist(["nonce", "jwt"]), "nonce"),
+  registeredOnly: v.optional(v.boolean(), false),
+  redirectUrl: v.optional(httpUrlSchema),
+  sourceCode: v.optional(sourceCodeSchema),
+});
+
+const tokenText = v.pipe(v.string(), v.minLength(1), v.maxLength(8192));
+
+export const tokenBody = v.strictObject({ token: tokenText });
+
+export const revokeBody = v.pipe(
+  v.strictObject({
+    token: v.optional(tokenText),
+    tokenRefNo: v.optional(v.pipe(v.string(), v.regex(/^\d{1,32}$/, "digits only"))),
+  }),
+  v.check((b) => b.token !== undefined || b.tokenRefNo !== undefined, "needs a token or a tokenRefNo"),
+);
+
+export const loginQuery = v.object({ token: v.optional(v.string()) });
+
+// ---- responses (documentation) ----
+
+const time = v.pipe(v.string(), v.isoTimestamp());
+
+export const issuedView = v.object({
+  token: v.string(),
+  tokenRefNo: v.pipe(v.string(), v.regex(/^\d+$/)),
+  expiresAt: time,
+  loginUrl: v.string(),
+});
+
+export const userView = v.object({
+  id: v.string(),
+  email: v.nullable(v.string()),
+  displayName: v.nullable(v.string()),
+  externalId: v.nullable(v.string()),
+  orgId: v.string(),
+  groups: v.array(v.string()),
+});
+
+export const claimsView = v.object({
+  email: v.optional(v.string()),
+  displayName: v.optional(v.string()),
+  externalId: v.optional(v.string()),
+  orgId: v.optional(v.string()),
+  groups: v.optional(v.array(v.string())),
+  section: v.optional(v.string()),
+  lobId: v.optional(v.string()),
+  functionality: v.optional(v.string()),
+});
+
+export const redeemedView = v.object({
+  tokenRefNo: v.string(),
+  source: v.string(),
+  claims: claimsView,
+  created: v.boolean(),
+  user: v.optional(userView),
+  session: v.optional(v.object({ id: v.string(), expiresAt: time })),
+});
+
+export const introspectionView = v.object({
+  active: v.boolean(),
+  token_type: v.optional(v.string()),
+  client_id: v.optional(v.string()),
+  source: v.optional(v.string()),
+  jti: v.optional(v.string()),
+  iat: v.optional(v.number()),
+  exp: v.optional(v.number()),
+  sub: v.optional(v.string()),
+});
