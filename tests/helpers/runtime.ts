@@ -36,7 +36,7 @@ export async function openTestServer(env: Record<string, string> = {}): Promise<
     SSOD_PUBLIC_URL: "http://ssod.test",
     ...env,
   });
-  const runtime = await openRuntime(config, createLogger("silent"));
+  const runtime = await openRuntime(config, createLogger(config.logLevel));
   return {
     runtime,
     adminKey,

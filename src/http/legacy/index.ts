@@ -1,6 +1,6 @@
 // POST /api.php: the legacy command API of seed 002.
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { bodyLimit } from "../middleware/body-limit";
 import { adminByKey, adminBySession, adminByPassword, recordFailure } from "../../core/auth";
 import { closeAdminSession, openAdminSession } from "../../core/admin-accounts";
 import type { Actor } from "../../core/audit";
@@ -83,7 +83,7 @@ export function legacyApp(core: Core, logger: Logger) {
 
   app.post(
     "/api.php",
-    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => fail(c as C, 106, 413) }),
+    bodyLimit(MAX_BODY_BYTES, (c) => fail(c as C, 106, 413)),
     async (c) => {
       let fields: Fields;
       try {

@@ -1,7 +1,7 @@
 // The line-of-business token API (seed 001, SPEC §2.2): POST /GenerateSSOToken.
 // Checks run in the order SPEC gives, each with the seed's status code.
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { bodyLimit } from "../middleware/body-limit";
 import { describeRoute, resolver } from "hono-openapi";
 import * as v from "valibot";
 import { recordFailure, sourceActor } from "../../core/auth";
@@ -70,7 +70,7 @@ export function lobApp(core: Core, logger: Logger) {
         504: { description: "Timed out", content: { "application/json": { schema: resolver(lobErrorView) } } },
       },
     }),
-    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => refuse(c as C, 413, "Request body too large") }),
+    bodyLimit(MAX_BODY_BYTES, (c) => refuse(c as C, 413, "Request body too large")),
     async (c) => {
       const clientId = c.req.header("x-lob-client-id")?.trim();
       const apiVersion = c.req.header("x-api-version")?.trim();

@@ -14,8 +14,8 @@ export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     c.set("requestId", requestId);
-    await next();
     c.header("X-Request-Id", requestId);
+    await next();
     logger.info({
       reqId: requestId,
       method: c.req.method,

@@ -2,7 +2,7 @@
 // /admin/sso issue a nonce; GET /tap (dashboard) and /sso (portal) redeem it
 // in the browser.
 import { Hono, type Context } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { bodyLimit } from "../middleware/body-limit";
 import { describeRoute, resolver } from "hono-openapi";
 import * as v from "valibot";
 import { adminByKey, recordFailure, sourceActor, sourceByCredentials } from "../../core/auth";
@@ -112,7 +112,7 @@ export function tykApp(core: Core, logger: Logger) {
         401: { description: "Unauthorized", content: { "application/json": { schema: resolver(errorResponse) } } },
       },
     }),
-    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => error(c as C, 413, "Payload Too Large", `at most ${MAX_BODY_BYTES} bytes`) }),
+    bodyLimit(MAX_BODY_BYTES, (c) => error(c as C, 413, "Payload Too Large", `at most ${MAX_BODY_BYTES} bytes`)),
     async (c: C) => {
       const who = await caller(c, core);
       if (who instanceof Response) return who;

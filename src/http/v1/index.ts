@@ -1,6 +1,6 @@
 // The native API (SPEC §3): JSON in, JSON out, RFC 9457 problems for errors.
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { bodyLimit } from "../middleware/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { Core } from "../../core/context";
 import { CoreError } from "../../core/errors";
@@ -29,7 +29,7 @@ export function v1App(core: Core, logger: Logger) {
     return problem(c, 500, "internal", "Internal error", `request ${c.get("requestId")} failed; see the server log`);
   });
 
-  app.use(bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problem(c, 413, "too-large", "Request body too large", `at most ${MAX_BODY_BYTES} bytes`) }));
+  app.use(bodyLimit(MAX_BODY_BYTES, (c) => problem(c, 413, "too-large", "Request body too large", `at most ${MAX_BODY_BYTES} bytes`)));
   app.route("/", sourceRoutes(core));
   app.route("/", auditRoutes(core));
   app.route("/", tokenRoutes(core));
