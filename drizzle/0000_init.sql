@@ -27,7 +27,7 @@ CREATE TABLE `admin_sessions` (
 --> statement-breakpoint
 CREATE INDEX `admin_sessions_expires_idx` ON `admin_sessions` (`expires_at`);--> statement-breakpoint
 CREATE TABLE `audit_events` (
-	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`id` integer PRIMARY KEY NOT NULL,
 	`at` integer NOT NULL,
 	`actor` text NOT NULL,
 	`action` text NOT NULL,
@@ -106,7 +106,7 @@ CREATE TABLE `sso_sources` (
 CREATE UNIQUE INDEX `sso_sources_code_unique` ON `sso_sources` (`code`);--> statement-breakpoint
 CREATE UNIQUE INDEX `sso_sources_client_id_unique` ON `sso_sources` (`client_id`);--> statement-breakpoint
 CREATE TABLE `sso_tokens` (
-	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`id` integer PRIMARY KEY NOT NULL,
 	`token_hash` text NOT NULL,
 	`ref_no` text NOT NULL,
 	`source_id` integer NOT NULL,
@@ -154,7 +154,8 @@ CREATE TABLE `users` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `users_org_email_idx` ON `users` (`org_id`,`email_norm`);--> statement-breakpoint
 CREATE UNIQUE INDEX `users_org_external_idx` ON `users` (`org_id`,`external_id`);--> statement-breakpoint
-CREATE INDEX `users_created_idx` ON `users` (`created_at`);--> statement-breakpoint
+CREATE INDEX `users_created_idx` ON `users` (`created_at`);
+--> statement-breakpoint
 -- The `default` source (SPEC §1): what an admin key issues for when no sourceCode is given.
 -- Its signing secret is sealed with the master key at first start (src/core/bootstrap.ts).
 INSERT INTO `sso_sources` (`code`, `name`, `description`, `valid_for_seconds`, `client_id`, `created_at`, `updated_at`)

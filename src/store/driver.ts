@@ -16,6 +16,9 @@ export interface Result {
 export interface Driver {
   /** "file" for an embedded store, "remote" for a libSQL server (sqld, Turso). */
   readonly kind: "file" | "remote";
+  /** A read-only statement. A file store answers it on its own connection, never queued behind a commit. */
+  query(statement: Statement): Promise<Result>;
+  /** A statement that may write. */
   execute(statement: Statement): Promise<Result>;
   /** Runs the statements in one transaction: all of them or none. */
   batch(statements: Statement[], mode: "write" | "read"): Promise<Result[]>;

@@ -45,6 +45,12 @@ interface Part {
 export interface GroupCommitOptions {
   /** Most entries in one transaction. */
   maxEntries: number;
+  /**
+   * Batches sent before the previous one is answered. Two keep the store busy:
+   * the next batch is waiting in its queue while the main thread is still
+   * answering the last one. Batches still commit one after the other.
+   */
+  maxInFlight: number;
   /** Retries of a batch that found the store busy or locked, with doubling delays. */
   busyRetries: number;
   busyRetryDelayMs: number;
@@ -76,7 +82,8 @@ export class GroupCommit {
   readonly #driver: Driver;
   readonly #options: GroupCommitOptions;
   #queue: Entry[] = [];
-  #busy = false;
+  #inFlight = 0;
+  #scheduled = false;
   #idleWaiters: (() => void)[] = [];
 
   constructor(driver: Driver, options: GroupCommitOptions) {
@@ -98,27 +105,36 @@ export class GroupCommit {
 
   /** Resolves once every queued write has been committed or refused. */
   drain(): Promise<void> {
-    if (!this.#busy && this.#queue.length === 0) return Promise.resolve();
+    if (this.#inFlight === 0 && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #enqueue(entry: Entry): void {
     this.#queue.push(entry);
-    if (!this.#busy) {
-      this.#busy = true;
-      // setImmediate, not a microtask: it lets every request that arrived in
-      // this turn of the event loop join the batch.
-      setImmediate(() => void this.#run());
-    }
+    this.#schedule();
   }
 
-  async #run(): Promise<void> {
-    while (this.#queue.length > 0) {
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.#options.maxInFlight || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    // setImmediate, not a microtask: it lets every request that arrived in
+    // this turn of the event loop join the batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#launch();
+    });
+  }
+
+  #launch(): void {
+    while (this.#inFlight < this.#options.maxInFlight && this.#queue.length > 0) {
       const entries = this.#queue.splice(0, this.#options.maxEntries);
-      await this.#commit(this.#partsOf(entries));
+      this.#inFlight++;
+      void this.#commit(this.#partsOf(entries)).finally(() => {
+        this.#inFlight--;
+        this.#schedule();
+        if (this.#inFlight === 0 && this.#queue.length === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+      });
     }
-    this.#busy = false;
-    for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
   #partsOf(entries: Entry[]): Part[] {

@@ -1,4 +1,4 @@
-// The embedded store: a libSQL file driven from its own worker thread.
+// The embedded store: a libSQL file driven from two worker threads, a writer and a reader.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,15 +28,12 @@ function startWorker(init: WorkerInit): Worker {
   return new Worker(`import(${tsx}).then((m) => m.register()).then(() => import(${entry}))`, { eval: true, workerData: init });
 }
 
-export async function openLocalDriver(url: string, options: { busyTimeoutMs: number }): Promise<Driver> {
-  const path = filePathOf(url);
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const libsqlBinding = ensureLibsqlBinding();
-  const worker = startWorker({ url, busyTimeoutMs: options.busyTimeoutMs, ...(libsqlBinding ? { libsqlBinding } : {}) });
+/** One store thread and the calls waiting for its answers. */
+function connection(init: WorkerInit) {
+  const worker = startWorker(init);
   const pending = new Map<number, Pending>();
   let nextId = 1;
   let dead: Error | undefined;
-
   const failAll = (error: Error) => {
     dead = error;
     for (const p of pending.values()) p.reject(error);
@@ -51,7 +48,6 @@ export async function openLocalDriver(url: string, options: { busyTimeoutMs: num
   });
   worker.on("error", (error) => failAll(new StoreUnavailableError(`the store worker failed: ${error.message}`, "unreachable", { cause: error })));
   worker.on("exit", () => failAll(dead ?? new StoreUnavailableError("the store is closed", "unreachable")));
-
   const call = (request: Outgoing): Promise<Result[]> =>
     new Promise((resolve, reject) => {
       if (dead) return reject(dead);
@@ -59,25 +55,47 @@ export async function openLocalDriver(url: string, options: { busyTimeoutMs: num
       pending.set(id, { resolve, reject });
       worker.postMessage({ ...request, id });
     });
-
-  const driver: Driver = {
-    kind: "file",
-    execute: async (statement: Statement) => (await call({ op: "execute", statement }))[0]!,
-    batch: (statements, mode) => call({ op: "batch", statements, mode }),
-    migrate: (statements) => call({ op: "migrate", statements }),
-    close: async () => {
-      if (dead) return;
-      await call({ op: "close" }).catch(() => {});
+  return {
+    call,
+    async close() {
+      if (!dead) await call({ op: "close" }).catch(() => {});
       await worker.terminate();
     },
+    /** Fails now, with the file's path, if the database cannot be opened. */
+    async check(path: string) {
+      try {
+        await call({ op: "execute", statement: { sql: "SELECT 1", args: [] } });
+      } catch (error) {
+        await worker.terminate();
+        const reason = error instanceof StoreQueryError || error instanceof StoreUnavailableError ? error.message : String(error);
+        throw new Error(`cannot open the store at ${path}: ${reason}`);
+      }
+    },
   };
-  // Surface a file that cannot be opened now, with its path, not at the first request.
-  try {
-    await driver.execute({ sql: "SELECT 1", args: [] });
-  } catch (error) {
-    await worker.terminate();
-    const reason = error instanceof StoreQueryError || error instanceof StoreUnavailableError ? error.message : String(error);
-    throw new Error(`cannot open the store at ${path}: ${reason}`);
-  }
-  return driver;
+}
+
+export async function openLocalDriver(url: string, options: { busyTimeoutMs: number }): Promise<Driver> {
+  const path = filePathOf(url);
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const libsqlBinding = ensureLibsqlBinding();
+  const init = { url, busyTimeoutMs: options.busyTimeoutMs, ...(libsqlBinding ? { libsqlBinding } : {}) };
+  // The writer first: it creates the file and switches it to WAL.
+  const writer = connection({ ...init, readOnly: false });
+  await writer.check(path);
+  const reader = connection({ ...init, readOnly: true });
+  await reader.check(path).catch(async (error: unknown) => {
+    await writer.close();
+    throw error;
+  });
+  const first = (results: Promise<Result[]>) => results.then((r) => r[0]!);
+  return {
+    kind: "file",
+    query: (statement) => first(reader.call({ op: "execute", statement })),
+    execute: (statement) => first(writer.call({ op: "execute", statement })),
+    batch: (statements, mode) => (mode === "read" ? reader : writer).call({ op: "batch", statements, mode }),
+    migrate: (statements) => writer.call({ op: "migrate", statements }),
+    close: async () => {
+      await Promise.all([reader.close(), writer.close()]);
+    },
+  };
 }

@@ -1,7 +1,8 @@
-// The embedded store's own thread. libSQL's file driver is synchronous: run on
+// A thread of the embedded store. libSQL's file driver is synchronous: run on
 // the main thread, every statement and every fsync of a commit would stall
 // request handling. Here they stall only this thread, while the main thread
-// keeps parsing requests and queueing the next group commit.
+// keeps parsing requests and queueing the next group commit. There are two:
+// the writer, and a reader whose queries never wait behind a commit (WAL).
 import { parentPort, workerData } from "node:worker_threads";
 import { createClient, type Client, type InStatement } from "@libsql/client/sqlite3";
 import { fromLibsql, type Result } from "./driver";
@@ -14,10 +15,14 @@ const port = parentPort!;
 const client: Client = createClient({ url: init.url, concurrency: 1, intMode: "number" });
 
 async function applyPragmas(): Promise<void> {
+  await client.execute(`PRAGMA busy_timeout = ${init.busyTimeoutMs}`);
+  if (init.readOnly) {
+    await client.execute("PRAGMA query_only = 1");
+    return;
+  }
   await client.execute("PRAGMA journal_mode = WAL");
   // FULL: a commit is on disk before its requests are answered (SPEC §5).
   await client.execute("PRAGMA synchronous = FULL");
-  await client.execute(`PRAGMA busy_timeout = ${init.busyTimeoutMs}`);
   await client.execute("PRAGMA foreign_keys = ON");
 }
 

@@ -35,7 +35,7 @@ export class BatchedLookup<K extends string | number, V> {
     const batch = this.#pending;
     this.#pending = new Map();
     try {
-      const result = await this.#driver.execute({ sql: this.#definition.sql, args: [JSON.stringify([...batch.keys()])] });
+      const result = await this.#driver.query({ sql: this.#definition.sql, args: [JSON.stringify([...batch.keys()])] });
       const found = new Map<SqlValue, V>();
       for (const row of rowObjects(result)) found.set(row[this.#definition.keyColumn] ?? null, this.#definition.map(row));
       for (const [key, waiters] of batch) for (const w of waiters) w.resolve(found.get(key));

@@ -37,7 +37,7 @@ const bootstrapTables: Statement[] = [
 ];
 
 async function appliedTags(driver: Driver): Promise<Set<string>> {
-  const result = await driver.execute({ sql: "SELECT tag FROM ssod_migrations", args: [] });
+  const result = await driver.query({ sql: "SELECT tag FROM ssod_migrations", args: [] });
   return new Set(result.rows.map((r) => String(r[0])));
 }
 

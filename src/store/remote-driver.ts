@@ -18,6 +18,7 @@ export function openRemoteDriver(url: string, authToken: string | undefined): Dr
   };
   return {
     kind: "remote",
+    query: (statement) => guard(async () => fromLibsql(await client.execute(statement as InStatement))),
     execute: (statement) => guard(async () => fromLibsql(await client.execute(statement as InStatement))),
     batch: (statements, mode) => guard(async () => (await client.batch(statements as InStatement[], mode)).map(fromLibsql)),
     migrate: (statements) => guard(async () => (await client.migrate(statements as InStatement[])).map(fromLibsql)),

@@ -69,7 +69,8 @@ export const adminSessions = sqliteTable(
 export const ssoTokens = sqliteTable(
   "sso_tokens",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    // The rowid, without AUTOINCREMENT: its bookkeeping table costs a write per token.
+    id: integer("id").primaryKey(),
     tokenHash: text("token_hash").notNull().unique(),
     refNo: text("ref_no").notNull().unique(),
     sourceId: integer("source_id")
@@ -171,7 +172,8 @@ export const signingKeys = sqliteTable("signing_keys", {
 export const auditEvents = sqliteTable(
   "audit_events",
   {
-    id: integer("id").primaryKey({ autoIncrement: true }),
+    // The rowid: append-only and never deleted from, so it only grows (the cursor of GET /v1/audit).
+    id: integer("id").primaryKey(),
     at: integer("at").notNull(),
     actor: text("actor").notNull(),
     action: text("action").notNull(),

@@ -50,6 +50,7 @@ function withTimeout(driver: Driver, timeoutMs: number): Driver {
   };
   return {
     kind: driver.kind,
+    query: (s) => bounded(driver.query(s)),
     execute: (s) => bounded(driver.execute(s)),
     batch: (s, mode) => bounded(driver.batch(s, mode)),
     migrate: (s) => driver.migrate(s),
@@ -60,7 +61,8 @@ function withTimeout(driver: Driver, timeoutMs: number): Driver {
 function drizzleOver(driver: Driver): Database {
   const rowsFor = (result: Result, method: string) => ({ rows: method === "get" ? (result.rows[0] as unknown[]) : result.rows });
   return drizzle(
-    async (sql, params, method) => rowsFor(await driver.execute({ sql, args: params }), method),
+    // Drizzle's "run" is a write; "all", "get" and "values" are reads (writes go through WriteUnits).
+    async (sql, params, method) => rowsFor(await (method === "run" ? driver.execute : driver.query)({ sql, args: params }), method),
     async (queries) => {
       const results = await driver.batch(
         queries.map((q) => ({ sql: q.sql, args: q.params })),
@@ -83,6 +85,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const driver = withTimeout(raw, options.timeoutMs ?? 10_000);
   const commits = new GroupCommit(driver, {
     maxEntries: 512,
+    maxInFlight: 2,
     busyRetries: 4,
     busyRetryDelayMs: 25,
     ...options.groupCommit,

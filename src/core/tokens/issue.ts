@@ -1,6 +1,7 @@
 // The issuing core: every dialect's "make a token for this user" lands here.
 // Only the SHA-256 of a token's text is stored, with its claims.
 import type { BulkWrite } from "../../store/group-commit";
+import { jsonRows } from "../../store/json-rows";
 import { actorName, type Actor } from "../audit";
 import type { Core } from "../context";
 import { randomRefNo, sha256 } from "../crypto";
@@ -57,7 +58,10 @@ interface IssueRow {
   subject: string | null;
 }
 
-const field = (name: keyof IssueRow) => `j.value->>'${name}'`;
+const { field, encode } = jsonRows<keyof IssueRow>([
+  "h", "ref", "src", "code", "dialect", "format", "section", "email", "emailNorm", "displayName", "externalId", "orgId",
+  "groups", "lobId", "functionality", "redirectUrl", "registeredOnly", "ip", "at", "exp", "actor", "subject",
+]);
 
 // A source that expired or vanished since it was read issues nothing: the join and its condition drop the row.
 const INSERT_TOKENS = `
@@ -82,7 +86,7 @@ WHERE EXISTS (SELECT 1 FROM sso_tokens t WHERE t.token_hash = ${field("h")})`;
 export const issueOp: BulkWrite<IssueRow, boolean> = {
   name: "token.issue",
   plan(rows) {
-    const payload = JSON.stringify(rows);
+    const payload = encode(rows);
     return {
       statements: [
         { sql: INSERT_TOKENS, args: [payload] },

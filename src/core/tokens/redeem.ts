@@ -10,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { SqlValue, Statement } from "../../store/driver";
 import { rowObjects } from "../../store/driver";
 import type { BulkWrite } from "../../store/group-commit";
+import { jsonRows } from "../../store/json-rows";
 import { actorName, type Actor } from "../audit";
 import type { Core } from "../context";
 import { randomSecret, sha256 } from "../crypto";
@@ -62,23 +63,26 @@ interface RedeemRow {
   via: string;
 }
 
+// Each request's row, in the JSON array bound to ?1.
+const { field, encode } = jsonRows<keyof RedeemRow>(["h", "sec", "sid", "uid", "ip", "ua", "actor", "via"]);
+
 const CONSUME = `
 UPDATE sso_tokens SET consumed_at = ?2, redeem_batch = ?3
-WHERE token_hash IN (SELECT value->>'h' FROM json_each(?1))
+WHERE token_hash IN (SELECT ${field("h", "")} FROM json_each(?1))
   AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
-  AND NOT EXISTS (SELECT 1 FROM json_each(?1) j WHERE j.value->>'h' = sso_tokens.token_hash
-                  AND j.value->>'sec' IS NOT NULL AND j.value->>'sec' IS NOT sso_tokens.section)
+  AND NOT EXISTS (SELECT 1 FROM json_each(?1) j WHERE ${field("h")} = sso_tokens.token_hash
+                  AND ${field("sec")} IS NOT NULL AND ${field("sec")} IS NOT sso_tokens.section)
   AND source_id IN (SELECT id FROM sso_sources WHERE expires_at IS NULL OR expires_at > ?2)`;
 
 // The tokens this batch consumed, joined to their request row and source.
 const CONSUMED = `
 FROM json_each(?1) j
-JOIN sso_tokens t ON t.token_hash = j.value->>'h' AND t.redeem_batch = ?3
+JOIN sso_tokens t ON t.token_hash = ${field("h")} AND t.redeem_batch = ?3
 JOIN sso_sources s ON s.id = t.source_id`;
 
 const CREATE_USERS = `
 INSERT INTO users (id, org_id, email, email_norm, display_name, external_id, groups, source_id, created_at, updated_at, last_login_at)
-SELECT j.value->>'uid', t.org_id, t.email, t.email_norm, t.display_name, t.external_id, coalesce(t.groups, '[]'), t.source_id, ?2, ?2, ?2
+SELECT ${field("uid")}, t.org_id, t.email, t.email_norm, t.display_name, t.external_id, coalesce(t.groups, '[]'), t.source_id, ?2, ?2, ?2
 ${CONSUMED}
 WHERE s.create_users = 1 AND t.registered_only = 0
   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = t.org_id AND u.external_id = t.external_id)
@@ -90,7 +94,7 @@ const RESOLVE_USERS = `
 UPDATE sso_tokens SET user_id = coalesce(
   (SELECT u.id FROM users u WHERE u.org_id = sso_tokens.org_id AND u.external_id = sso_tokens.external_id),
   (SELECT u.id FROM users u WHERE u.org_id = sso_tokens.org_id AND u.email_norm = sso_tokens.email_norm))
-WHERE redeem_batch = ?3 AND token_hash IN (SELECT value->>'h' FROM json_each(?1))`;
+WHERE redeem_batch = ?3 AND token_hash IN (SELECT ${field("h", "")} FROM json_each(?1))`;
 
 const UPDATE_USERS = `
 UPDATE users SET last_login_at = ?2, updated_at = ?2,
@@ -106,15 +110,15 @@ ON CONFLICT DO NOTHING`;
 
 const OPEN_SESSIONS = `
 INSERT INTO login_sessions (id_hash, user_id, source_id, created_at, expires_at, ip, user_agent)
-SELECT j.value->>'sid', t.user_id, t.source_id, ?2, ?2 + ?4, j.value->>'ip', j.value->>'ua'
+SELECT ${field("sid")}, t.user_id, t.source_id, ?2, ?2 + ?4, ${field("ip")}, ${field("ua")}
 ${CONSUMED}
 WHERE t.user_id IS NOT NULL AND s.perform_login = 1`;
 
 const AUDIT = `
 INSERT INTO audit_events (at, actor, action, target, outcome, ip, source_code, user_id, detail)
-SELECT ?2, j.value->>'actor', iif(t.user_id IS NULL, 'token.redeem_failed', 'token.redeem'), t.ref_no,
-  iif(t.user_id IS NULL, 'failure', 'success'), j.value->>'ip', s.code, t.user_id,
-  json_object('dialect', t.dialect, 'via', j.value->>'via', 'reason', iif(t.user_id IS NULL, 'user not found or not allowed', NULL))
+SELECT ?2, ${field("actor")}, iif(t.user_id IS NULL, 'token.redeem_failed', 'token.redeem'), t.ref_no,
+  iif(t.user_id IS NULL, 'failure', 'success'), ${field("ip")}, s.code, t.user_id,
+  json_object('dialect', t.dialect, 'via', ${field("via")}, 'reason', iif(t.user_id IS NULL, 'user not found or not allowed', NULL))
 ${CONSUMED}`;
 
 const RESULTS = `
@@ -122,10 +126,10 @@ SELECT t.token_hash AS hash, t.ref_no AS refNo, t.section, t.email, t.display_na
   t.org_id AS orgId, t.groups, t.lob_id AS lobId, t.functionality, t.redirect_url AS redirectUrl,
   s.id AS sourceId, s.code AS sourceCode, s.perform_login AS performLogin, s.return_user_data AS returnUserData, s.redirect_urls AS redirectUrls,
   u.id AS userId, u.email AS userEmail, u.display_name AS userDisplayName, u.external_id AS userExternalId, u.org_id AS userOrgId,
-  u.groups AS userGroups, u.id = j.value->>'uid' AS created, ls.expires_at AS sessionExpiresAt
+  u.groups AS userGroups, u.id = ${field("uid")} AS created, ls.expires_at AS sessionExpiresAt
 ${CONSUMED}
 LEFT JOIN users u ON u.id = t.user_id
-LEFT JOIN login_sessions ls ON ls.id_hash = j.value->>'sid'`;
+LEFT JOIN login_sessions ls ON ls.id_hash = ${field("sid")}`;
 
 // Each with the highest ?n it uses: SQLite wants exactly that many values bound.
 const STATEMENTS = [CONSUME, CREATE_USERS, RESOLVE_USERS, UPDATE_USERS, RECORD_GROUPS, OPEN_SESSIONS, AUDIT, RESULTS].map((sql) => ({
@@ -142,7 +146,7 @@ function redeemOp(core: Core): BulkWrite<RedeemRow, ResultRow | undefined> {
       // Two requests for one token in one batch: the first takes part, the second has lost the race.
       const seen = new Set<string>();
       const unique = rows.filter((r) => !seen.has(r.h) && seen.add(r.h));
-      const values: SqlValue[] = [JSON.stringify(unique), core.now(), randomUUID(), core.settings.sessionTtlSeconds * 1000];
+      const values: SqlValue[] = [encode(unique), core.now(), randomUUID(), core.settings.sessionTtlSeconds * 1000];
       return {
         statements: STATEMENTS.map(({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) })),
         decode(results) {
