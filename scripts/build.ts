@@ -57,7 +57,9 @@ function bindingPath(target: string): string {
   return require.resolve(`@libsql/${target}/index.node`);
 }
 
-export async function buildSingleFile(): Promise<string> {
+/** `minify: false` keeps names readable in CPU profiles (`npm run build -- --no-minify`). */
+export async function buildSingleFile(options: { minify?: boolean } = {}): Promise<string> {
+  const minify = options.minify ?? true;
   const started = performance.now();
   const worker = await build({
     entryPoints: [join(root, "src/store/local-worker.ts")],
@@ -66,7 +68,7 @@ export async function buildSingleFile(): Promise<string> {
     format: "cjs",
     target: "node20",
     write: false,
-    minify: true,
+    minify,
     legalComments: "none",
     plugins: [libsqlLoaderRewrite],
     logLevel: "warning",
@@ -86,7 +88,7 @@ export async function buildSingleFile(): Promise<string> {
     format: "esm",
     target: "node20",
     outfile: out,
-    minify: true,
+    minify,
     legalComments: "none",
     // Bundled CommonJS dependencies call require() for Node's built-ins.
     banner: { js: 'import { createRequire as __ssodCreateRequire } from "node:module"; const require = __ssodCreateRequire(import.meta.url);' },
@@ -100,5 +102,5 @@ export async function buildSingleFile(): Promise<string> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await buildSingleFile();
+  await buildSingleFile({ minify: !process.argv.includes("--no-minify") });
 }

@@ -1,0 +1,154 @@
+// `npm run bench`: measures, in one run, a bare Hono echo server (the
+// ceiling) and ssod's hot endpoints, each at 50 connections for a fixed time
+// after a warm-up, and reports every figure as a ratio to the ceiling of the
+// same run (this machine is shared and noisy). Writes bench/results.json.
+//
+//   npm run bench                     # ~2 minutes
+//   BENCH_SECONDS=5 npm run bench     # shorter runs
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SignJWT } from "jose";
+import { tempDir } from "../tests/helpers/temp";
+import { buildSingleFile } from "./build";
+import { measure, type Figures } from "./bench/load";
+import { startServer, type Server } from "./bench/processes";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const CONNECTIONS = 50;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+const ADMIN_KEY = `ssod_ak_${"b".repeat(43)}`;
+const TARGETS = { ratio: 0.5, p99Ms: 25, rssMb: 150, startMs: 500 };
+
+interface Row extends Figures {
+  name: string;
+  ratio: number;
+}
+
+async function json(url: string, init: RequestInit): Promise<Record<string, string>> {
+  const response = await fetch(url, init);
+  if (!response.ok) throw new Error(`${init.method} ${url}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as Record<string, string>;
+}
+
+async function startSsod(dir: string): Promise<Server> {
+  return startServer([join(root, "dist/ssod.mjs")], {
+    SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}`,
+    SSOD_ADMIN_API_KEY: ADMIN_KEY,
+    SSOD_HOST: "127.0.0.1",
+    SSOD_PORT: "0",
+    SSOD_CACHE_DIR: join(dir, "cache"),
+  }, dir);
+}
+
+/** Issues `count` tokens through the API, 50 at a time, for the redeem run. */
+async function preIssue(url: string, auth: string, count: number): Promise<string[]> {
+  const tokens: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < count) {
+        const i = next++;
+        const body = JSON.stringify({ user: { email: `user${i % 5000}@example.com`, displayName: `User ${i % 5000}` } });
+        tokens.push((await json(`${url}/v1/tokens`, { method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body })).token!);
+      }
+    }),
+  );
+  return tokens;
+}
+
+function table(rows: Row[]): string {
+  const header = ["endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "non-2xx"];
+  const lines = rows.map((r) => [r.name, String(r.requestsPerSecond), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.ratio.toFixed(2), String(r.non2xx + r.errors)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ")).join("\n");
+}
+
+async function main() {
+  if (!process.argv.includes("--no-build")) await buildSingleFile();
+  const dir = tempDir("ssod-bench-");
+  const echoBody = JSON.stringify({ user: { email: "bench@example.com" } });
+
+  // (a) the ceiling
+  const ceiling = await startServer([join(root, "scripts/bench/ceiling.mjs")], {}, root);
+  const rows: Row[] = [];
+  const base = await measure({ url: `${ceiling.url}/echo`, method: "POST", headers: { "content-type": "application/json" }, body: echoBody, connections: CONNECTIONS, seconds: SECONDS }, WARMUP);
+  rows.push({ name: "ceiling: bare Hono JSON echo", ...base, ratio: 1 });
+  await ceiling.stop();
+
+  // Start once on an empty store (migrations, first keys), then again as in production.
+  const first = await startSsod(dir);
+  const coldStartMs = first.startMs;
+  await first.stop();
+  const ssod = await startSsod(dir);
+  const admin = `Bearer ${ADMIN_KEY}`;
+  const source = await json(`${ssod.url}/v1/sources`, {
+    method: "POST",
+    headers: { authorization: admin, "content-type": "application/json" },
+    body: JSON.stringify({ code: "bench", name: "Bench", validForSeconds: 3600 }),
+  });
+  const basic = `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}`;
+  const callerJwt = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("2h").sign(new TextEncoder().encode(source.clientSecret));
+
+  const run = async (name: string, options: Parameters<typeof measure>[0]) => {
+    const figures = await measure(options, WARMUP);
+    rows.push({ name, ...figures, ratio: figures.requestsPerSecond / base.requestsPerSecond });
+    return figures;
+  };
+  const jsonHeaders = { "content-type": "application/json" };
+
+  const issue = await run("POST /v1/tokens", { url: `${ssod.url}/v1/tokens`, method: "POST", headers: { ...jsonHeaders, authorization: basic }, body: echoBody, connections: CONNECTIONS, seconds: SECONDS });
+
+  // Enough distinct tokens for the warm-up and the run, with room to spare.
+  const tokens = await preIssue(ssod.url, basic, Math.ceil(issue.requestsPerSecond * 1.5 * (SECONDS + WARMUP)) + 1000);
+  let cursor = 0;
+  await run("POST /v1/tokens/redeem", {
+    url: `${ssod.url}/v1/tokens/redeem`,
+    method: "POST",
+    headers: { ...jsonHeaders, authorization: basic },
+    nextBody: () => JSON.stringify({ token: tokens[cursor++] ?? "exhausted" }),
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+  });
+
+  await run("POST /GenerateSSOToken", {
+    url: `${ssod.url}/GenerateSSOToken`,
+    method: "POST",
+    headers: { ...jsonHeaders, "x-api-version": "1.0.0", "x-lob-client-id": source.clientId!, authorization: callerJwt },
+    body: JSON.stringify({ CIINo: "10001XXX", LOBId: "XX", Functionality: "D" }),
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+  });
+
+  await run("POST /api/sso", {
+    url: `${ssod.url}/api/sso`,
+    method: "POST",
+    headers: { ...jsonHeaders, authorization: ADMIN_KEY },
+    body: JSON.stringify({ emailAddress: "bench@example.com", forSection: "portal", displayName: "Bench" }),
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+  });
+
+  const peakRssMb = ssod.peakRssMb();
+  const startMs = ssod.startMs;
+  await ssod.stop();
+
+  const endpoints = rows.slice(1);
+  const checks = {
+    [`every endpoint >= ${TARGETS.ratio * 100}% of the ceiling`]: endpoints.every((r) => r.ratio >= TARGETS.ratio),
+    [`p99 <= ${TARGETS.p99Ms} ms`]: endpoints.every((r) => r.p99Ms <= TARGETS.p99Ms),
+    [`peak RSS <= ${TARGETS.rssMb} MB (${peakRssMb.toFixed(0)} MB)`]: peakRssMb <= TARGETS.rssMb,
+    [`start to healthy <= ${TARGETS.startMs} ms (${startMs.toFixed(0)} ms; first start on an empty store ${coldStartMs.toFixed(0)} ms)`]: startMs <= TARGETS.startMs,
+    "no errors or non-2xx answers": endpoints.every((r) => r.non2xx + r.errors === 0),
+  };
+  process.stdout.write(`\n${table(rows)}\n\n`);
+  for (const [name, ok] of Object.entries(checks)) process.stdout.write(`${ok ? "met " : "MISS"}  ${name}\n`);
+  mkdirSync(join(root, "bench"), { recursive: true });
+  writeFileSync(
+    join(root, "bench/results.json"),
+    `${JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP, rows, peakRssMb, startMs, coldStartMs, checks }, null, 2)}\n`,
+  );
+}
+
+await main();
