@@ -92,6 +92,11 @@ export const SETTINGS = {
   sweepInterval: { env: "SSOD_SWEEP_INTERVAL", schema: integer(1, 86_400), default: "60", help: "How often expired rows are swept, seconds" },
   sweepGrace: { env: "SSOD_SWEEP_GRACE", schema: integer(0, 31_536_000), default: "3600", help: "How long expired tokens and sessions are kept, seconds" },
   requestTimeout: { env: "SSOD_REQUEST_TIMEOUT", schema: integer(1, 600), default: "30", help: "Longest a request may take, seconds" },
+  metricsToken: {
+    env: "SSOD_METRICS_TOKEN",
+    schema: v.pipe(v.string(), v.minLength(16, "at least 16 characters")),
+    help: "When set, GET /metrics wants Authorization: Bearer <this token>",
+  },
   storeTimeout: { env: "SSOD_STORE_TIMEOUT", schema: integer(1, 600), default: "5", help: "Longest a store call may take before a 503, seconds" },
 } as const;
 

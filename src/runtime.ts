@@ -9,7 +9,8 @@ import { createApp, type App } from "./http/app";
 import type { Logger } from "./log";
 import { filePathOf } from "./store/local-driver";
 import { migrate } from "./store/migrations";
-import { isRemoteUrl, openStore, type Store } from "./store/store";
+import { Metrics } from "./metrics";
+import { isRemoteUrl, openStore, type Store, type StoreCall } from "./store/store";
 
 export interface Runtime {
   config: Config;
@@ -27,10 +28,15 @@ export function dataDirOf(url: string): string | undefined {
   return isRemoteUrl(url) ? undefined : dirname(resolve(filePathOf(url)));
 }
 
-export async function openCore(config: Config): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult }> {
+export async function openCore(config: Config, metrics?: Metrics): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult }> {
   // Checked before the store is touched: a remote store without the master key is a configuration error.
   const masterKey = loadMasterKey(config.masterKey, dataDirOf(config.databaseUrl));
-  const store = await openStore({ url: config.databaseUrl, authToken: config.databaseAuthToken, timeoutMs: config.storeTimeout * 1000 });
+  const store = await openStore({
+    url: config.databaseUrl,
+    authToken: config.databaseAuthToken,
+    timeoutMs: config.storeTimeout * 1000,
+    ...(metrics ? { observe: (call: StoreCall) => metrics.storeCall(call) } : {}),
+  });
   try {
     await migrate(store.driver);
     await checkMasterKey(store, masterKey);
@@ -42,7 +48,7 @@ export async function openCore(config: Config): Promise<{ store: Store; core: Co
       clockSkewSeconds: config.clockSkew,
       sweepGraceSeconds: config.sweepGrace,
       throttle: { perIp: config.throttleIpLimit, perCredential: config.throttleCredentialLimit, windowSeconds: config.throttleWindow },
-    });
+    }, metrics ? { telemetry: metrics } : {});
     return { store, core, bootstrap: await bootstrap(core, { adminApiKey: config.adminApiKey }) };
   } catch (error) {
     await store.close().catch(() => {});
@@ -51,7 +57,8 @@ export async function openCore(config: Config): Promise<{ store: Store; core: Co
 }
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
-  const { store, core, bootstrap: first } = await openCore(config);
+  const metrics = new Metrics();
+  const { store, core, bootstrap: first } = await openCore(config, metrics);
   const runtime: Runtime = {
     config,
     store,
@@ -61,6 +68,13 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     app: undefined as unknown as App,
     close: () => store.close(),
   };
-  runtime.app = createApp({ core, logger, trustProxy: config.trustProxy, isShuttingDown: () => runtime.shuttingDown });
+  runtime.app = createApp({
+    core,
+    logger,
+    metrics,
+    metricsToken: config.metricsToken,
+    trustProxy: config.trustProxy,
+    isShuttingDown: () => runtime.shuttingDown,
+  });
   return runtime;
 }

@@ -73,5 +73,6 @@ export async function recordFailure(core: Core, failure: AuthFailure): Promise<n
       detail: { after: failure.action, limits: { perIp, perCredential, windowSeconds } },
     });
   }
+  if (verdict.retryAfter > 0) core.telemetry.throttled(failure.action);
   return verdict.retryAfter;
 }

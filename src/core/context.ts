@@ -4,6 +4,7 @@
 import type { Store } from "../store/store";
 import type { MasterKey } from "./crypto";
 import { createLookups, type Lookups } from "./lookups";
+import { silentTelemetry, type Telemetry } from "./telemetry";
 import { Throttle, type ThrottleLimits } from "./throttle";
 
 export interface CoreSettings {
@@ -24,9 +25,16 @@ export interface Core {
   readonly settings: CoreSettings;
   readonly lookups: Lookups;
   readonly throttle: Throttle;
+  readonly telemetry: Telemetry;
   now(): number;
 }
 
-export function createCore(store: Store, masterKey: MasterKey, settings: CoreSettings, now: () => number = Date.now): Core {
-  return { store, masterKey, settings, lookups: createLookups(store), throttle: new Throttle(settings.throttle, now), now };
+export function createCore(
+  store: Store,
+  masterKey: MasterKey,
+  settings: CoreSettings,
+  options: { telemetry?: Telemetry; now?: () => number } = {},
+): Core {
+  const now = options.now ?? Date.now;
+  return { store, masterKey, settings, lookups: createLookups(store), throttle: new Throttle(settings.throttle, now), telemetry: options.telemetry ?? silentTelemetry, now };
 }

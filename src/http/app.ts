@@ -18,10 +18,10 @@ export function createApp(options: AppOptions) {
   const app = new Hono<AppEnv>();
 
   app.use(clientIp(options.trustProxy));
-  app.use(requestLog(logger));
+  app.use(requestLog(logger, options.metrics));
   app.use(securityHeaders());
 
-  app.route("/", opsApp(core, options.isShuttingDown ?? (() => false)));
+  app.route("/", opsApp(core, options));
   app.route("/", legacyApp(core, logger));
   app.route("/", tykApp(core, logger));
   app.route("/", lobApp(core, logger));

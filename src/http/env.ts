@@ -2,10 +2,14 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { Core } from "../core/context";
 import type { Logger } from "../log";
+import type { Metrics } from "../metrics";
 
 export interface AppOptions {
   core: Core;
   logger: Logger;
+  metrics: Metrics;
+  /** When set, GET /metrics wants `Authorization: Bearer <it>`. */
+  metricsToken?: string | undefined;
   /** false: ignore X-Forwarded-For; true: trust it from any peer; or the proxies to trust. */
   trustProxy: boolean | string[];
   /** Answers of /readyz beyond "the store answers" (set by the server while it shuts down). */

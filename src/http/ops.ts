@@ -3,10 +3,12 @@ import { Hono } from "hono";
 import { describeRoute } from "hono-openapi";
 import type { Core } from "../core/context";
 import { migrationsApplied } from "../store/migrations";
-import type { AppEnv } from "./env";
+import { safeEqual, sha256 } from "../core/crypto";
+import type { AppEnv, AppOptions } from "./env";
 
-export function opsApp(core: Core, isShuttingDown: () => boolean) {
+export function opsApp(core: Core, options: Pick<AppOptions, "metrics" | "metricsToken" | "isShuttingDown">) {
   const app = new Hono<AppEnv>();
+  const isShuttingDown = options.isShuttingDown ?? (() => false);
 
   app.get("/healthz", describeRoute({ tags: ["operations"], summary: "The process is up", responses: { 200: { description: "Up" } } }), (c) =>
     c.json({ status: "ok" }),
@@ -24,6 +26,25 @@ export function opsApp(core: Core, isShuttingDown: () => boolean) {
       const ready = await migrationsApplied(core.store.driver).catch(() => false);
       if (!ready) c.header("Retry-After", "1");
       return ready ? c.json({ status: "ready" }) : c.json({ status: "store unavailable or not migrated" }, 503);
+    },
+  );
+  app.get(
+    "/metrics",
+    describeRoute({
+      tags: ["operations"],
+      summary: "Prometheus metrics",
+      description: "When SSOD_METRICS_TOKEN is set, send it as `Authorization: Bearer <token>`.",
+      responses: { 200: { description: "Prometheus text format" }, 401: { description: "The metrics token is required" } },
+    }),
+    async (c) => {
+      if (options.metricsToken) {
+        const presented = c.req.header("authorization")?.replace(/^bearer\s+/i, "") ?? "";
+        if (!safeEqual(sha256(presented), sha256(options.metricsToken))) {
+          c.header("WWW-Authenticate", 'Bearer realm="metrics"');
+          return c.text("unauthorized\n", 401);
+        }
+      }
+      return c.body(await options.metrics.registry.metrics(), 200, { "Content-Type": options.metrics.registry.contentType });
     },
   );
   return app;

@@ -21,6 +21,15 @@ export interface StoreOptions {
   /** How long any store call may take before it is abandoned with a 503. */
   timeoutMs?: number;
   groupCommit?: Partial<GroupCommitOptions>;
+  /** Told of every store call: what kind, how long, whether it failed (metrics). */
+  observe?: (call: StoreCall) => void;
+}
+
+export interface StoreCall {
+  kind: "read" | "write";
+  ms: number;
+  /** undefined on success, else the error's class ("unavailable", "query"). */
+  error?: "unavailable" | "query";
 }
 
 export interface Store {
@@ -40,19 +49,32 @@ export function statement(query: { toSQL(): { sql: string; params: unknown[] } }
   return { sql, args: params as SqlValue[] };
 }
 
-function withTimeout(driver: Driver, timeoutMs: number): Driver {
-  const bounded = <T>(work: Promise<T>): Promise<T> => {
+/** Bounds every call in time (a 503 rather than a hang) and reports it to `observe`. */
+function guarded(driver: Driver, timeoutMs: number, observe: (call: StoreCall) => void): Driver {
+  const bounded = <T>(kind: StoreCall["kind"], work: Promise<T>): Promise<T> => {
+    const started = performance.now();
     let timer: NodeJS.Timeout;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new StoreUnavailableError(`the store did not answer within ${timeoutMs} ms`, "timeout")), timeoutMs);
     });
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([work, timeout]).then(
+      (value) => {
+        clearTimeout(timer);
+        observe({ kind, ms: performance.now() - started });
+        return value;
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        observe({ kind, ms: performance.now() - started, error: error instanceof StoreUnavailableError ? "unavailable" : "query" });
+        throw error;
+      },
+    );
   };
   return {
     kind: driver.kind,
-    query: (s) => bounded(driver.query(s)),
-    execute: (s) => bounded(driver.execute(s)),
-    batch: (s, mode) => bounded(driver.batch(s, mode)),
+    query: (s) => bounded("read", driver.query(s)),
+    execute: (s) => bounded("write", driver.execute(s)),
+    batch: (s, mode) => bounded(mode, driver.batch(s, mode)),
     migrate: (s) => driver.migrate(s),
     close: () => driver.close(),
   };
@@ -82,7 +104,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const raw = isRemoteUrl(options.url)
     ? openRemoteDriver(options.url, options.authToken)
     : await openLocalDriver(options.url, { busyTimeoutMs: options.busyTimeoutMs ?? 5_000 });
-  const driver = withTimeout(raw, options.timeoutMs ?? 10_000);
+  const driver = guarded(raw, options.timeoutMs ?? 10_000, options.observe ?? (() => {}));
   const commits = new GroupCommit(driver, {
     maxEntries: 512,
     maxInFlight: 2,

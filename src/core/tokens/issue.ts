@@ -165,7 +165,10 @@ export async function issueToken(core: Core, request: IssueRequest): Promise<Iss
       actor: actorName(request.actor),
       subject: claims.email ?? claims.externalId,
     });
-    if (landed) return { token, tokenRefNo, issuedAt: now, expiresAt };
+    if (landed) {
+      core.telemetry.tokenIssued(source.code, request.dialect);
+      return { token, tokenRefNo, issuedAt: now, expiresAt };
+    }
     const current = await core.lookups.sourceByCode.load(source.code);
     if (!current || current.id !== source.id || !sourceIsActive(current, core.now())) {
       throw new CoreError("source_unavailable", `source ${source.code} was deleted or has expired`);

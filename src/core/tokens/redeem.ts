@@ -216,7 +216,14 @@ export async function redeemToken(core: Core, request: RedeemRequest): Promise<R
     actor: actorName(request.actor),
     via: request.via,
   });
-  if (!row) return { ok: false, consumed: false };
-  if (row.userId === null) return { ok: false, consumed: true };
+  if (!row) {
+    core.telemetry.tokenRefused(request.via, "invalid");
+    return { ok: false, consumed: false };
+  }
+  if (row.userId === null) {
+    core.telemetry.tokenRefused(request.via, "refused");
+    return { ok: false, consumed: true };
+  }
+  core.telemetry.tokenRedeemed(row.sourceCode as string, request.via);
   return { ok: true, redemption: redemptionOf(row, sessionId) };
 }

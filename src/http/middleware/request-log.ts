@@ -1,14 +1,16 @@
 // One log line per request: method, path (never the query string, which may
-// carry a nonce), matched route, status and duration.
+// carry a nonce), matched route, status and duration; the same goes to the
+// request metrics.
 import { randomUUID } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { Logger } from "../../log";
+import type { Metrics } from "../../metrics";
 import type { AppEnv } from "../env";
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
+export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     const incoming = c.req.header("x-request-id");
@@ -16,13 +18,18 @@ export function requestLog(logger: Logger): MiddlewareHandler<AppEnv> {
     c.set("requestId", requestId);
     c.header("X-Request-Id", requestId);
     await next();
+    const ms = performance.now() - started;
+    const status = c.res.status;
+    // Unmatched paths share one label, so a scan cannot blow up the metric's cardinality.
+    const route = status === 404 && routePath(c).endsWith("*") ? "unmatched" : routePath(c);
+    metrics.request({ method: c.req.method, route, status, seconds: ms / 1000 });
     logger.info({
       reqId: requestId,
       method: c.req.method,
       path: c.req.path,
-      route: routePath(c),
-      status: c.res.status,
-      ms: Math.round((performance.now() - started) * 100) / 100,
+      route,
+      status,
+      ms: Math.round(ms * 100) / 100,
       ip: c.get("clientIp"),
       source: c.get("sourceCode"),
     });

@@ -1,0 +1,17 @@
+// What the core reports as it works, for metrics. The core knows nothing of
+// Prometheus: src/metrics.ts implements this, tests may leave it silent.
+export interface Telemetry {
+  tokenIssued(source: string, dialect: string): void;
+  tokenRedeemed(source: string, via: string): void;
+  /** A redemption that did not succeed: `invalid` (unknown, used, expired, revoked) or `refused` (the user). */
+  tokenRefused(via: string, reason: "invalid" | "refused"): void;
+  /** A failure answered with 429. */
+  throttled(action: string): void;
+}
+
+export const silentTelemetry: Telemetry = {
+  tokenIssued: () => {},
+  tokenRedeemed: () => {},
+  tokenRefused: () => {},
+  throttled: () => {},
+};
