@@ -78,6 +78,7 @@ export async function buildSingleFile(options: { minify?: boolean } = {}): Promi
     version: pkg.version,
     migrations: readMigrationsFolder(new URL("../drizzle/", import.meta.url)),
     storeWorker: worker.outputFiles[0]!.text,
+    docsScript: readFileSync(require.resolve("rapidoc/dist/rapidoc-min.js"), "utf8"),
     libsqlBindings: Object.fromEntries(BINDING_TARGETS.map((t) => [t, gzipSync(readFileSync(bindingPath(t)), { level: 9 }).toString("base64")])),
   };
   mkdirSync(dirname(out), { recursive: true });

@@ -11,6 +11,8 @@ export interface Embedded {
   migrations?: EmbeddedMigration[];
   /** CommonJS source of the store worker, run with `new Worker(source, { eval: true })`. */
   storeWorker?: string;
+  /** RapiDoc's single-file bundle, for the offline /docs page. */
+  docsScript?: string;
   /** libSQL native bindings by target ("linux-x64-gnu", …), gzip then base64. */
   libsqlBindings?: Record<string, string>;
 }

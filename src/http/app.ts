@@ -8,6 +8,7 @@ import { tykApp } from "./tyk";
 import { clientIp } from "./middleware/client-ip";
 import { requestLog } from "./middleware/request-log";
 import { securityHeaders } from "./middleware/security-headers";
+import { openApiRoutes } from "./openapi";
 import { opsApp } from "./ops";
 import { v1App } from "./v1";
 import { jwksRoute } from "./v1/keys";
@@ -27,6 +28,7 @@ export function createApp(options: AppOptions) {
   app.route("/", lobApp(core, logger));
   app.route("/v1", v1App(core, logger));
   app.route("/", jwksRoute(core));
+  app.route("/", openApiRoutes(app));
 
   // Sub-apps' notFound handlers do not run when mounted, so the native API's 404 shape is chosen here.
   app.notFound((c) =>

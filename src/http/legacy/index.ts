@@ -1,5 +1,6 @@
 // POST /api.php: the legacy command API of seed 002.
 import { Hono, type Context } from "hono";
+import { describeRoute, resolver } from "hono-openapi";
 import { bodyLimit } from "../middleware/body-limit";
 import { adminByKey, adminBySession, adminByPassword, recordFailure } from "../../core/auth";
 import { closeAdminSession, openAdminSession } from "../../core/admin-accounts";
@@ -13,7 +14,7 @@ import { BodyError, readFields } from "./body";
 import { text, type Fields } from "../fields";
 import { LEGACY_ERRORS, type LegacyCode } from "./codes";
 import { adminCommands, type Answer } from "./commands";
-import { commandSchemas, formatLegacyDateTime } from "./schemas";
+import { anyCommand, commandSchemas, errorResponse, formatLegacyDateTime, successResponse } from "./schemas";
 import { validateCommand } from "./validate";
 
 type C = Context<AppEnv>;
@@ -81,8 +82,25 @@ export function legacyApp(core: Core, logger: Logger) {
     return fail(c, 108, 500);
   });
 
+  const body = { schema: resolver(anyCommand) };
+  const answer = (schema: Parameters<typeof resolver>[0], description: string) => ({ description, content: { "application/json": { schema: resolver(schema) } } });
   app.post(
     "/api.php",
+    describeRoute({
+      tags: ["legacy"],
+      summary: "Run a command: sso.create, sso.update, sso.delete, sso.get, sso.list, admin.login, admin.logout",
+      description:
+        "Seed 002. JSON or form-encoded (`Options[PerformLogin]=Enabled`); field names match case-insensitively. " +
+        "Authenticate with `APIKey` (an admin key) or `SessionID` (from admin.login). Failing codes are all reported, ascending.",
+      requestBody: { required: true, content: { "application/json": body, "application/x-www-form-urlencoded": body } },
+      responses: {
+        200: answer(successResponse, "Success"),
+        400: answer(errorResponse, "Invalid parameters (codes 1–13), unknown command (100) or malformed body (105)"),
+        401: answer(errorResponse, "Authentication required (101) or failed (102, 104)"),
+        413: answer(errorResponse, "Body over 64 KiB (106)"),
+        429: answer(errorResponse, "Too many failed attempts (103)"),
+      },
+    }),
     bodyLimit(MAX_BODY_BYTES, (c) => fail(c as C, 106, 413)),
     async (c) => {
       let fields: Fields;

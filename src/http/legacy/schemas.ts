@@ -99,3 +99,23 @@ export const FIELD_CODES: Record<string, { missing: LegacyCode; invalid: LegacyC
   SourceID: { missing: 9, invalid: 10 },
   Options: { missing: 11, invalid: 11 },
 };
+
+/** Any command, for the OpenAPI document. */
+export const anyCommand = v.union(Object.values(commandSchemas));
+
+export const successResponse = v.object({
+  Success: v.literal(true),
+  ErrorCode: v.literal(0),
+  ErrorText: v.optional(v.literal("")),
+  SSOSourceID: v.optional(v.number()),
+  SessionID: v.optional(v.string()),
+  ExpiresAt: v.optional(v.string()),
+  Source: v.optional(v.record(v.string(), v.unknown())),
+  Sources: v.optional(v.array(v.record(v.string(), v.unknown()))),
+});
+
+export const errorResponse = v.object({
+  Success: v.literal(false),
+  ErrorCode: v.array(v.number()),
+  ErrorText: v.array(v.string()),
+});

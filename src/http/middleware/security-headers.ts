@@ -14,6 +14,7 @@ export function securityHeaders(): MiddlewareHandler<AppEnv> {
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "no-referrer");
     c.header("Cache-Control", "no-store");
+    // A route may set its own (the /docs page loads its script from ssod).
     c.header("Content-Security-Policy", HTML_CSP);
     c.header("X-Frame-Options", "DENY");
     await next();
