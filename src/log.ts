@@ -1,13 +1,18 @@
-// Structured logs: one JSON object per line on stdout (SPEC §4). Callers log
-// names, ids, codes and timings only, never a secret, token or password.
+// Structured logs: one JSON object per line on stdout (SPEC §4), or readable
+// lines when stdout is a terminal. Callers log names, ids, codes and timings
+// only, never a secret, token or password.
 import { pino, type Logger } from "pino";
+import pretty from "pino-pretty";
 
 export type { Logger };
 
+const options = { base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
+
 export function createLogger(level: string, destination: NodeJS.WritableStream | number = 1): Logger {
-  return pino(
-    { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
-    // Asynchronous: a slow stdout must not stall request handling. Flushed at shutdown.
-    typeof destination === "number" ? pino.destination({ dest: destination, sync: false }) : destination,
-  );
+  if (typeof destination !== "number") return pino({ ...options, level }, destination);
+  if (destination === 1 && process.stdout.isTTY) {
+    return pino({ ...options, level }, pretty({ colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname" }));
+  }
+  // Asynchronous: a slow stdout must not stall request handling. Flushed at shutdown.
+  return pino({ ...options, level }, pino.destination({ dest: destination, sync: false }));
 }

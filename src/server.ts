@@ -3,6 +3,7 @@
 import { serve } from "@hono/node-server";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { displayStore } from "./cli/banner";
 import type { Config } from "./config";
 import { startSweeper } from "./core/sweeper";
 import type { Logger } from "./log";
@@ -47,7 +48,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   runtime.core.settings.publicUrl = config.publicUrl ?? `http://localhost:${port}`;
-  logger.info({ version: version(), url, publicUrl: runtime.core.settings.publicUrl, store: config.databaseUrl.replace(/\/\/[^@/]*@/, "//"), ms: Math.round(performance.now() - started) }, "ssod listening");
+  logger.info({ version: version(), url, publicUrl: runtime.core.settings.publicUrl, store: displayStore(config.databaseUrl), ms: Math.round(performance.now() - started) }, "ssod listening");
 
   const stopSweeper = startSweeper(runtime.core, config.sweepInterval, (error) => logger.warn({ err: error }, "sweep failed"));
 

@@ -10,6 +10,7 @@ import { serveUntilSignalled } from "../server";
 import { migrate } from "../store/migrations";
 import { openStore } from "../store/store";
 import { version } from "../version";
+import { banner } from "./banner";
 import { readFirstLine } from "./read-stdin";
 
 export class UsageError extends Error {
@@ -36,22 +37,6 @@ function check<S extends v.GenericSchema<unknown, string>>(schema: S, value: unk
   return result.output;
 }
 
-function printFirstAdminKey(key: string, publicUrl: string): void {
-  process.stderr.write(
-    [
-      "",
-      "  ssod made its first admin key. It is shown this once: store it now.",
-      "",
-      `    ${key}`,
-      "",
-      "  Try it:",
-      `    curl -s -X POST ${publicUrl}/api.php -H 'Content-Type: application/json' \\`,
-      `      -d '{"Command":"sso.list","APIKey":"${key}"}'`,
-      "",
-    ].join("\n") + "\n",
-  );
-}
-
 export const COMMANDS: Command[] = [
   {
     words: ["serve"],
@@ -61,9 +46,14 @@ export const COMMANDS: Command[] = [
     async run(config) {
       const logger = createLogger(config!.logLevel);
       const running = await serveUntilSignalled(config!, logger);
-      const publicUrl = running.runtime.core.settings.publicUrl;
-      process.stderr.write(`ssod ${version()} listening on ${running.url} (public URL ${publicUrl}, store ${config!.databaseUrl.replace(/\/\/[^@/]*@/, "//")})\n`);
-      if (running.runtime.bootstrap.firstAdminKey) printFirstAdminKey(running.runtime.bootstrap.firstAdminKey, publicUrl);
+      process.stderr.write(
+        banner({
+          publicUrl: running.runtime.core.settings.publicUrl,
+          listeningOn: running.url.replace(/^http:\/\//, ""),
+          store: config!.databaseUrl,
+          firstAdminKey: running.runtime.bootstrap.firstAdminKey,
+        }),
+      );
       return "keep-running";
     },
   },

@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { embedded } from "../embedded";
-import type { Driver, Result, Statement } from "./driver";
+import type { Driver, Result } from "./driver";
 import { StoreQueryError, StoreUnavailableError, classifyStoreError } from "./errors";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./local-protocol";
 import { ensureLibsqlBinding } from "./native-binding";

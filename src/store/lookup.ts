@@ -4,7 +4,7 @@
 import { rowObjects, type Driver, type SqlValue } from "./driver";
 import { classifyStoreError } from "./errors";
 
-export interface LookupDefinition<K extends string | number, V> {
+export interface LookupDefinition<V> {
   /** SQL with a single `?`, bound to a JSON array of distinct keys. */
   sql: string;
   /** Which column of a row holds its key. */
@@ -14,10 +14,10 @@ export interface LookupDefinition<K extends string | number, V> {
 
 export class BatchedLookup<K extends string | number, V> {
   readonly #driver: Driver;
-  readonly #definition: LookupDefinition<K, V>;
+  readonly #definition: LookupDefinition<V>;
   #pending = new Map<K, { resolve: (v: V | undefined) => void; reject: (e: unknown) => void }[]>();
 
-  constructor(driver: Driver, definition: LookupDefinition<K, V>) {
+  constructor(driver: Driver, definition: LookupDefinition<V>) {
     this.#driver = driver;
     this.#definition = definition;
   }

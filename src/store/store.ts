@@ -38,7 +38,7 @@ export interface Store {
   readonly db: Database;
   write<T>(unit: WriteUnit<T>): Promise<T>;
   bulk<I, O>(op: BulkWrite<I, O>, input: I): Promise<O>;
-  lookup<K extends string | number, V>(definition: LookupDefinition<K, V>): BatchedLookup<K, V>;
+  lookup<K extends string | number, V>(definition: LookupDefinition<V>): BatchedLookup<K, V>;
   /** Waits for queued writes, then closes the connection. */
   close(): Promise<void>;
 }
