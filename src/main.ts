@@ -22,7 +22,7 @@ async function main(argv: string[]): Promise<number | "keep-running"> {
     allowPositionals: true,
     strict: true,
   });
-  if (values.version) return findCommand(["version"])!.command.run(undefined, {});
+  if (values.version) return findCommand(["version"])!.command.run(undefined, {}, []);
   if (positionals[0] === "help") {
     const target = findCommand(positionals.slice(1));
     process.stdout.write(`${positionals.length > 1 && target ? commandHelp(target.command) : mainHelp(COMMANDS)}\n`);
@@ -34,7 +34,9 @@ async function main(argv: string[]): Promise<number | "keep-running"> {
     process.stdout.write(`${argv.length === 1 ? mainHelp(COMMANDS) : commandHelp(found.command)}\n`);
     return 0;
   }
-  if (found.rest.length > 0) throw new UsageError(`unexpected argument: ${found.rest.join(" ")}`);
+  const expected = found.command.args ?? [];
+  if (found.rest.length > expected.length) throw new UsageError(`unexpected argument: ${found.rest.slice(expected.length).join(" ")}`);
+  if (found.rest.length < expected.length) throw new UsageError(`${found.command.words.join(" ")} needs ${expected.join(" ")}`);
   const options = values as Record<string, string | undefined>;
   for (const [name, option] of Object.entries(found.command.options ?? {})) {
     if (option.required && !options[name]) throw new UsageError(`--${name} is required`);
@@ -43,7 +45,7 @@ async function main(argv: string[]): Promise<number | "keep-running"> {
     if (options[name] !== undefined && !(name in (found.command.options ?? {}))) throw new UsageError(`--${name} does not apply to ${found.command.words.join(" ")}`);
   }
   const config = found.command.usesConfig ? loadConfig(process.env, options) : undefined;
-  return found.command.run(config, options);
+  return found.command.run(config, options, found.rest);
 }
 
 main(process.argv.slice(2)).then(

@@ -8,9 +8,11 @@ import { createLogger } from "../log";
 import { openCore } from "../runtime";
 import { serveUntilSignalled } from "../server";
 import { migrate } from "../store/migrations";
-import { openStore } from "../store/store";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { isRemoteUrl, openStore } from "../store/store";
 import { version } from "../version";
-import { banner } from "./banner";
+import { banner, displayStore } from "./banner";
 import { readFirstLine } from "./read-stdin";
 
 export class UsageError extends Error {
@@ -22,11 +24,13 @@ export interface Command {
   words: string[];
   usage: string;
   summary: string;
+  /** Names of the positional arguments it takes after its words. */
+  args?: string[];
   /** Flags of its own, beyond the configuration flags. */
   options?: Record<string, { description: string; required?: boolean }>;
   /** Whether it reads the configuration (and so takes the configuration flags). */
   usesConfig: boolean;
-  run(config: Config | undefined, options: Record<string, string | undefined>): Promise<number | "keep-running">;
+  run(config: Config | undefined, options: Record<string, string | undefined>, args: string[]): Promise<number | "keep-running">;
 }
 
 const nameSchema = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(100, "must be at most 100 characters"));
@@ -109,6 +113,26 @@ export const COMMANDS: Command[] = [
       } catch (error) {
         if (error instanceof CoreError && error.code === "conflict") throw new UsageError(error.message);
         throw error;
+      } finally {
+        await store.close();
+      }
+      return 0;
+    },
+  },
+  {
+    words: ["backup"],
+    args: ["FILE"],
+    usage: "ssod backup FILE [options]",
+    summary: "Write a consistent copy of a file store to FILE (VACUUM INTO), safe while ssod runs",
+    usesConfig: true,
+    async run(config, _options, args) {
+      const target = resolve(args[0]!);
+      if (isRemoteUrl(config!.databaseUrl)) throw new UsageError("backup copies a file store; back up a libSQL server with its own tools (see docs/deploy.md)");
+      if (existsSync(target)) throw new UsageError(`${target} already exists; name a new file`);
+      const store = await openStore({ url: config!.databaseUrl });
+      try {
+        await store.driver.execute({ sql: "VACUUM INTO ?", args: [target] });
+        process.stdout.write(`backed up ${displayStore(config!.databaseUrl)} to ${target}\n`);
       } finally {
         await store.close();
       }
