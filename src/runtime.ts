@@ -9,7 +9,9 @@ import { createApp, type App } from "./http/app";
 import type { Logger } from "./log";
 import { filePathOf } from "./store/local-driver";
 import { migrate } from "./store/migrations";
+import { displayStore } from "./cli/banner";
 import { Metrics } from "./metrics";
+import { StoreAuthError, StoreUnavailableError } from "./store/errors";
 import { isRemoteUrl, openStore, type Store, type StoreCall } from "./store/store";
 
 export interface Runtime {
@@ -38,7 +40,9 @@ export async function openCore(config: Config, metrics?: Metrics): Promise<{ sto
     ...(metrics ? { observe: (call: StoreCall) => metrics.storeCall(call) } : {}),
   });
   try {
-    await migrate(store.driver);
+    await migrate(store.driver).catch((error: unknown) => {
+      throw startupError(error, config);
+    });
     await checkMasterKey(store, masterKey);
     const core = createCore(store, masterKey, {
       // Without SSOD_PUBLIC_URL, the server sets it once it knows its port.
@@ -54,6 +58,14 @@ export async function openCore(config: Config, metrics?: Metrics): Promise<{ sto
     await store.close().catch(() => {});
     throw error;
   }
+}
+
+/** Says which setting to look at when the store cannot be used at start. */
+function startupError(error: unknown, config: Config): unknown {
+  const where = displayStore(config.databaseUrl);
+  if (error instanceof StoreAuthError) return new Error(`SSOD_DATABASE_AUTH_TOKEN: the store at ${where} refused it; check the token`);
+  if (error instanceof StoreUnavailableError) return new Error(`SSOD_DATABASE_URL: cannot reach the store at ${where} (${error.message})`);
+  return error;
 }
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {

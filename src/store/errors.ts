@@ -1,7 +1,7 @@
 // Store failures, sorted by what a caller can do about them.
 /** The store could not be reached or stayed busy: retry later (HTTP 503 + Retry-After). */
 export class StoreUnavailableError extends Error {
-  override readonly name = "StoreUnavailableError";
+  override readonly name: string = "StoreUnavailableError";
   constructor(
     message: string,
     /** "timeout" when the store answered too slowly, "unreachable" otherwise (LOB maps them to 504 / 502). */
@@ -9,6 +9,14 @@ export class StoreUnavailableError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/** A remote store refused our credentials (wrong or expired auth token): to a request, the store is unavailable. */
+export class StoreAuthError extends StoreUnavailableError {
+  override readonly name: string = "StoreAuthError";
+  constructor(message: string) {
+    super(message, "unreachable");
   }
 }
 
@@ -53,6 +61,7 @@ export function classifyStoreError(error: unknown): StoreUnavailableError | Stor
   const code = codeOf(error) ?? "";
   const causeCode = codeOf((error as { cause?: unknown } | undefined)?.cause) ?? "";
   const message = error instanceof Error ? error.message : String(error);
+  if (code.startsWith("AUTH_") || /HTTP status 40[13]\b/.test(message)) return new StoreAuthError(`the store refused the credentials (${code || message})`);
   if (BUSY_CODES.has(code) || /database is locked|SQLITE_BUSY/i.test(message)) {
     return new StoreUnavailableError("the store is busy", "busy", { cause: error });
   }
