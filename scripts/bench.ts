@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
+import { startSqld } from "../tests/helpers/sqld";
 import { tempDir } from "../tests/helpers/temp";
 import { buildSingleFile } from "./build";
 import { measure, type Figures } from "./bench/load";
@@ -19,7 +20,7 @@ const CONNECTIONS = 50;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const ADMIN_KEY = `ssod_ak_${"b".repeat(43)}`;
-const TARGETS = { ratio: 0.5, p99Ms: 25, rssMb: 150, startMs: 500 };
+const TARGETS = { ratio: 0.5, sqldRatio: 0.25, p99Ms: 25, rssMb: 150, startMs: 500 };
 
 interface Row extends Figures {
   name: string;
@@ -32,14 +33,10 @@ async function json(url: string, init: RequestInit): Promise<Record<string, stri
   return (await response.json()) as Record<string, string>;
 }
 
-async function startSsod(dir: string): Promise<Server> {
-  return startServer([join(root, "dist/ssod.mjs")], {
-    SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}`,
-    SSOD_ADMIN_API_KEY: ADMIN_KEY,
-    SSOD_HOST: "127.0.0.1",
-    SSOD_PORT: "0",
-    SSOD_CACHE_DIR: join(dir, "cache"),
-  }, dir);
+const fileEnv = (dir: string) => ({ SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}`, SSOD_CACHE_DIR: join(dir, "cache") });
+
+async function startSsod(env: Record<string, string>, dir: string): Promise<Server> {
+  return startServer([join(root, "dist/ssod.mjs")], { SSOD_ADMIN_API_KEY: ADMIN_KEY, SSOD_HOST: "127.0.0.1", SSOD_PORT: "0", ...env }, dir);
 }
 
 /** Issues `count` tokens through the API, 50 at a time, for the redeem run. */
@@ -58,30 +55,8 @@ async function preIssue(url: string, auth: string, count: number): Promise<strin
   return tokens;
 }
 
-function table(rows: Row[]): string {
-  const header = ["endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "non-2xx"];
-  const lines = rows.map((r) => [r.name, String(r.requestsPerSecond), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.ratio.toFixed(2), String(r.non2xx + r.errors)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ")).join("\n");
-}
-
-async function main() {
-  if (!process.argv.includes("--no-build")) await buildSingleFile();
-  const dir = tempDir("ssod-bench-");
-  const echoBody = JSON.stringify({ user: { email: "bench@example.com" } });
-
-  // (a) the ceiling
-  const ceiling = await startServer([join(root, "scripts/bench/ceiling.mjs")], {}, root);
-  const rows: Row[] = [];
-  const base = await measure({ url: `${ceiling.url}/echo`, method: "POST", headers: { "content-type": "application/json" }, body: echoBody, connections: CONNECTIONS, seconds: SECONDS }, WARMUP);
-  rows.push({ name: "ceiling: bare Hono JSON echo", ...base, ratio: 1 });
-  await ceiling.stop();
-
-  // Start once on an empty store (migrations, first keys), then again as in production.
-  const first = await startSsod(dir);
-  const coldStartMs = first.startMs;
-  await first.stop();
-  const ssod = await startSsod(dir);
+/** Measures issue, redeem, GenerateSSOToken and the Tyk nonce against one running ssod. */
+async function runEndpoints(ssod: Server, suffix: string, rows: Row[], base: Figures): Promise<void> {
   const admin = `Bearer ${ADMIN_KEY}`;
   const source = await json(`${ssod.url}/v1/sources`, {
     method: "POST",
@@ -90,15 +65,21 @@ async function main() {
   });
   const basic = `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}`;
   const callerJwt = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("2h").sign(new TextEncoder().encode(source.clientSecret));
-
+  const jsonHeaders = { "content-type": "application/json" };
   const run = async (name: string, options: Parameters<typeof measure>[0]) => {
     const figures = await measure(options, WARMUP);
-    rows.push({ name, ...figures, ratio: figures.requestsPerSecond / base.requestsPerSecond });
+    rows.push({ name: `${name}${suffix}`, ...figures, ratio: figures.requestsPerSecond / base.requestsPerSecond });
     return figures;
   };
-  const jsonHeaders = { "content-type": "application/json" };
 
-  const issue = await run("POST /v1/tokens", { url: `${ssod.url}/v1/tokens`, method: "POST", headers: { ...jsonHeaders, authorization: basic }, body: echoBody, connections: CONNECTIONS, seconds: SECONDS });
+  const issue = await run("POST /v1/tokens", {
+    url: `${ssod.url}/v1/tokens`,
+    method: "POST",
+    headers: { ...jsonHeaders, authorization: basic },
+    body: JSON.stringify({ user: { email: "bench@example.com" } }),
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+  });
 
   // Enough distinct tokens for the warm-up and the run, with room to spare.
   const tokens = await preIssue(ssod.url, basic, Math.ceil(issue.requestsPerSecond * 1.5 * (SECONDS + WARMUP)) + 1000);
@@ -129,15 +110,51 @@ async function main() {
     connections: CONNECTIONS,
     seconds: SECONDS,
   });
+}
 
-  const peakRssMb = ssod.peakRssMb();
+function table(rows: Row[]): string {
+  const header = ["endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "non-2xx"];
+  const lines = rows.map((r) => [r.name, String(r.requestsPerSecond), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.ratio.toFixed(2), String(r.non2xx + r.errors)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ")).join("\n");
+}
+
+async function main() {
+  if (!process.argv.includes("--no-build")) await buildSingleFile();
+  const dir = tempDir("ssod-bench-");
+  const echoBody = JSON.stringify({ user: { email: "bench@example.com" } });
+
+  // (a) the ceiling
+  const ceiling = await startServer([join(root, "scripts/bench/ceiling.mjs")], {}, root);
+  const rows: Row[] = [];
+  const base = await measure({ url: `${ceiling.url}/echo`, method: "POST", headers: { "content-type": "application/json" }, body: echoBody, connections: CONNECTIONS, seconds: SECONDS }, WARMUP);
+  rows.push({ name: "ceiling: bare Hono JSON echo", ...base, ratio: 1 });
+  await ceiling.stop();
+
+  // Start once on an empty store (migrations, first keys), then again as in production.
+  const first = await startSsod(fileEnv(dir), dir);
+  const coldStartMs = first.startMs;
+  await first.stop();
+  const ssod = await startSsod(fileEnv(dir), dir);
   const startMs = ssod.startMs;
+  await runEndpoints(ssod, "", rows, base);
+  const peakRssMb = ssod.peakRssMb();
   await ssod.stop();
 
+  // The same against a real sqld (libSQL's server), as many instances would share it.
+  const sqld = await startSqld();
+  const remote = await startSsod({ SSOD_DATABASE_URL: sqld.url, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: "a".repeat(64) }, tempDir("ssod-bench-remote-"));
+  await runEndpoints(remote, " (sqld)", rows, base);
+  await remote.stop();
+  await sqld.stop();
+
+  const fileRows = rows.filter((r) => r !== rows[0] && !r.name.endsWith("(sqld)"));
+  const sqldRows = rows.filter((r) => /^POST \/v1\/tokens(\/redeem)? \(sqld\)$/.test(r.name));
   const endpoints = rows.slice(1);
   const checks = {
-    [`every endpoint >= ${TARGETS.ratio * 100}% of the ceiling`]: endpoints.every((r) => r.ratio >= TARGETS.ratio),
-    [`p99 <= ${TARGETS.p99Ms} ms`]: endpoints.every((r) => r.p99Ms <= TARGETS.p99Ms),
+    [`every endpoint >= ${TARGETS.ratio * 100}% of the ceiling (file store)`]: fileRows.every((r) => r.ratio >= TARGETS.ratio),
+    [`issue and redeem on sqld >= ${TARGETS.sqldRatio * 100}% of the ceiling`]: sqldRows.every((r) => r.ratio >= TARGETS.sqldRatio),
+    [`p99 <= ${TARGETS.p99Ms} ms (file store)`]: fileRows.every((r) => r.p99Ms <= TARGETS.p99Ms),
     [`peak RSS <= ${TARGETS.rssMb} MB (${peakRssMb.toFixed(0)} MB)`]: peakRssMb <= TARGETS.rssMb,
     [`start to healthy <= ${TARGETS.startMs} ms (${startMs.toFixed(0)} ms; first start on an empty store ${coldStartMs.toFixed(0)} ms)`]: startMs <= TARGETS.startMs,
     "no errors or non-2xx answers": endpoints.every((r) => r.non2xx + r.errors === 0),

@@ -2,9 +2,9 @@
 // store worker and the libSQL native bindings for linux-x64 (glibc and musl).
 //
 // libSQL loads its native binding with a `require` whose name is computed at
-// run time, which esbuild cannot follow. The store worker's bundle rewrites
-// that loader to open the binding the main thread wrote to a cache folder
-// (src/store/native-binding.ts).
+// run time, which esbuild cannot follow. Both bundles (the main one reads,
+// the store worker writes) rewrite that loader to open the binding the main
+// thread wrote to a cache folder (src/store/native-binding.ts).
 import { build, type Plugin } from "esbuild";
 import { chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -29,8 +29,9 @@ const libsqlLoaderRewrite: Plugin = {
       const source = readFileSync(args.path, "utf8");
       if (!NATIVE_LOADER.test(source)) throw new Error(`libsql's native loader has changed shape in ${args.path}: update scripts/build.ts`);
       const loader = `function requireNative() {
-  const binding = require("node:worker_threads").workerData?.libsqlBinding;
-  if (!binding) throw new Error("ssod: the store worker was given no libSQL binding to load");
+  // The writer thread gets the path as workerData; the main thread (reads) as a global.
+  const binding = require("node:worker_threads").workerData?.libsqlBinding ?? globalThis.__ssodLibsqlBinding;
+  if (!binding) throw new Error("ssod: no libSQL binding path was set before libsql was loaded");
   const module = { exports: {} };
   process.dlopen(module, binding);
   return module.exports;
@@ -93,7 +94,7 @@ export async function buildSingleFile(options: { minify?: boolean } = {}): Promi
     legalComments: "none",
     // Bundled CommonJS dependencies call require() for Node's built-ins.
     banner: { js: 'import { createRequire as __ssodCreateRequire } from "node:module"; const require = __ssodCreateRequire(import.meta.url);' },
-    plugins: [embeddedPlugin(payload)],
+    plugins: [embeddedPlugin(payload), libsqlLoaderRewrite],
     logLevel: "warning",
   });
   chmodSync(out, 0o755);

@@ -49,6 +49,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   runtime.core.settings.publicUrl = config.publicUrl ?? `http://localhost:${port}`;
   logger.info({ version: version(), url, publicUrl: runtime.core.settings.publicUrl, store: displayStore(config.databaseUrl), ms: Math.round(performance.now() - started) }, "ssod listening");
+  // Not left in the buffer: supervisors and tests wait for this line.
+  logger.flush();
 
   const stopSweeper = startSweeper(runtime.core, config.sweepInterval, (error) => logger.warn({ err: error }, "sweep failed"));
 

@@ -1,18 +1,20 @@
 // Every secret-handling primitive in one place: random values, hashes for
 // secrets at rest, constant-time comparison, sealing with the master key and
 // password hashing.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomInt, scrypt, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 
 /** 32 random bytes as base64url (43 characters): nonces, session ids, secrets. */
 export function randomSecret(bytes = 32): string {
   return randomBytes(bytes).toString("base64url");
 }
 
+const REF_SPAN = 9n * 10n ** 17n;
+
 /** A token reference number: 18 random digits, no leading zero (fits a signed 64-bit integer). */
 export function randomRefNo(): string {
-  let digits = String(randomInt(1, 10));
-  while (digits.length < 18) digits += String(randomInt(0, 1_000_000)).padStart(6, "0");
-  return digits.slice(0, 18);
+  // 64 random bits folded onto 9×10^17 values. The slight modulo bias does not
+  // matter: a reference number is not a secret, and the store enforces uniqueness.
+  return String(10n ** 17n + (randomBytes(8).readBigUInt64BE() % REF_SPAN));
 }
 
 /** SHA-256 as base64url: how tokens, keys, client secrets and session ids are stored. */

@@ -1,10 +1,11 @@
-// The embedded store: a libSQL file driven from two worker threads, a writer and a reader.
+// The embedded store: a libSQL file, written from a worker thread, read from the main thread.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { embedded } from "../embedded";
-import type { Driver, Result } from "./driver";
+import type { Client, InStatement } from "@libsql/client/sqlite3";
+import { fromLibsql, type Driver, type Result } from "./driver";
 import { StoreQueryError, StoreUnavailableError, classifyStoreError } from "./errors";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./local-protocol";
 import { ensureLibsqlBinding } from "./native-binding";
@@ -74,28 +75,48 @@ function connection(init: WorkerInit) {
   };
 }
 
+/**
+ * The reading connection, on the main thread. Reads are short indexed
+ * lookups, coalesced per turn of the event loop; in WAL mode they never wait
+ * for the writer, so running them here costs less than a round trip to a
+ * thread (and a thread more to share two cores with).
+ */
+async function openReader(url: string, busyTimeoutMs: number): Promise<Client> {
+  const { createClient } = await import("@libsql/client/sqlite3");
+  const client = createClient({ url, concurrency: 1, intMode: "number" });
+  await client.execute(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  await client.execute("PRAGMA query_only = 1");
+  return client;
+}
+
 export async function openLocalDriver(url: string, options: { busyTimeoutMs: number }): Promise<Driver> {
   const path = filePathOf(url);
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const libsqlBinding = ensureLibsqlBinding();
-  const init = { url, busyTimeoutMs: options.busyTimeoutMs, ...(libsqlBinding ? { libsqlBinding } : {}) };
   // The writer first: it creates the file and switches it to WAL.
-  const writer = connection({ ...init, readOnly: false });
+  const writer = connection({ url, busyTimeoutMs: options.busyTimeoutMs, ...(libsqlBinding ? { libsqlBinding } : {}) });
   await writer.check(path);
-  const reader = connection({ ...init, readOnly: true });
-  await reader.check(path).catch(async (error: unknown) => {
+  const reader = await openReader(url, options.busyTimeoutMs).catch(async (error: unknown) => {
     await writer.close();
-    throw error;
+    throw new Error(`cannot open the store at ${path}: ${String(error)}`);
   });
-  const first = (results: Promise<Result[]>) => results.then((r) => r[0]!);
+  const read = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw classifyStoreError(error);
+    }
+  };
   return {
     kind: "file",
-    query: (statement) => first(reader.call({ op: "execute", statement })),
-    execute: (statement) => first(writer.call({ op: "execute", statement })),
-    batch: (statements, mode) => (mode === "read" ? reader : writer).call({ op: "batch", statements, mode }),
+    query: (statement) => read(async () => fromLibsql(await reader.execute(statement as InStatement))),
+    execute: async (statement) => (await writer.call({ op: "execute", statement }))[0]!,
+    batch: (statements, mode) =>
+      mode === "read" ? read(async () => (await reader.batch(statements as InStatement[], "read")).map(fromLibsql)) : writer.call({ op: "batch", statements, mode }),
     migrate: (statements) => writer.call({ op: "migrate", statements }),
     close: async () => {
-      await Promise.all([reader.close(), writer.close()]);
+      reader.close();
+      await writer.close();
     },
   };
 }

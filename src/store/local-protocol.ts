@@ -17,6 +17,4 @@ export interface WorkerInit {
   /** Absolute path of the libSQL native binding to load (set by the single-file build). */
   libsqlBinding?: string;
   busyTimeoutMs: number;
-  /** The reader's connection refuses writes (PRAGMA query_only). */
-  readOnly: boolean;
 }

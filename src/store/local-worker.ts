@@ -1,8 +1,7 @@
-// A thread of the embedded store. libSQL's file driver is synchronous: run on
-// the main thread, every statement and every fsync of a commit would stall
+// The embedded store's writer thread. libSQL's file driver is synchronous: run
+// on the main thread, every write and every fsync of a commit would stall
 // request handling. Here they stall only this thread, while the main thread
-// keeps parsing requests and queueing the next group commit. There are two:
-// the writer, and a reader whose queries never wait behind a commit (WAL).
+// keeps parsing requests and queueing the next group commit.
 import { parentPort, workerData } from "node:worker_threads";
 import { createClient, type Client, type InStatement } from "@libsql/client/sqlite3";
 import { fromLibsql, type Result } from "./driver";
@@ -16,10 +15,6 @@ const client: Client = createClient({ url: init.url, concurrency: 1, intMode: "n
 
 async function applyPragmas(): Promise<void> {
   await client.execute(`PRAGMA busy_timeout = ${init.busyTimeoutMs}`);
-  if (init.readOnly) {
-    await client.execute("PRAGMA query_only = 1");
-    return;
-  }
   await client.execute("PRAGMA journal_mode = WAL");
   // FULL: a commit is on disk before its requests are answered (SPEC §5).
   await client.execute("PRAGMA synchronous = FULL");

@@ -30,11 +30,23 @@ function cacheDirs(): string[] {
   return dirs;
 }
 
+declare global {
+  // Read by the rewritten libsql loader on the main thread (scripts/build.ts).
+  var __ssodLibsqlBinding: string | undefined;
+}
+
 /**
  * Returns the path of the native binding to load, writing it out first if
- * needed; `undefined` when running from source (node_modules has it).
+ * needed, and tells the main thread's libsql loader; `undefined` when running
+ * from source (node_modules has it).
  */
 export function ensureLibsqlBinding(): string | undefined {
+  const path = writeLibsqlBinding();
+  if (path) globalThis.__ssodLibsqlBinding = path;
+  return path;
+}
+
+function writeLibsqlBinding(): string | undefined {
   const bindings = embedded.libsqlBindings;
   if (!bindings) return undefined;
   const target = libsqlTarget();

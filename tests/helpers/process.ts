@@ -61,5 +61,7 @@ export async function startBuiltServer(options: StartOptions = {}): Promise<Serv
       reject(new Error(`ssod exited (${code}) before listening\nstdout: ${out}\nstderr: ${err}`));
     });
   });
+  // The banner goes to stderr just after the "listening" log line.
+  for (let i = 0; i < 100 && !err.includes("is running"); i++) await new Promise((r) => setTimeout(r, 10));
   return { child, url, dir, stdout: () => out, stderr: () => err, exited, kill: (signal = "SIGTERM") => child.kill(signal) };
 }
