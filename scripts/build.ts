@@ -42,6 +42,18 @@ const libsqlLoaderRewrite: Plugin = {
   },
 };
 
+// ws (behind @libsql/client's WebSocket transport) tries these optional
+// native helpers in a try/catch. They are not installed: bundle a module that
+// fails to load, so no require() of a missing file is left for run time
+// (which, in the standalone executable, Node also warns about).
+const absentOptionalModules: Plugin = {
+  name: "absent-optional-modules",
+  setup(b) {
+    b.onResolve({ filter: /^(bufferutil|utf-8-validate)$/ }, (args) => ({ path: args.path, namespace: "absent" }));
+    b.onLoad({ filter: /.*/, namespace: "absent" }, (args) => ({ contents: `throw new Error("${args.path} is not bundled");`, loader: "js" }));
+  },
+};
+
 function embeddedPlugin(payload: object): Plugin {
   return {
     name: "embedded-payloads",
@@ -58,10 +70,8 @@ function bindingPath(target: string): string {
   return require.resolve(`@libsql/${target}/index.node`);
 }
 
-/** `minify: false` keeps names readable in CPU profiles (`npm run build -- --no-minify`). */
-export async function buildSingleFile(options: { minify?: boolean } = {}): Promise<string> {
-  const minify = options.minify ?? true;
-  const started = performance.now();
+/** What the single file carries besides the code: see src/embedded.ts. */
+async function payload(minify: boolean) {
   const worker = await build({
     entryPoints: [join(root, "src/store/local-worker.ts")],
     bundle: true,
@@ -75,32 +85,50 @@ export async function buildSingleFile(options: { minify?: boolean } = {}): Promi
     logLevel: "warning",
   });
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
-  const payload = {
+  return {
     version: pkg.version,
     migrations: readMigrationsFolder(new URL("../drizzle/", import.meta.url)),
     storeWorker: worker.outputFiles[0]!.text,
     docsScript: readFileSync(require.resolve("rapidoc/dist/rapidoc-min.js"), "utf8"),
     libsqlBindings: Object.fromEntries(BINDING_TARGETS.map((t) => [t, gzipSync(readFileSync(bindingPath(t)), { level: 9 }).toString("base64")])),
   };
-  mkdirSync(dirname(out), { recursive: true });
+}
+
+export interface BuildOptions {
+  /** false keeps names readable in CPU profiles (`npm run build -- --no-minify`). */
+  minify?: boolean;
+  /** "esm" for dist/ssod.mjs; "cjs" for the standalone executable (Node 20's SEA runs CommonJS only). */
+  format?: "esm" | "cjs";
+  outfile?: string;
+}
+
+export async function buildSingleFile(options: BuildOptions = {}): Promise<string> {
+  const minify = options.minify ?? true;
+  const format = options.format ?? "esm";
+  const outfile = options.outfile ?? out;
+  const started = performance.now();
+  mkdirSync(dirname(outfile), { recursive: true });
   await build({
     entryPoints: [join(root, "src/main.ts")],
     bundle: true,
     platform: "node",
-    format: "esm",
+    format,
     target: "node20",
-    outfile: out,
+    outfile,
     minify,
     legalComments: "none",
-    // Bundled CommonJS dependencies call require() for Node's built-ins.
-    banner: { js: 'import { createRequire as __ssodCreateRequire } from "node:module"; const require = __ssodCreateRequire(import.meta.url);' },
-    plugins: [embeddedPlugin(payload), libsqlLoaderRewrite],
-    logLevel: "warning",
+    // Bundled CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
+    ...(format === "esm"
+      ? { banner: { js: 'import { createRequire as __ssodCreateRequire } from "node:module"; const require = __ssodCreateRequire(import.meta.url);' } }
+      : {}),
+    plugins: [embeddedPlugin(await payload(minify)), libsqlLoaderRewrite, absentOptionalModules],
+    // In CommonJS, import.meta is empty: only the from-source fallbacks read it, never the built file.
+    logLevel: format === "cjs" ? "error" : "warning",
   });
-  chmodSync(out, 0o755);
-  const mb = (statSync(out).size / 1e6).toFixed(1);
-  process.stderr.write(`built ${out} (${mb} MB) in ${Math.round(performance.now() - started)} ms\n`);
-  return out;
+  chmodSync(outfile, 0o755);
+  const mb = (statSync(outfile).size / 1e6).toFixed(1);
+  process.stderr.write(`built ${outfile} (${mb} MB) in ${Math.round(performance.now() - started)} ms\n`);
+  return outfile;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

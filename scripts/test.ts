@@ -1,10 +1,11 @@
-// `npm test`: builds dist/ssod.mjs (the end-to-end tests run it as a real
-// process), then runs every tests/**/*.test.ts with node:test.
+// `npm test`: builds dist/ssod.mjs and dist/ssod-linux-x64, then runs every
+// tests/**/*.test.ts with node:test.
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSingleFile } from "./build";
+import { buildExecutable } from "./build-exe";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
@@ -16,7 +17,9 @@ function testFiles(dir: string): string[] {
   });
 }
 
+// The end-to-end tests run the built files as real processes.
 await buildSingleFile();
+if (process.platform === "linux" && process.arch === "x64") await buildExecutable();
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : testFiles(join(root, "tests")).sort();
 const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...files], { cwd: root, stdio: "inherit" });
