@@ -8,7 +8,7 @@ import { createCore, type Core } from "./core/context";
 import { createApp, type App } from "./http/app";
 import type { Logger } from "./log";
 import { filePathOf } from "./store/local-driver";
-import { migrate } from "./store/migrations";
+import { migrate, type MigrationReport } from "./store/migrations";
 import { displayStore } from "./cli/banner";
 import { Metrics } from "./metrics";
 import { StoreAuthError, StoreUnavailableError } from "./store/errors";
@@ -20,6 +20,8 @@ export interface Runtime {
   core: Core;
   app: App;
   bootstrap: BootstrapResult;
+  /** What this process migrated at start (nothing when another instance did). */
+  migrations: MigrationReport;
   /** Set when shutdown begins: /readyz answers 503 from then on. */
   shuttingDown: boolean;
   close(): Promise<void>;
@@ -30,7 +32,10 @@ export function dataDirOf(url: string): string | undefined {
   return isRemoteUrl(url) ? undefined : dirname(resolve(filePathOf(url)));
 }
 
-export async function openCore(config: Config, metrics?: Metrics): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult }> {
+export async function openCore(
+  config: Config,
+  metrics?: Metrics,
+): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult; migrations: MigrationReport }> {
   // Checked before the store is touched: a remote store without the master key is a configuration error.
   const masterKey = loadMasterKey(config.masterKey, dataDirOf(config.databaseUrl));
   const store = await openStore({
@@ -40,7 +45,7 @@ export async function openCore(config: Config, metrics?: Metrics): Promise<{ sto
     ...(metrics ? { observe: (call: StoreCall) => metrics.storeCall(call) } : {}),
   });
   try {
-    await migrate(store.driver).catch((error: unknown) => {
+    const migrations = await migrate(store.driver).catch((error: unknown) => {
       throw startupError(error, config);
     });
     await checkMasterKey(store, masterKey);
@@ -53,7 +58,7 @@ export async function openCore(config: Config, metrics?: Metrics): Promise<{ sto
       sweepGraceSeconds: config.sweepGrace,
       throttle: { perIp: config.throttleIpLimit, perCredential: config.throttleCredentialLimit, windowSeconds: config.throttleWindow },
     }, metrics ? { telemetry: metrics } : {});
-    return { store, core, bootstrap: await bootstrap(core, { adminApiKey: config.adminApiKey }) };
+    return { store, core, migrations, bootstrap: await bootstrap(core, { adminApiKey: config.adminApiKey }) };
   } catch (error) {
     await store.close().catch(() => {});
     throw error;
@@ -70,12 +75,13 @@ function startupError(error: unknown, config: Config): unknown {
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const metrics = new Metrics();
-  const { store, core, bootstrap: first } = await openCore(config, metrics);
+  const { store, core, bootstrap: first, migrations } = await openCore(config, metrics);
   const runtime: Runtime = {
     config,
     store,
     core,
     bootstrap: first,
+    migrations,
     shuttingDown: false,
     app: undefined as unknown as App,
     close: () => store.close(),

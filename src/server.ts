@@ -46,6 +46,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await runtime.close();
     throw error;
   });
+  if (runtime.migrations.applied.length > 0) logger.info({ applied: runtime.migrations.applied }, "migrations applied");
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   runtime.core.settings.publicUrl = config.publicUrl ?? `http://localhost:${port}`;
   logger.info({ version: version(), url, publicUrl: runtime.core.settings.publicUrl, store: displayStore(config.databaseUrl), ms: Math.round(performance.now() - started) }, "ssod listening");
