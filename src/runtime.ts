@@ -12,6 +12,7 @@ import { migrate, type MigrationReport } from "./store/migrations";
 import { displayStore } from "./cli/banner";
 import { Metrics } from "./metrics";
 import { StoreAuthError, StoreUnavailableError } from "./store/errors";
+import { refusesToken } from "./store/remote-driver";
 import { isRemoteUrl, openStore, type Store, type StoreCall } from "./store/store";
 
 export interface Runtime {
@@ -45,8 +46,8 @@ export async function openCore(
     ...(metrics ? { observe: (call: StoreCall) => metrics.storeCall(call) } : {}),
   });
   try {
-    const migrations = await migrate(store.driver).catch((error: unknown) => {
-      throw startupError(error, config);
+    const migrations = await migrate(store.driver).catch(async (error: unknown) => {
+      throw await startupError(error, config);
     });
     await checkMasterKey(store, masterKey);
     const core = createCore(store, masterKey, {
@@ -66,9 +67,12 @@ export async function openCore(
 }
 
 /** Says which setting to look at when the store cannot be used at start. */
-function startupError(error: unknown, config: Config): unknown {
+async function startupError(error: unknown, config: Config): Promise<unknown> {
   const where = displayStore(config.databaseUrl);
-  if (error instanceof StoreAuthError) return new Error(`SSOD_DATABASE_AUTH_TOKEN: the store at ${where} refused it; check the token`);
+  const refused =
+    error instanceof StoreAuthError ||
+    (error instanceof StoreUnavailableError && /^wss?:/i.test(config.databaseUrl) && (await refusesToken(config.databaseUrl, config.databaseAuthToken)));
+  if (refused) return new Error(`SSOD_DATABASE_AUTH_TOKEN: the store at ${where} refused it; check the token`);
   if (error instanceof StoreUnavailableError) return new Error(`SSOD_DATABASE_URL: cannot reach the store at ${where} (${error.message})`);
   return error;
 }

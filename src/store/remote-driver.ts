@@ -4,7 +4,7 @@ import { createClient as createHttpClient } from "@libsql/client/http";
 import { createClient as createWsClient } from "@libsql/client/ws";
 import type { Client, InStatement } from "@libsql/client/http";
 import { fromLibsql, type Driver } from "./driver";
-import { classifyStoreError } from "./errors";
+import { StoreAuthError, classifyStoreError } from "./errors";
 
 export function openRemoteDriver(url: string, authToken: string | undefined): Driver {
   const config = { url, intMode: "number" as const, ...(authToken ? { authToken } : {}) };
@@ -24,4 +24,22 @@ export function openRemoteDriver(url: string, authToken: string | undefined): Dr
     migrate: (statements) => guard(async () => (await client.migrate(statements as InStatement[])).map(fromLibsql)),
     close: async () => client.close(),
   };
+}
+
+/**
+ * Whether the server refuses this token, asked over HTTP. A WebSocket that a
+ * server closes for a bad token looks like a network failure (close code
+ * 1006); sqld and Turso answer HTTP on the same address with a plain 401.
+ */
+export async function refusesToken(url: string, authToken: string | undefined): Promise<boolean> {
+  const httpUrl = url.replace(/^ws(s?):/i, "http$1:");
+  const client = createHttpClient({ url: httpUrl, ...(authToken ? { authToken } : {}) });
+  try {
+    await client.execute("SELECT 1");
+    return false;
+  } catch (error) {
+    return classifyStoreError(error) instanceof StoreAuthError;
+  } finally {
+    client.close();
+  }
 }
