@@ -39,6 +39,8 @@ const documentation = {
       sourceCredentials: { type: "http", scheme: "basic", description: "A source's clientId and clientSecret" },
       tykAdminKey: { type: "apiKey", in: "header", name: "admin-auth", description: "An admin key, also accepted as `Authorization: <key>`" },
       lobCallerJwt: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "The caller's JWT (with or without `Bearer `)" },
+      metricsToken: { type: "http", scheme: "bearer", description: "SSOD_METRICS_TOKEN, when set" },
+      sessionCookie: { type: "apiKey", in: "cookie", name: "ssod_session", description: "The login session cookie set at redemption" },
     },
   },
 };

@@ -4,13 +4,17 @@ import { describeRoute } from "hono-openapi";
 import type { Core } from "../core/context";
 import { migrationsApplied } from "../store/migrations";
 import { safeEqual, sha256 } from "../core/crypto";
+import * as v from "valibot";
+import { callers, jsonAnswer } from "./docs";
 import type { AppEnv, AppOptions } from "./env";
+
+const statusView = v.object({ status: v.string() });
 
 export function opsApp(core: Core, options: Pick<AppOptions, "metrics" | "metricsToken" | "isShuttingDown">) {
   const app = new Hono<AppEnv>();
   const isShuttingDown = options.isShuttingDown ?? (() => false);
 
-  app.get("/healthz", describeRoute({ tags: ["operations"], summary: "The process is up", responses: { 200: { description: "Up" } } }), (c) =>
+  app.get("/healthz", describeRoute({ tags: ["operations"], summary: "The process is up", security: callers.anyone, responses: { 200: jsonAnswer(statusView, "Up") } }), (c) =>
     c.json({ status: "ok" }),
   );
 
@@ -19,7 +23,8 @@ export function opsApp(core: Core, options: Pick<AppOptions, "metrics" | "metric
     describeRoute({
       tags: ["operations"],
       summary: "The store answers and its migrations are applied",
-      responses: { 200: { description: "Ready" }, 503: { description: "Not ready" } },
+      security: callers.anyone,
+      responses: { 200: jsonAnswer(statusView, "Ready"), 503: jsonAnswer(statusView, "Not ready (Retry-After), or shutting down") },
     }),
     async (c) => {
       if (isShuttingDown()) return c.json({ status: "shutting down" }, 503);
@@ -34,6 +39,7 @@ export function opsApp(core: Core, options: Pick<AppOptions, "metrics" | "metric
       tags: ["operations"],
       summary: "Prometheus metrics",
       description: "When SSOD_METRICS_TOKEN is set, send it as `Authorization: Bearer <token>`.",
+      security: [{}, { metricsToken: [] }],
       responses: { 200: { description: "Prometheus text format" }, 401: { description: "The metrics token is required" } },
     }),
     async (c) => {

@@ -8,6 +8,7 @@ import type { Actor } from "../../core/audit";
 import type { Core } from "../../core/context";
 import { StoreUnavailableError } from "../../store/errors";
 import type { Logger } from "../../log";
+import { callers, jsonAnswer } from "../docs";
 import type { AppEnv } from "../env";
 import { MAX_BODY_BYTES } from "../limits";
 import { BodyError, readFields } from "./body";
@@ -83,7 +84,6 @@ export function legacyApp(core: Core, logger: Logger) {
   });
 
   const body = { schema: resolver(anyCommand) };
-  const answer = (schema: Parameters<typeof resolver>[0], description: string) => ({ description, content: { "application/json": { schema: resolver(schema) } } });
   app.post(
     "/api.php",
     describeRoute({
@@ -92,13 +92,15 @@ export function legacyApp(core: Core, logger: Logger) {
       description:
         "Seed 002. JSON or form-encoded (`Options[PerformLogin]=Enabled`); field names match case-insensitively. " +
         "Authenticate with `APIKey` (an admin key) or `SessionID` (from admin.login). Failing codes are all reported, ascending.",
+      security: callers.anyone,
       requestBody: { required: true, content: { "application/json": body, "application/x-www-form-urlencoded": body } },
       responses: {
-        200: answer(successResponse, "Success"),
-        400: answer(errorResponse, "Invalid parameters (codes 1–13), unknown command (100) or malformed body (105)"),
-        401: answer(errorResponse, "Authentication required (101) or failed (102, 104)"),
-        413: answer(errorResponse, "Body over 64 KiB (106)"),
-        429: answer(errorResponse, "Too many failed attempts (103)"),
+        200: jsonAnswer(successResponse, "Success"),
+        400: jsonAnswer(errorResponse, "Invalid parameters (codes 1–13), unknown command (100) or malformed body (105)"),
+        401: jsonAnswer(errorResponse, "Authentication required (101) or failed (102, 104)"),
+        413: jsonAnswer(errorResponse, "Body over 64 KiB (106)"),
+        429: jsonAnswer(errorResponse, "Too many failed attempts (103)"),
+        503: jsonAnswer(errorResponse, "The store is unavailable (107)"),
       },
     }),
     bodyLimit(MAX_BODY_BYTES, (c) => fail(c as C, 106, 413)),

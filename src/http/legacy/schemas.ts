@@ -2,6 +2,7 @@
 // command's parameters, used to validate requests (issues become seed 002's
 // error codes through FIELD_CODES) and to document them in OpenAPI.
 import * as v from "valibot";
+import { requestExamples } from "../docs";
 import { MAX_VALID_FOR_SECONDS, sourceCodeSchema } from "../../core/sources";
 import type { LegacyCode } from "./codes";
 
@@ -68,11 +69,35 @@ const sourceId = v.pipe(
   v.minValue(1),
 );
 
+// Seed 002's examples, with APIKey where the seed shows a SessionID.
+const seedOptions = { CreateNewUserIfNotExists: "Enabled", PerformLogin: "Enabled", ReturnUserData: "Enabled" };
+const createExample = {
+  Command: "sso.create",
+  APIKey: "ssod_ak_…",
+  SourceName: "External Portal",
+  SourceCode: "external_portal_v1",
+  SourceDescription: "SSO integration for external portal",
+  ExpiresAt: "2030-12-31 23:59:59",
+  ValidForSeconds: 3600,
+  Options: seedOptions,
+};
+const updateExample = {
+  Command: "sso.update",
+  APIKey: "ssod_ak_…",
+  SourceID: 123,
+  SourceName: "Updated External Portal",
+  SourceCode: "external_portal_v2",
+  SourceDescription: "Updated SSO integration for external portal",
+  ExpiresAt: "2030-12-31 23:59:59",
+  ValidForSeconds: 7200,
+  Options: { ...seedOptions, CreateNewUserIfNotExists: "Disabled" },
+};
+
 export const commandSchemas = {
   "admin.login": v.object({ Command: v.literal("admin.login"), Username: v.string(), Password: v.string() }),
   "admin.logout": v.object({ Command: v.literal("admin.logout"), SessionID: v.string() }),
-  "sso.create": v.object({ Command: v.literal("sso.create"), ...auth, ...sourceFields }),
-  "sso.update": v.object({ Command: v.literal("sso.update"), ...auth, SourceID: sourceId, ...sourceFields }),
+  "sso.create": v.pipe(v.object({ Command: v.literal("sso.create"), ...auth, ...sourceFields }), requestExamples([createExample])),
+  "sso.update": v.pipe(v.object({ Command: v.literal("sso.update"), ...auth, SourceID: sourceId, ...sourceFields }), requestExamples([updateExample])),
   "sso.delete": v.object({
     Command: v.literal("sso.delete"),
     ...auth,
@@ -100,8 +125,11 @@ export const FIELD_CODES: Record<string, { missing: LegacyCode; invalid: LegacyC
   Options: { missing: 11, invalid: 11 },
 };
 
-/** Any command, for the OpenAPI document. */
-export const anyCommand = v.union(Object.values(commandSchemas));
+/** Any command, for the OpenAPI document; its examples are seed 002's. */
+export const anyCommand = v.pipe(
+  v.union(Object.values(commandSchemas)),
+  requestExamples([createExample, updateExample, { Command: "sso.delete", APIKey: "ssod_ak_…", SourceID: "123" }]),
+);
 
 export const successResponse = v.object({
   Success: v.literal(true),

@@ -13,6 +13,7 @@ import { emptyClaims } from "../../core/tokens/claims";
 import { issueToken } from "../../core/tokens/issue";
 import { StoreUnavailableError } from "../../store/errors";
 import type { Logger } from "../../log";
+import { callers, jsonAnswer } from "../docs";
 import type { AppEnv } from "../env";
 import { MAX_BODY_BYTES } from "../limits";
 import { issuesOf } from "../validation";
@@ -58,16 +59,19 @@ export function lobApp(core: Core, logger: Logger) {
       tags: ["lob"],
       summary: "Generate the user token for single sign on",
       description: "Seed 001. The caller's JWT is verified against the source's identity provider, or as HS256 with its client secret.",
-      parameters: Object.entries(generateSsoTokenHeaders.entries).map(([name]) => ({ in: "header", name, required: true, schema: { type: "string" } })),
-      requestBody: { content: { "application/json": { schema: resolver(generateSsoTokenBody) } } },
+      parameters: Object.entries(generateSsoTokenHeaders).map(([name, example]) => ({ in: "header", name, required: true, schema: { type: "string", examples: [example] } })),
+      security: callers.lob,
+      requestBody: { required: true, content: { "application/json": { schema: resolver(generateSsoTokenBody) } } },
       responses: {
-        200: { description: "Token generated", content: { "application/json": { schema: resolver(generatedView) } } },
-        400: { description: "A header is missing or the body is invalid", content: { "application/json": { schema: resolver(lobErrorView) } } },
-        401: { description: "The caller's token is missing, expired or invalid", content: { "application/json": { schema: resolver(lobErrorView) } } },
-        403: { description: "Unknown client, or a token without the required permission", content: { "application/json": { schema: resolver(lobErrorView) } } },
-        406: { description: "The caller's IP is not allowed", content: { "application/json": { schema: resolver(lobErrorView) } } },
-        502: { description: "Internal error (the store is unreachable)", content: { "application/json": { schema: resolver(lobErrorView) } } },
-        504: { description: "Timed out", content: { "application/json": { schema: resolver(lobErrorView) } } },
+        200: jsonAnswer(generatedView, "Token generated"),
+        400: jsonAnswer(lobErrorView, "A header is missing or the body is invalid"),
+        401: jsonAnswer(lobErrorView, "The caller's token is missing, expired or invalid"),
+        403: jsonAnswer(lobErrorView, "Unknown client, or a token without the required permission"),
+        406: jsonAnswer(lobErrorView, "The caller's IP is not allowed"),
+        413: jsonAnswer(lobErrorView, "Body over 64 KiB"),
+        429: jsonAnswer(lobErrorView, "Too many failed attempts (Retry-After)"),
+        502: jsonAnswer(lobErrorView, "Internal error (the store is unreachable)"),
+        504: jsonAnswer(lobErrorView, "Timed out"),
       },
     }),
     bodyLimit(MAX_BODY_BYTES, (c) => refuse(c as C, 413, "Request body too large")),

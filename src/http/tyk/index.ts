@@ -16,6 +16,7 @@ import { issuingSource } from "../../core/tokens/issuer";
 import { StoreUnavailableError } from "../../store/errors";
 import type { Logger } from "../../log";
 import { landInBrowser } from "../browser/landing";
+import { callers, jsonAnswer } from "../docs";
 import type { AppEnv } from "../env";
 import { canonical, fieldsOf } from "../fields";
 import { MAX_BODY_BYTES } from "../limits";
@@ -105,11 +106,18 @@ export function tykApp(core: Core, logger: Logger) {
       tags: ["tyk"],
       summary: "Create a nonce token for SSO authentication",
       description: "Seed 000. Field names match case-insensitively (PascalCase as Tyk Dashboard documents works too).",
-      requestBody: { content: { "application/json": { schema: resolver(nonceTokenRequest) } } },
+      security: callers.tyk,
+      requestBody: { required: true, content: { "application/json": { schema: resolver(nonceTokenRequest) } } },
       responses: {
-        200: { description: "OK", content: { "application/json": { schema: resolver(nonceTokenResponse) } } },
-        400: { description: "Bad Request", content: { "application/json": { schema: resolver(errorResponse) } } },
-        401: { description: "Unauthorized", content: { "application/json": { schema: resolver(errorResponse) } } },
+        200: jsonAnswer(nonceTokenResponse, "OK"),
+        400: jsonAnswer(errorResponse, "Bad Request"),
+        401: jsonAnswer(errorResponse, "Unauthorized"),
+        403: jsonAnswer(errorResponse, "Forbidden: the source has expired, or is not the caller's"),
+        413: jsonAnswer(errorResponse, "Payload Too Large"),
+        415: jsonAnswer(errorResponse, "Unsupported Media Type"),
+        429: jsonAnswer(errorResponse, "Too Many Requests (Retry-After)"),
+        500: jsonAnswer(errorResponse, "Internal Server Error"),
+        503: jsonAnswer(errorResponse, "Service Unavailable: the store (Retry-After)"),
       },
     }),
     bodyLimit(MAX_BODY_BYTES, (c) => error(c as C, 413, "Payload Too Large", `at most ${MAX_BODY_BYTES} bytes`)),
@@ -157,7 +165,13 @@ export function tykApp(core: Core, logger: Logger) {
         tags: ["tyk"],
         summary: `Redeem a ${section} nonce in the browser`,
         description: `A nonce made for the other section is refused.`,
-        responses: { 303: { description: "To the source's redirect URL" }, 200: { description: "Who signed in" }, 400: { description: "Not a valid nonce" } },
+        security: callers.anyone,
+        responses: {
+          303: { description: "To the source's redirect URL, with the session cookie" },
+          200: { description: "An HTML page saying who signed in (JSON with Accept: application/json)" },
+          400: { description: "An HTML page: not a valid nonce for this section (JSON with Accept: application/json)" },
+          429: { description: "Too many failed attempts from this IP (Retry-After)" },
+        },
       }),
       validate("query", nonceQuery, (c) => error(c as C, 400, "Bad Request", "nonce must be given once")),
       (c) => landInBrowser(c, core, c.req.valid("query").nonce, section),

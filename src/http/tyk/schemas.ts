@@ -2,13 +2,15 @@
 // Fields match case-insensitively (Tyk Dashboard and Tyk Identity Broker send
 // them in PascalCase), so the request is rebuilt under these names first.
 import * as v from "valibot";
+import { requestExamples } from "../docs";
 import { sourceCodeSchema } from "../../core/sources";
 import { emailSchema } from "../v1/token-schemas";
 import { rfc3339 } from "../v1/source-schemas";
 
 const id = v.pipe(v.string(), v.maxLength(128));
 
-export const nonceTokenRequest = v.object({
+export const nonceTokenRequest = v.pipe(
+  v.object({
   displayName: v.optional(v.pipe(v.string(), v.maxLength(200))),
   emailAddress: emailSchema,
   expiresAt: v.optional(rfc3339),
@@ -22,10 +24,22 @@ export const nonceTokenRequest = v.object({
   userNotAllowed: v.optional(v.boolean()),
   // ssod's own addition: which source an admin key issues for.
   sourceCode: v.optional(sourceCodeSchema),
-});
+  }),
+  requestExamples([
+    {
+      displayName: "Alice",
+      emailAddress: "alice@example.com",
+      forSection: "dashboard",
+      groupID: "admins",
+      groupsIDs: ["devs"],
+      orgID: "5e9d9544a1dcd60001d0ed20",
+      ssoonlyForRegisteredUsers: false,
+    },
+  ]),
+);
 
 export const nonceTokenResponse = v.object({ Status: v.literal("OK"), Message: v.literal("SSO Nonce created"), Meta: v.string() });
 
 export const errorResponse = v.object({ errors: v.array(v.object({ title: v.string(), detail: v.string() })) });
 
-export const nonceQuery = v.object({ nonce: v.optional(v.string()) });
+export const nonceQuery = v.object({ nonce: v.optional(v.pipe(v.string(), requestExamples(["phUYVEe6Klpd05hjrzq9rM4dvghV0beoFkrD7Y3RJq8"]))) });

@@ -1,9 +1,10 @@
 // GET /v1/audit: the audit log, newest first, cursor-paged, filterable.
 import { Hono } from "hono";
-import { describeRoute, resolver } from "hono-openapi";
+import { describeRoute } from "hono-openapi";
 import * as v from "valibot";
 import { listAudit } from "../../core/audit";
 import type { Core } from "../../core/context";
+import { callers, jsonAnswer, problems, requestExamples } from "../docs";
 import { validate } from "../validation";
 import { authenticate, type V1Env } from "./auth";
 import { invalidRequest } from "./problem";
@@ -12,7 +13,7 @@ import { isoTime } from "./views";
 export const auditQuery = v.object({
   limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, "an integer from 1 to 500"), v.transform(Number), v.minValue(1), v.maxValue(500)), "50"),
   cursor: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, "a cursor from a previous page"), v.transform(Number))),
-  action: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  action: v.optional(v.pipe(v.string(), v.maxLength(64), requestExamples(["token.issue"]))),
   source: v.optional(v.pipe(v.string(), v.maxLength(64))),
   user: v.optional(v.pipe(v.string(), v.maxLength(64))),
 });
@@ -40,7 +41,8 @@ export function auditRoutes(core: Core) {
       tags: ["audit"],
       summary: "Read the audit log",
       description: "Newest first. Pass `nextCursor` back as `cursor` for the next page.",
-      responses: { 200: { description: "A page of events", content: { "application/json": { schema: resolver(auditPageView) } } } },
+      security: callers.admin,
+      responses: { 200: jsonAnswer(auditPageView, "A page of events"), ...problems(400, 401, 429, 503) },
     }),
     authenticate(core, { admin: true }),
     validate("query", auditQuery, invalidRequest),

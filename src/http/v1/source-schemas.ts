@@ -1,6 +1,7 @@
 // Request and response schemas of /v1/sources: the one description used to
 // validate requests and to write the OpenAPI document.
 import * as v from "valibot";
+import { requestExamples } from "../docs";
 import {
   httpUrlSchema,
   identityProviderSchema,
@@ -34,7 +35,8 @@ const sourceFields = {
   identityProvider: v.nullable(identityProviderSchema),
 };
 
-export const createSourceBody = v.strictObject({
+export const createSourceBody = v.pipe(
+  v.strictObject({
   code: sourceFields.code,
   clientId: v.optional(sourceFields.clientId),
   name: sourceFields.name,
@@ -45,12 +47,29 @@ export const createSourceBody = v.strictObject({
   allowedIps: v.optional(sourceFields.allowedIps),
   redirectUrls: v.optional(sourceFields.redirectUrls),
   identityProvider: v.optional(sourceFields.identityProvider),
-});
+  }),
+  // Seed 002's sso.create example, in the native dialect.
+  requestExamples([
+    {
+      code: "portal",
+      name: "External Portal",
+      description: "SSO integration for external portal",
+      expiresAt: "2030-12-31T23:59:59Z",
+      validForSeconds: 3600,
+      options: { createNewUserIfNotExists: true, performLogin: true, returnUserData: true },
+      redirectUrls: ["https://portal.example.com/welcome"],
+    },
+  ]),
+);
 
-export const patchSourceBody = v.partial(v.strictObject(sourceFields));
+// Seed 002's sso.update example, in the native dialect.
+export const patchSourceBody = v.pipe(
+  v.partial(v.strictObject(sourceFields)),
+  requestExamples([{ name: "Updated External Portal", validForSeconds: 7200, options: { createNewUserIfNotExists: false } }]),
+);
 
 export const sourceRefParam = v.object({
-  id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, "a source id or code")),
+  id: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, "a source id or code"), requestExamples(["portal"])),
 });
 
 // ---- responses (documentation) ----

@@ -1,6 +1,6 @@
 // /v1/sources: source management for admins (SPEC §3).
 import { Hono } from "hono";
-import { describeRoute, resolver } from "hono-openapi";
+import { describeRoute } from "hono-openapi";
 import type { Core } from "../../core/context";
 import { CoreError } from "../../core/errors";
 import {
@@ -13,17 +13,13 @@ import {
   type Source,
   type SourceFields,
 } from "../../core/sources";
+import { callers, jsonAnswer as json, problems } from "../docs";
 import { requireJson } from "../middleware/require-json";
 import { validate } from "../validation";
 import { authenticate, type V1Env } from "./auth";
 import { invalidRequest, notJson } from "./problem";
 import { createSourceBody, patchSourceBody, sourceListView, sourceRefParam, sourceView, sourceWithSecretsView } from "./source-schemas";
 import { sourceJson } from "./views";
-
-const json = (schema: Parameters<typeof resolver>[0], description: string) => ({
-  description,
-  content: { "application/json": { schema: resolver(schema) } },
-});
 
 export function sourceRoutes(core: Core) {
   const app = new Hono<V1Env>();
@@ -41,7 +37,7 @@ export function sourceRoutes(core: Core) {
 
   app.get(
     "/sources",
-    describeRoute({ tags: ["sources"], summary: "List sources", responses: { 200: json(sourceListView, "All sources") } }),
+    describeRoute({ tags: ["sources"], summary: "List sources", security: callers.admin, responses: { 200: json(sourceListView, "All sources"), ...problems(401, 429, 503) } }),
     admin,
     async (c) => c.json({ items: (await listSources(core)).map(sourceJson), nextCursor: null }),
   );
@@ -52,7 +48,8 @@ export function sourceRoutes(core: Core) {
       tags: ["sources"],
       summary: "Create a source",
       description: "Answers the new source with its `clientSecret` and `signingSecret`: the only time they are shown.",
-      responses: { 201: json(sourceWithSecretsView, "The new source and its secrets") },
+      security: callers.admin,
+      responses: { 201: json(sourceWithSecretsView, "The new source and its secrets"), ...problems(400, 401, 409, 413, 415, 429, 503) },
     }),
     admin,
     requireJson(notJson),
@@ -85,7 +82,7 @@ export function sourceRoutes(core: Core) {
 
   app.get(
     "/sources/:id",
-    describeRoute({ tags: ["sources"], summary: "Get a source by id or code", responses: { 200: json(sourceView, "The source") } }),
+    describeRoute({ tags: ["sources"], summary: "Get a source by id or code", security: callers.admin, responses: { 200: json(sourceView, "The source"), ...problems(400, 401, 404, 429, 503) } }),
     admin,
     validate("param", sourceRefParam, invalidRequest),
     async (c) => c.json(sourceJson(await byRef(c.req.valid("param").id))),
@@ -93,7 +90,12 @@ export function sourceRoutes(core: Core) {
 
   app.patch(
     "/sources/:id",
-    describeRoute({ tags: ["sources"], summary: "Change some fields of a source", responses: { 200: json(sourceView, "The changed source") } }),
+    describeRoute({
+      tags: ["sources"],
+      summary: "Change some fields of a source",
+      security: callers.admin,
+      responses: { 200: json(sourceView, "The changed source"), ...problems(400, 401, 403, 404, 409, 413, 415, 429, 503) },
+    }),
     admin,
     requireJson(notJson),
     validate("param", sourceRefParam, invalidRequest),
@@ -126,7 +128,7 @@ export function sourceRoutes(core: Core) {
 
   app.delete(
     "/sources/:id",
-    describeRoute({ tags: ["sources"], summary: "Delete a source and its tokens", responses: { 204: { description: "Deleted" } } }),
+    describeRoute({ tags: ["sources"], summary: "Delete a source and its tokens", security: callers.admin, responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 429, 503) } }),
     admin,
     validate("param", sourceRefParam, invalidRequest),
     async (c) => {
@@ -141,7 +143,8 @@ export function sourceRoutes(core: Core) {
     describeRoute({
       tags: ["sources"],
       summary: "Rotate a source's client secret and signing secret",
-      responses: { 200: json(sourceWithSecretsView, "The source and its new secrets, shown this once") },
+      security: callers.admin,
+      responses: { 200: json(sourceWithSecretsView, "The source and its new secrets, shown this once"), ...problems(400, 401, 404, 429, 503) },
     }),
     admin,
     validate("param", sourceRefParam, invalidRequest),

@@ -1,5 +1,6 @@
 // Request and response schemas of /v1/tokens and the browser landing.
 import * as v from "valibot";
+import { requestExamples } from "../docs";
 import { MAX_VALID_FOR_SECONDS, httpUrlSchema, sourceCodeSchema } from "../../core/sources";
 
 const name = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(max));
@@ -18,7 +19,8 @@ export const tokenUserSchema = v.pipe(
   v.check((user) => user.email !== undefined || user.externalId !== undefined, "needs an email or an externalId"),
 );
 
-export const issueBody = v.strictObject({
+export const issueBody = v.pipe(
+  v.strictObject({
   user: tokenUserSchema,
   section: v.optional(name(64)),
   lobId: v.optional(name(128)),
@@ -28,11 +30,13 @@ export const issueBody = v.strictObject({
   registeredOnly: v.optional(v.boolean(), false),
   redirectUrl: v.optional(httpUrlSchema),
   sourceCode: v.optional(sourceCodeSchema),
-});
+  }),
+  requestExamples([{ user: { email: "alice@example.com", displayName: "Alice", orgId: "org1", groups: ["staff"] }, ttlSeconds: 60 }]),
+);
 
 const tokenText = v.pipe(v.string(), v.minLength(1), v.maxLength(8192));
 
-export const tokenBody = v.strictObject({ token: tokenText });
+export const tokenBody = v.pipe(v.strictObject({ token: tokenText }), requestExamples([{ token: "fjd0c3M2DpBKreGqGZaF6iZhf5M0qDapDnkpvGUwyzU" }]));
 
 export const revokeBody = v.pipe(
   v.strictObject({
@@ -40,9 +44,10 @@ export const revokeBody = v.pipe(
     tokenRefNo: v.optional(v.pipe(v.string(), v.regex(/^\d{1,32}$/, "digits only"))),
   }),
   v.check((b) => b.token !== undefined || b.tokenRefNo !== undefined, "needs a token or a tokenRefNo"),
+  requestExamples([{ tokenRefNo: "1737362986858787" }]),
 );
 
-export const loginQuery = v.object({ token: v.optional(v.string()) });
+export const loginQuery = v.object({ token: v.optional(v.pipe(v.string(), requestExamples(["fjd0c3M2DpBKreGqGZaF6iZhf5M0qDapDnkpvGUwyzU"]))) });
 
 // ---- responses (documentation) ----
 

@@ -1,7 +1,8 @@
 // /v1/tokens: issue, redeem, introspect, revoke (SPEC §3), and the browser
 // landing /v1/login.
 import { Hono } from "hono";
-import { describeRoute, resolver } from "hono-openapi";
+import { describeRoute } from "hono-openapi";
+import * as v from "valibot";
 import { recordAudit, actorName } from "../../core/audit";
 import type { Core } from "../../core/context";
 import { presentClaims, emptyClaims } from "../../core/tokens/claims";
@@ -10,17 +11,13 @@ import { issueToken } from "../../core/tokens/issue";
 import { issuingSource } from "../../core/tokens/issuer";
 import { redeemToken } from "../../core/tokens/redeem";
 import { landInBrowser } from "../browser/landing";
+import { callers, jsonAnswer as json, problems } from "../docs";
 import { requireJson } from "../middleware/require-json";
 import { validate } from "../validation";
 import { authenticate, type V1Env } from "./auth";
 import { invalidRequest, notJson, problem } from "./problem";
 import { introspectionView, issuedView, issueBody, loginQuery, redeemedView, revokeBody, tokenBody } from "./token-schemas";
 import { isoTime } from "./views";
-
-const json = (schema: Parameters<typeof resolver>[0], description: string) => ({
-  description,
-  content: { "application/json": { schema: resolver(schema) } },
-});
 
 export function tokenRoutes(core: Core) {
   const app = new Hono<V1Env>();
@@ -32,7 +29,8 @@ export function tokenRoutes(core: Core) {
       tags: ["tokens"],
       summary: "Issue a single-use login token",
       description: "With source credentials (HTTP Basic) the token belongs to that source; with an admin key, to `sourceCode` or the `default` source.",
-      responses: { 201: json(issuedView, "The token, shown this once") },
+      security: callers.adminOrSource,
+      responses: { 201: json(issuedView, "The token, shown this once"), ...problems(400, 401, 403, 413, 415, 429, 503) },
     }),
     anyCaller,
     requireJson(notJson),
@@ -81,7 +79,8 @@ export function tokenRoutes(core: Core) {
       tags: ["tokens"],
       summary: "Redeem a token, exactly once",
       description: "The target app redeems with an admin key or any source's credentials. A consumed, expired, revoked or unknown token all get one answer.",
-      responses: { 200: json(redeemedView, "Who the token is for") },
+      security: callers.adminOrSource,
+      responses: { 200: json(redeemedView, "Who the token is for"), ...problems(400, 401, 413, 415, 429, 503) },
     }),
     anyCaller,
     requireJson(notJson),
@@ -121,7 +120,8 @@ export function tokenRoutes(core: Core) {
     describeRoute({
       tags: ["tokens"],
       summary: "Introspect a token without consuming it (RFC 7662)",
-      responses: { 200: json(introspectionView, "`{\"active\":false}` or the token's claims") },
+      security: callers.adminOrSource,
+      responses: { 200: json(introspectionView, "`{\"active\":false}` or the token's claims"), ...problems(400, 401, 413, 415, 429, 503) },
     }),
     anyCaller,
     requireJson(notJson),
@@ -135,7 +135,8 @@ export function tokenRoutes(core: Core) {
       tags: ["tokens"],
       summary: "Revoke a token before it is redeemed",
       description: "Answers 200 whether or not there was such a token (RFC 7009). A source revokes only its own tokens.",
-      responses: { 200: { description: "Revoked, or nothing to revoke" } },
+      security: callers.adminOrSource,
+      responses: { 200: json(v.object({}), "Revoked, or nothing to revoke"), ...problems(400, 401, 413, 415, 429, 503) },
     }),
     anyCaller,
     requireJson(notJson),
@@ -159,7 +160,13 @@ export function tokenRoutes(core: Core) {
     describeRoute({
       tags: ["browser"],
       summary: "Browser landing: redeem a token, set the session cookie, go on",
-      responses: { 303: { description: "To the allow-listed redirect URL" }, 200: { description: "Who signed in" }, 400: { description: "Not a valid token" } },
+      security: callers.anyone,
+      responses: {
+        303: { description: "To the allow-listed redirect URL, with the session cookie" },
+        200: { description: "An HTML page saying who signed in (JSON with Accept: application/json)" },
+        400: { description: "An HTML page: not a valid token (JSON with Accept: application/json)" },
+        429: { description: "Too many failed attempts from this IP (Retry-After)" },
+      },
     }),
     validate("query", loginQuery, invalidRequest),
     (c) => landInBrowser(c, core, c.req.valid("query").token, null),
