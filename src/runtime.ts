@@ -33,12 +33,8 @@ export function dataDirOf(url: string): string | undefined {
   return isRemoteUrl(url) ? undefined : dirname(resolve(filePathOf(url)));
 }
 
-export async function openCore(
-  config: Config,
-  metrics?: Metrics,
-): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult; migrations: MigrationReport }> {
-  // Checked before the store is touched: a remote store without the master key is a configuration error.
-  const masterKey = loadMasterKey(config.masterKey, dataDirOf(config.databaseUrl));
+/** Opens the store named by the configuration and applies pending migrations. */
+export async function openMigratedStore(config: Config, metrics?: Metrics): Promise<{ store: Store; migrations: MigrationReport }> {
   const store = await openStore({
     url: config.databaseUrl,
     authToken: config.databaseAuthToken,
@@ -49,16 +45,36 @@ export async function openCore(
     const migrations = await migrate(store.driver).catch(async (error: unknown) => {
       throw await startupError(error, config);
     });
+    return { store, migrations };
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+}
+
+export async function openCore(
+  config: Config,
+  metrics?: Metrics,
+): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult; migrations: MigrationReport }> {
+  // Checked before the store is touched: a remote store without the master key is a configuration error.
+  const masterKey = loadMasterKey(config.masterKey, dataDirOf(config.databaseUrl));
+  const { store, migrations } = await openMigratedStore(config, metrics);
+  try {
     await checkMasterKey(store, masterKey);
-    const core = createCore(store, masterKey, {
-      // Without SSOD_PUBLIC_URL, the server sets it once it knows its port.
-      publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
-      sessionTtlSeconds: config.sessionTtl,
-      adminSessionTtlSeconds: config.adminSessionTtl,
-      clockSkewSeconds: config.clockSkew,
-      sweepGraceSeconds: config.sweepGrace,
-      throttle: { perIp: config.throttleIpLimit, perCredential: config.throttleCredentialLimit, windowSeconds: config.throttleWindow },
-    }, metrics ? { telemetry: metrics } : {});
+    const core = createCore(
+      store,
+      masterKey,
+      {
+        // Without SSOD_PUBLIC_URL, the server sets it once it knows its port.
+        publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+        sessionTtlSeconds: config.sessionTtl,
+        adminSessionTtlSeconds: config.adminSessionTtl,
+        clockSkewSeconds: config.clockSkew,
+        sweepGraceSeconds: config.sweepGrace,
+        throttle: { perIp: config.throttleIpLimit, perCredential: config.throttleCredentialLimit, windowSeconds: config.throttleWindow },
+      },
+      metrics ? { telemetry: metrics } : {},
+    );
     return { store, core, migrations, bootstrap: await bootstrap(core, { adminApiKey: config.adminApiKey }) };
   } catch (error) {
     await store.close().catch(() => {});

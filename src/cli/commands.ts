@@ -5,9 +5,8 @@ import { createAdminKey } from "../core/admin-keys";
 import { CoreError } from "../core/errors";
 import type { Config } from "../config";
 import { createLogger } from "../log";
-import { openCore } from "../runtime";
+import { openCore, openMigratedStore } from "../runtime";
 import { serveUntilSignalled } from "../server";
-import { migrate } from "../store/migrations";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { isRemoteUrl, openStore } from "../store/store";
@@ -67,15 +66,9 @@ export const COMMANDS: Command[] = [
     summary: "Apply pending migrations to the store and exit",
     usesConfig: true,
     async run(config) {
-      const store = await openStore({ url: config!.databaseUrl, authToken: config!.databaseAuthToken });
-      try {
-        const report = await migrate(store.driver);
-        process.stdout.write(
-          report.applied.length > 0 ? `applied ${report.applied.join(", ")} (${report.total} in all)\n` : `up to date (${report.total} migrations)\n`,
-        );
-      } finally {
-        await store.close();
-      }
+      const { store, migrations: report } = await openMigratedStore(config!);
+      await store.close();
+      process.stdout.write(report.applied.length > 0 ? `applied ${report.applied.join(", ")} (${report.total} in all)\n` : `up to date (${report.total} migrations)\n`);
       return 0;
     },
   },

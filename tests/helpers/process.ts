@@ -46,22 +46,21 @@ export async function startBuiltServer(options: StartOptions = {}): Promise<Serv
   child.stdout!.on("data", (d) => (out += String(d)));
   child.stderr!.on("data", (d) => (err += String(d)));
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+  // The start banner (stderr, one write, the first admin key in it) says where it listens, whatever the log level.
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "ssod listening" within the time limit\nstdout: ${out}\nstderr: ${err}`)), options.timeoutMs ?? 15_000);
+    const timer = setTimeout(() => reject(new Error(`no start banner within the time limit\nstdout: ${out}\nstderr: ${err}`)), options.timeoutMs ?? 15_000);
     const look = () => {
-      const line = out.split("\n").find((l) => l.includes('"ssod listening"'));
-      if (line) {
+      const listening = /\(listening on ([^)\s]+)\)/.exec(err)?.[1];
+      if (listening) {
         clearTimeout(timer);
-        resolve((JSON.parse(line) as { url: string }).url);
+        resolve(`http://${listening}`);
       }
     };
-    child.stdout!.on("data", look);
+    child.stderr!.on("data", look);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`ssod exited (${code}) before listening\nstdout: ${out}\nstderr: ${err}`));
     });
   });
-  // The banner goes to stderr just after the "listening" log line.
-  for (let i = 0; i < 100 && !err.includes("is running"); i++) await new Promise((r) => setTimeout(r, 10));
   return { child, url, dir, stdout: () => out, stderr: () => err, exited, kill: (signal = "SIGTERM") => child.kill(signal) };
 }
