@@ -1,8 +1,8 @@
 // `ssod serve`: listen, sweep, and shut down cleanly on SIGTERM/SIGINT
 // (stop accepting, finish in-flight requests, close the store, exit 0).
 import { serve } from "@hono/node-server";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server as HttpServer } from "node:http";
+import { Server, type AddressInfo } from "node:net";
 import { displayStore } from "./cli/banner";
 import type { Config } from "./config";
 import { startSweeper } from "./core/sweeper";
@@ -14,14 +14,14 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface RunningServer {
   runtime: Runtime;
-  server: Server;
+  server: HttpServer;
   url: string;
   stop(): Promise<void>;
 }
 
-function listen(runtime: Runtime, config: Config): Promise<{ server: Server; port: number }> {
+function listen(runtime: Runtime, config: Config): Promise<{ server: HttpServer; port: number }> {
   return new Promise((resolve, reject) => {
-    const server: Server = serve(
+    const server: HttpServer = serve(
       {
         fetch: runtime.app.fetch,
         port: config.port,
@@ -31,10 +31,12 @@ function listen(runtime: Runtime, config: Config): Promise<{ server: Server; por
           requestTimeout: config.requestTimeout * 1000,
           headersTimeout: Math.min(10_000, config.requestTimeout * 1000),
           keepAliveTimeout: 5_000,
+          // Node checks those timeouts only this often (30 s by default).
+          connectionsCheckingInterval: 1_000,
         },
       },
       (info: AddressInfo) => resolve({ server, port: info.port }),
-    ) as Server;
+    ) as HttpServer;
     server.once("error", reject);
   });
 }
@@ -65,12 +67,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           resolve();
         }, SHUTDOWN_GRACE_MS);
         force.unref();
-        server.close(() => {
+        // net.Server's close, not http.Server's: that one also drops idle
+        // keep-alive connections at once, and a request a client is just
+        // sending on one would be lost. Here the listener closes (new
+        // connections are refused), and every open connection answers what
+        // it is sent with Connection: close (src/http/app.ts), then ends;
+        // idle ones end at the keep-alive timeout. The callback runs when
+        // the last connection is gone.
+        Server.prototype.close.call(server, () => {
           clearTimeout(force);
           resolve();
         });
-        // Idle keep-alive connections would hold close() open; busy ones finish first.
-        server.closeIdleConnections();
       });
       await stopSweeper();
       await runtime.close();

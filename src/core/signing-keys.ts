@@ -11,6 +11,12 @@ import type { Core } from "./context";
 
 export const SIGNING_ALG = "EdDSA";
 
+/**
+ * How long a retired key's row outlives its publication: long enough for a
+ * token signed with it just before it retired to land and extend it.
+ */
+const LATE_SIGNER_MARGIN_MS = 60_000;
+
 type CryptoKey = webcrypto.CryptoKey;
 
 function newKeyPair() {
@@ -53,6 +59,9 @@ export async function rotateSigningKey(core: Core, context: { actor: Actor; ip: 
   await core.store.write({
     statements: [
       {
+        // Published until the last token it signed has expired. A token signed
+        // with it by an issuer that read it just before this rotation lands just
+        // after, and extends this date itself (src/core/tokens/issue.ts).
         sql: `UPDATE signing_keys SET retired_at = ?1,
                 publish_until = max(?1, coalesce((SELECT max(expires_at) FROM sso_tokens WHERE format = 'jwt'), ?1))
               WHERE retired_at IS NULL`,
@@ -98,8 +107,8 @@ export async function publishedKeys(core: Core): Promise<{ keys: JWK[] }> {
   return { keys: rows.map((r) => JSON.parse(r.publicJwk) as JWK) };
 }
 
-/** Deletes retired keys no longer published (the sweeper). */
+/** Deletes retired keys unpublished for a while (the sweeper). */
 export function expiredKeysStatement(now: number) {
-  return { sql: "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND publish_until <= ?", args: [now] };
+  return { sql: "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND publish_until <= ?", args: [now - LATE_SIGNER_MARGIN_MS] };
 }
 

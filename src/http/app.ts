@@ -21,6 +21,13 @@ export function createApp(options: AppOptions) {
   app.use(clientIp(options.trustProxy));
   app.use(requestLog(logger, options.metrics));
   app.use(securityHeaders());
+  // Draining: every answer closes its connection, so keep-alive clients
+  // cannot go on sending requests to an instance that is stopping.
+  const draining = options.isShuttingDown ?? (() => false);
+  app.use(async (c, next) => {
+    if (draining()) c.header("Connection", "close");
+    await next();
+  });
 
   app.route("/", opsApp(core, options));
   app.route("/", legacyApp(core, logger));

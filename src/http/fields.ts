@@ -9,7 +9,7 @@ export type Fields = Map<string, unknown>;
  * Reads entries into case-insensitive fields. Nested objects become nested
  * fields; so do form-style keys `Options[PerformLogin]` and `Options.PerformLogin`.
  */
-export function fieldsOf(entries: Iterable<[string, unknown]>): Fields {
+export function fieldsOf(entries: Iterable<[string, unknown]>, depth = 0): Fields {
   const fields: Fields = new Map();
   for (const [rawKey, value] of entries) {
     const key = rawKey.toLowerCase();
@@ -19,8 +19,9 @@ export function fieldsOf(entries: Iterable<[string, unknown]>): Fields {
       let inner = fields.get(parent);
       if (!(inner instanceof Map)) fields.set(parent, (inner = new Map()));
       (inner as Fields).set(bracket ?? dotted!, value);
-    } else if (value && typeof value === "object" && !Array.isArray(value)) {
-      fields.set(key, fieldsOf(Object.entries(value)));
+    } else if (value && typeof value === "object" && !Array.isArray(value) && depth < 1) {
+      // Only one level nests (Options); deeper objects are kept as they are, for the schema to refuse.
+      fields.set(key, fieldsOf(Object.entries(value), depth + 1));
     } else {
       fields.set(key, value);
     }

@@ -4,6 +4,7 @@
 import type { Context, Env, MiddlewareHandler, ValidationTargets } from "hono";
 import { validator } from "hono-openapi";
 import type * as v from "valibot";
+import { uncleanText } from "./text-hygiene";
 
 export interface Issue {
   /** Dotted path of the offending field ("user.email"), "" for the whole input. */
@@ -29,6 +30,8 @@ export function validate<E extends Env, T extends keyof ValidationTargets, S ext
 ) {
   return validator(target, schema, (result, c) => {
     if (!result.success) return onInvalid(c as unknown as Context<E>, issuesOf(result.error as readonly StandardIssue[]), target);
+    const unclean = uncleanText(result.data);
+    if (unclean) return onInvalid(c as unknown as Context<E>, [unclean], target);
   }) as unknown as MiddlewareHandler<
     E,
     string,

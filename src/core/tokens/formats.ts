@@ -11,6 +11,13 @@ import type { IssueRequest } from "./issue";
 
 export type TokenFormat = "nonce" | "jwt" | "lob-jwt";
 
+/**
+ * The longest token ssod issues or accepts. A JWT carries its claims, and a
+ * browser's login URL holds the token: past this, request lines outgrow what
+ * HTTP servers (Node's included) accept.
+ */
+export const MAX_TOKEN_LENGTH = 8192;
+
 interface Stamp {
   tokenRefNo: string;
   issuedAt: number;
@@ -19,11 +26,12 @@ interface Stamp {
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
-export async function tokenText(core: Core, request: IssueRequest, stamp: Stamp): Promise<string> {
+/** The token's text, and the id of the server key that signed it (format "jwt" only). */
+export async function tokenText(core: Core, request: IssueRequest, stamp: Stamp): Promise<{ text: string; kid: string | null }> {
   const { claims, source } = request;
   switch (request.format) {
     case "nonce":
-      return randomSecret();
+      return { text: randomSecret(), kid: null };
     case "lob-jwt": {
       if (!source.secrets.signingSecretEnc) throw new Error(`source ${source.code} has no signing secret`);
       // The seed's claims, in the seed's order, plus jti = TokenRefNo.
@@ -36,7 +44,8 @@ export async function tokenText(core: Core, request: IssueRequest, stamp: Stamp)
         exp: seconds(stamp.expiresAt),
         jti: stamp.tokenRefNo,
       };
-      return new SignJWT(payload).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(await hmacKey(core, source.secrets.signingSecretEnc, "signing_secret"));
+      const text = await new SignJWT(payload).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(await hmacKey(core, source.secrets.signingSecretEnc, "signing_secret"));
+      return { text, kid: null };
     }
     case "jwt": {
       const { kid, key } = await activeSigningKey(core);
@@ -53,7 +62,7 @@ export async function tokenText(core: Core, request: IssueRequest, stamp: Stamp)
           functionality: claims.functionality,
         }).filter(([, value]) => value !== null),
       );
-      return new SignJWT(payload)
+      const text = await new SignJWT(payload)
         .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: "JWT" })
         .setIssuer(core.settings.publicUrl)
         .setAudience(source.code)
@@ -61,6 +70,7 @@ export async function tokenText(core: Core, request: IssueRequest, stamp: Stamp)
         .setIssuedAt(seconds(stamp.issuedAt))
         .setExpirationTime(seconds(stamp.expiresAt))
         .sign(key);
+      return { text, kid };
     }
   }
 }

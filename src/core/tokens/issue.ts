@@ -8,7 +8,7 @@ import { randomRefNo, sha256 } from "../crypto";
 import { CoreError } from "../errors";
 import { sourceIsActive, type Source } from "../sources";
 import { normaliseEmail, type TokenClaims } from "./claims";
-import { tokenText, type TokenFormat } from "./formats";
+import { MAX_TOKEN_LENGTH, tokenText, type TokenFormat } from "./formats";
 
 export interface IssueRequest {
   source: Source;
@@ -56,11 +56,13 @@ interface IssueRow {
   exp: number;
   actor: string;
   subject: string | null;
+  /** The server key that signed a "jwt" token. */
+  kid: string | null;
 }
 
 const { field, encode } = jsonRows<keyof IssueRow>([
   "h", "ref", "src", "code", "dialect", "format", "section", "email", "emailNorm", "displayName", "externalId", "orgId",
-  "groups", "lobId", "functionality", "redirectUrl", "registeredOnly", "ip", "at", "exp", "actor", "subject",
+  "groups", "lobId", "functionality", "redirectUrl", "registeredOnly", "ip", "at", "exp", "actor", "subject", "kid",
 ]);
 
 // A source that expired or vanished since it was read issues nothing: the join and its condition drop the row.
@@ -82,7 +84,14 @@ SELECT ${field("at")}, ${field("actor")}, 'token.issue', ${field("ref")}, 'succe
 FROM json_each(?) j
 WHERE EXISTS (SELECT 1 FROM sso_tokens t WHERE t.token_hash = ${field("h")})`;
 
-/** Issues many requests' tokens in two statements; answers, per row, whether it landed. */
+// A token signed with a key that was retired while it was being signed keeps
+// that key published until it expires (src/core/signing-keys.ts).
+const KEEP_SIGNING_KEYS = `
+UPDATE signing_keys SET publish_until = max(publish_until,
+  (SELECT max(${field("exp")}) FROM json_each(?1) j WHERE ${field("kid")} = signing_keys.kid))
+WHERE retired_at IS NOT NULL AND kid IN (SELECT ${field("kid", "")} FROM json_each(?1))`;
+
+/** Issues many requests' tokens in a few statements; answers, per row, whether it landed. */
 export const issueOp: BulkWrite<IssueRow, boolean> = {
   name: "token.issue",
   plan(rows) {
@@ -91,6 +100,7 @@ export const issueOp: BulkWrite<IssueRow, boolean> = {
       statements: [
         { sql: INSERT_TOKENS, args: [payload] },
         { sql: AUDIT_ISSUES, args: [payload] },
+        ...(rows.some((r) => r.kid !== null) ? [{ sql: KEEP_SIGNING_KEYS, args: [payload] }] : []),
       ],
       decode(results) {
         const landed = new Set(results[0]!.rows.map((r) => r[0]));
@@ -140,7 +150,12 @@ export async function issueToken(core: Core, request: IssueRequest): Promise<Iss
   // A reference number may (very rarely) collide: try again with a new one.
   for (let attempt = 0; attempt < 3; attempt++) {
     const tokenRefNo = randomRefNo();
-    const token = await tokenText(core, request, { tokenRefNo, issuedAt: now, expiresAt });
+    const { text: token, kid } = await tokenText(core, request, { tokenRefNo, issuedAt: now, expiresAt });
+    if (token.length > MAX_TOKEN_LENGTH) {
+      throw new CoreError("invalid", `these claims make a token of ${token.length} characters, over ${MAX_TOKEN_LENGTH}: send fewer or shorter ones, or use format "nonce"`, [
+        { field: "user", message: "too much to carry in a token" },
+      ]);
+    }
     const landed = await core.store.bulk(issueOp, {
       h: sha256(token),
       ref: tokenRefNo,
@@ -164,6 +179,7 @@ export async function issueToken(core: Core, request: IssueRequest): Promise<Iss
       exp: expiresAt,
       actor: actorName(request.actor),
       subject: claims.email ?? claims.externalId,
+      kid,
     });
     if (landed) {
       core.telemetry.tokenIssued(source.code, request.dialect);

@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import { recordFailure } from "../../core/auth";
 import type { Core } from "../../core/context";
+import { MAX_TOKEN_LENGTH } from "../../core/tokens/formats";
 import { redeemToken } from "../../core/tokens/redeem";
 import type { AppEnv } from "../env";
 import { setSessionCookie } from "../session-cookie";
@@ -13,8 +14,8 @@ import { failedPage, signedInPage, throttledPage } from "./pages";
 
 const wantsJson = (c: Context) => /\bapplication\/json\b/i.test(c.req.header("accept") ?? "");
 
-/** Plausible token text: nonces are 43 characters, JWTs a few hundred. */
-const TOKEN_SHAPE = /^[A-Za-z0-9_.=-]{16,4096}$/;
+/** Plausible token text: nonces are 43 characters, JWTs a few hundred, none over MAX_TOKEN_LENGTH. */
+const TOKEN_SHAPE = new RegExp(`^[A-Za-z0-9_.=-]{16,${MAX_TOKEN_LENGTH}}$`);
 
 export async function landInBrowser<E extends AppEnv>(c: Context<E>, core: Core, token: string | undefined, section: string | null) {
   const ip = c.get("clientIp");

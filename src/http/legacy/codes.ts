@@ -27,5 +27,5 @@ export const LEGACY_ERRORS = {
 
 export type LegacyCode = keyof typeof LEGACY_ERRORS;
 
-/** sso.delete reports "Missing sourceid" as code 1, as seed 002 documents it. */
-export const DELETE_MISSING_SOURCEID = 1;
+/** sso.delete numbers "Missing sourceid" 1, as seed 002 documents it: its own table of texts. */
+export const DELETE_ERRORS: Partial<Record<LegacyCode, string>> = { 1: "Missing sourceid" };

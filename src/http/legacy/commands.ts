@@ -17,12 +17,12 @@ import {
   type SourceFields,
 } from "../../core/sources";
 import type { Fields } from "../fields";
-import { DELETE_MISSING_SOURCEID, type LegacyCode } from "./codes";
+import { DELETE_ERRORS, type LegacyCode } from "./codes";
 import { commandSchemas } from "./schemas";
 import { validateCommand } from "./validate";
 import { legacySource } from "./views";
 
-export type Answer = { ok: true; body: Record<string, unknown> } | { ok: false; codes: LegacyCode[] };
+export type Answer = { ok: true; body: Record<string, unknown> } | { ok: false; codes: LegacyCode[]; texts?: Partial<Record<LegacyCode, string>> };
 
 export interface CommandContext {
   core: Core;
@@ -32,7 +32,11 @@ export interface CommandContext {
 }
 
 const success = (body: Record<string, unknown> = {}): Answer => ({ ok: true, body: { ErrorCode: 0, ErrorText: "", ...body } });
-const failure = (codes: Iterable<LegacyCode>): Answer => ({ ok: false, codes: [...new Set(codes)].sort((a, b) => a - b) });
+const failure = (codes: Iterable<LegacyCode>, texts?: Partial<Record<LegacyCode, string>>): Answer => ({
+  ok: false,
+  codes: [...new Set(codes)].sort((a, b) => a - b),
+  ...(texts ? { texts } : {}),
+});
 
 type SourceCommand = Omit<v.InferOutput<(typeof commandSchemas)["sso.create"]>, "Command">;
 
@@ -99,7 +103,7 @@ async function update({ core, fields, actor, ip }: CommandContext): Promise<Answ
 async function remove({ core, fields, actor, ip }: CommandContext): Promise<Answer> {
   const checked = validateCommand(commandSchemas["sso.delete"], fields);
   // Seed 002 numbers "Missing sourceid" 1 for this command.
-  if (!checked.ok) return failure(checked.codes.map((c) => (c === 9 ? DELETE_MISSING_SOURCEID : c)));
+  if (!checked.ok) return failure(checked.codes.map((c) => (c === 9 ? 1 : c)), DELETE_ERRORS);
   const sources = await Promise.all(checked.value.SourceID.map((id) => findSourceById(core, id)));
   const codes: LegacyCode[] = [];
   if (sources.some((s) => !s)) codes.push(10);

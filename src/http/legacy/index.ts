@@ -11,6 +11,7 @@ import type { Logger } from "../../log";
 import { callers, jsonAnswer } from "../docs";
 import type { AppEnv } from "../env";
 import { MAX_BODY_BYTES } from "../limits";
+import { uncleanText } from "../text-hygiene";
 import { BodyError, readFields } from "./body";
 import { text, type Fields } from "../fields";
 import { LEGACY_ERRORS, type LegacyCode } from "./codes";
@@ -22,7 +23,7 @@ type C = Context<AppEnv>;
 
 function reply(c: C, answer: Answer, status: 200 | 400 | 401 | 413 | 429 | 500 | 503 = answer.ok ? 200 : 400) {
   if (answer.ok) return c.json({ Success: true, ...answer.body }, 200);
-  return c.json({ Success: false, ErrorCode: answer.codes, ErrorText: answer.codes.map((code) => LEGACY_ERRORS[code]) }, status);
+  return c.json({ Success: false, ErrorCode: answer.codes, ErrorText: answer.codes.map((code) => answer.texts?.[code] ?? LEGACY_ERRORS[code]) }, status);
 }
 
 const fail = (c: C, code: LegacyCode, status: 400 | 401 | 413 | 429 | 500 | 503) => reply(c, { ok: false, codes: [code] }, status);
@@ -112,6 +113,7 @@ export function legacyApp(core: Core, logger: Logger) {
         if (error instanceof BodyError) return fail(c, 105, 400);
         throw error;
       }
+      if (uncleanText(fields)) return fail(c, 105, 400);
       const command = text(fields, "command")?.trim().toLowerCase() ?? "";
       if (command === "admin.login") return login(c, core, fields);
       if (command === "admin.logout") return logout(c, core, fields);

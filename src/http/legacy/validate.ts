@@ -15,6 +15,8 @@ export type Validated<S extends ObjectSchema> = { ok: true; value: v.InferOutput
 
 export function validateCommand<S extends ObjectSchema>(schema: S, fields: Fields): Validated<S> {
   const input = canonical(fields, schema);
+  // The command was already matched (in any case, spaces around): it is not a field to fail on.
+  if ("Command" in schema.entries) input.Command = (schema.entries.Command as v.LiteralSchema<string, undefined>).literal;
   const result = v.safeParse(schema, input, { abortPipeEarly: true });
   if (result.success) return { ok: true, value: result.output };
   const codes = new Set<LegacyCode>();

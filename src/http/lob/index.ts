@@ -16,6 +16,7 @@ import type { Logger } from "../../log";
 import { callers, jsonAnswer } from "../docs";
 import type { AppEnv } from "../env";
 import { MAX_BODY_BYTES } from "../limits";
+import { uncleanText } from "../text-hygiene";
 import { issuesOf } from "../validation";
 import { SUPPORTED_API_VERSION, generateSsoTokenBody, generateSsoTokenHeaders, generatedView, lobErrorView } from "./schemas";
 
@@ -102,6 +103,8 @@ export function lobApp(core: Core, logger: Logger) {
       } catch {
         return refuse(c, 400, "Bad Request: the body is not valid JSON");
       }
+      const unclean = uncleanText(raw);
+      if (unclean) return refuse(c, 400, `Bad Request: ${unclean.path} ${unclean.message}`);
       const body = v.safeParse(generateSsoTokenBody, raw);
       if (!body.success) return refuse(c, 400, `Bad Request: ${issuesOf(body.issues).map((i) => (i.path ? `${i.path} ${i.message}` : i.message)).join("; ")}`);
 

@@ -20,6 +20,7 @@ import { callers, jsonAnswer } from "../docs";
 import type { AppEnv } from "../env";
 import { canonical, fieldsOf } from "../fields";
 import { MAX_BODY_BYTES } from "../limits";
+import { uncleanText } from "../text-hygiene";
 import { issuesOf, validate } from "../validation";
 import { credentialsOf } from "../v1/auth";
 import { errorResponse, nonceQuery, nonceTokenRequest, nonceTokenResponse } from "./schemas";
@@ -74,6 +75,8 @@ async function requestBody(c: C): Promise<Record<string, unknown> | Response> {
     return error(c, 400, "Bad Request", "the body is not valid JSON");
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return error(c, 400, "Bad Request", "the body must be a JSON object");
+  const unclean = uncleanText(parsed);
+  if (unclean) return error(c, 400, "Bad Request", `${unclean.path}: ${unclean.message}`);
   return canonical(fieldsOf(Object.entries(parsed)), nonceTokenRequest);
 }
 

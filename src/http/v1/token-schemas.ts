@@ -2,6 +2,7 @@
 import * as v from "valibot";
 import { requestExamples } from "../docs";
 import { MAX_VALID_FOR_SECONDS, httpUrlSchema, sourceCodeSchema } from "../../core/sources";
+import { MAX_TOKEN_LENGTH } from "../../core/tokens/formats";
 
 const name = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(max));
 
@@ -34,7 +35,7 @@ export const issueBody = v.pipe(
   requestExamples([{ user: { email: "alice@example.com", displayName: "Alice", orgId: "org1", groups: ["staff"] }, ttlSeconds: 60 }]),
 );
 
-const tokenText = v.pipe(v.string(), v.minLength(1), v.maxLength(8192));
+const tokenText = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_TOKEN_LENGTH));
 
 export const tokenBody = v.pipe(v.strictObject({ token: tokenText }), requestExamples([{ token: "fjd0c3M2DpBKreGqGZaF6iZhf5M0qDapDnkpvGUwyzU" }]));
 
