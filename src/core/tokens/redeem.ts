@@ -8,7 +8,6 @@
 // its own id, and every later statement of the batch finds them by that mark.
 import { randomUUID } from "node:crypto";
 import type { SqlValue, Statement } from "../../store/driver";
-import { rowObjects } from "../../store/driver";
 import type { BulkWrite } from "../../store/group-commit";
 import { jsonRows } from "../../store/json-rows";
 import { actorName, type Actor } from "../audit";
@@ -70,9 +69,12 @@ const CONSUME = `
 UPDATE sso_tokens SET consumed_at = ?2, redeem_batch = ?3
 WHERE token_hash IN (SELECT ${field("h", "")} FROM json_each(?1))
   AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
-  AND NOT EXISTS (SELECT 1 FROM json_each(?1) j WHERE ${field("h")} = sso_tokens.token_hash
-                  AND ${field("sec")} IS NOT NULL AND ${field("sec")} IS NOT sso_tokens.section)
   AND source_id IN (SELECT id FROM sso_sources WHERE expires_at IS NULL OR expires_at > ?2)`;
+
+// The same, for batches where some request is a browser landing that takes one section only.
+const CONSUME_IN_SECTION = `${CONSUME}
+  AND NOT EXISTS (SELECT 1 FROM json_each(?1) j WHERE ${field("h")} = sso_tokens.token_hash
+                  AND ${field("sec")} IS NOT NULL AND ${field("sec")} IS NOT sso_tokens.section)`;
 
 // The tokens this batch consumed, joined to their request row and source.
 const CONSUMED = `
@@ -121,25 +123,53 @@ SELECT ?2, ${field("actor")}, iif(t.user_id IS NULL, 'token.redeem_failed', 'tok
   json_object('dialect', t.dialect, 'via', ${field("via")}, 'reason', iif(t.user_id IS NULL, 'user not found or not allowed', NULL))
 ${CONSUMED}`;
 
+// One JSON object per redemption: a single column is far cheaper to carry
+// out of the driver than twenty-odd.
 const RESULTS = `
-SELECT t.token_hash AS hash, t.ref_no AS refNo, t.section, t.email, t.display_name AS displayName, t.external_id AS externalId,
-  t.org_id AS orgId, t.groups, t.lob_id AS lobId, t.functionality, t.redirect_url AS redirectUrl,
-  s.id AS sourceId, s.code AS sourceCode, s.perform_login AS performLogin, s.return_user_data AS returnUserData, s.redirect_urls AS redirectUrls,
-  u.id AS userId, u.email AS userEmail, u.display_name AS userDisplayName, u.external_id AS userExternalId, u.org_id AS userOrgId,
-  u.groups AS userGroups, u.id = ${field("uid")} AS created, ls.expires_at AS sessionExpiresAt
+SELECT t.token_hash AS hash, json_object(
+  'refNo', t.ref_no, 'section', t.section, 'email', t.email, 'displayName', t.display_name, 'externalId', t.external_id,
+  'orgId', t.org_id, 'groups', json(t.groups), 'lobId', t.lob_id, 'functionality', t.functionality, 'redirectUrl', t.redirect_url,
+  'sourceId', s.id, 'sourceCode', s.code, 'performLogin', s.perform_login, 'returnUserData', s.return_user_data,
+  'redirectUrls', json(s.redirect_urls), 'userId', u.id, 'userEmail', u.email, 'userDisplayName', u.display_name,
+  'userExternalId', u.external_id, 'userOrgId', u.org_id, 'userGroups', json(u.groups), 'created', u.id = ${field("uid")},
+  'sessionExpiresAt', ls.expires_at) AS result
 ${CONSUMED}
 LEFT JOIN users u ON u.id = t.user_id
 LEFT JOIN login_sessions ls ON ls.id_hash = ${field("sid")}`;
 
 // Each with the highest ?n it uses: SQLite wants exactly that many values bound.
-const STATEMENTS = [CONSUME, CREATE_USERS, RESOLVE_USERS, UPDATE_USERS, RECORD_GROUPS, OPEN_SESSIONS, AUDIT, RESULTS].map((sql) => ({
-  sql,
-  arity: Math.max(...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1]))),
-}));
+const bound = (sql: string) => ({ sql, arity: Math.max(...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1]))) });
+const AFTER_CONSUME = [CREATE_USERS, RESOLVE_USERS, UPDATE_USERS, RECORD_GROUPS, OPEN_SESSIONS, AUDIT, RESULTS].map(bound);
+const [PLAIN, IN_SECTION] = [bound(CONSUME), bound(CONSUME_IN_SECTION)];
 
-type ResultRow = Record<string, SqlValue>;
+/** What RESULTS says of one redemption. */
+interface Result {
+  refNo: string;
+  section: string | null;
+  email: string | null;
+  displayName: string | null;
+  externalId: string | null;
+  orgId: string;
+  groups: string[] | null;
+  lobId: string | null;
+  functionality: string | null;
+  redirectUrl: string | null;
+  sourceId: number;
+  sourceCode: string;
+  performLogin: number;
+  returnUserData: number;
+  redirectUrls: string[];
+  userId: string | null;
+  userEmail: string | null;
+  userDisplayName: string | null;
+  userExternalId: string | null;
+  userOrgId: string;
+  userGroups: string[] | null;
+  created: number | null;
+  sessionExpiresAt: number | null;
+}
 
-function redeemOp(core: Core): BulkWrite<RedeemRow, ResultRow | undefined> {
+function redeemOp(core: Core): BulkWrite<RedeemRow, Result | undefined> {
   return {
     name: "token.redeem",
     plan(rows) {
@@ -148,9 +178,9 @@ function redeemOp(core: Core): BulkWrite<RedeemRow, ResultRow | undefined> {
       const unique = rows.filter((r) => !seen.has(r.h) && seen.add(r.h));
       const values: SqlValue[] = [encode(unique), core.now(), randomUUID(), core.settings.sessionTtlSeconds * 1000];
       return {
-        statements: STATEMENTS.map(({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) })),
+        statements: [unique.some((r) => r.sec !== null) ? IN_SECTION : PLAIN, ...AFTER_CONSUME].map(({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) })),
         decode(results) {
-          const byHash = new Map(rowObjects(results[results.length - 1]!).map((r) => [r.hash as string, r]));
+          const byHash = new Map(results[results.length - 1]!.rows.map((r) => [r[0] as string, JSON.parse(r[1] as string) as Result]));
           const answered = new Set<string>();
           return rows.map((r) => {
             if (answered.has(r.h)) return undefined;
@@ -163,7 +193,7 @@ function redeemOp(core: Core): BulkWrite<RedeemRow, ResultRow | undefined> {
   };
 }
 
-const ops = new WeakMap<Core, BulkWrite<RedeemRow, ResultRow | undefined>>();
+const ops = new WeakMap<Core, BulkWrite<RedeemRow, Result | undefined>>();
 
 function opFor(core: Core) {
   let op = ops.get(core);
@@ -171,36 +201,33 @@ function opFor(core: Core) {
   return op;
 }
 
-const parseList = (text: SqlValue | undefined): string[] => (typeof text === "string" ? (JSON.parse(text) as string[]) : []);
-
-function redemptionOf(row: ResultRow, sessionId: string): Redemption {
-  const redirectUrls = parseList(row.redirectUrls);
-  const tokenRedirect = row.redirectUrl as string | null;
+function redemptionOf(row: Result, sessionId: string): Redemption {
+  const { redirectUrls, redirectUrl } = row;
   return {
-    tokenRefNo: row.refNo as string,
-    source: { id: Number(row.sourceId), code: row.sourceCode as string, performLogin: Boolean(row.performLogin), returnUserData: Boolean(row.returnUserData) },
+    tokenRefNo: row.refNo,
+    source: { id: row.sourceId, code: row.sourceCode, performLogin: Boolean(row.performLogin), returnUserData: Boolean(row.returnUserData) },
     claims: {
-      email: row.email as string | null,
-      displayName: row.displayName as string | null,
-      externalId: row.externalId as string | null,
-      orgId: row.orgId as string,
-      groups: row.groups === null ? null : parseList(row.groups),
-      section: row.section as string | null,
-      lobId: row.lobId as string | null,
-      functionality: row.functionality as string | null,
+      email: row.email,
+      displayName: row.displayName,
+      externalId: row.externalId,
+      orgId: row.orgId,
+      groups: row.groups,
+      section: row.section,
+      lobId: row.lobId,
+      functionality: row.functionality,
     },
     created: Boolean(row.created),
     user: {
-      id: row.userId as string,
-      email: row.userEmail as string | null,
-      displayName: row.userDisplayName as string | null,
-      externalId: row.userExternalId as string | null,
-      orgId: row.userOrgId as string,
-      groups: parseList(row.userGroups),
+      id: row.userId!,
+      email: row.userEmail,
+      displayName: row.userDisplayName,
+      externalId: row.userExternalId,
+      orgId: row.userOrgId,
+      groups: row.userGroups ?? [],
     },
-    session: row.sessionExpiresAt === null ? null : { id: sessionId, expiresAt: Number(row.sessionExpiresAt) },
+    session: row.sessionExpiresAt === null ? null : { id: sessionId, expiresAt: row.sessionExpiresAt },
     // The allowlist is read again now: a URL removed since the token was issued is no longer followed.
-    redirectUrl: tokenRedirect && redirectUrls.includes(tokenRedirect) ? tokenRedirect : redirectUrls.length === 1 ? redirectUrls[0]! : null,
+    redirectUrl: redirectUrl && redirectUrls.includes(redirectUrl) ? redirectUrl : redirectUrls.length === 1 ? redirectUrls[0]! : null,
   };
 }
 
@@ -224,6 +251,6 @@ export async function redeemToken(core: Core, request: RedeemRequest): Promise<R
     core.telemetry.tokenRefused(request.via, "refused");
     return { ok: false, consumed: true };
   }
-  core.telemetry.tokenRedeemed(row.sourceCode as string, request.via);
+  core.telemetry.tokenRedeemed(row.sourceCode, request.via);
   return { ok: true, redemption: redemptionOf(row, sessionId) };
 }
