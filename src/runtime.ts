@@ -7,7 +7,7 @@ import { bootstrap, checkMasterKey, loadMasterKey, type BootstrapResult } from "
 import { createCore, type Core } from "./core/context";
 import { createApp, type App } from "./http/app";
 import type { Logger } from "./log";
-import { filePathOf } from "./store/local-driver";
+import { filePathOf } from "./store/file-url";
 import { migrate, type MigrationReport } from "./store/migrations";
 import { displayStore } from "./cli/banner";
 import { Metrics } from "./metrics";

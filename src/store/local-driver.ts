@@ -1,24 +1,17 @@
 // The embedded store: a libSQL file, written from a worker thread, read from the main thread.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { embedded } from "../embedded";
-import type { Client, InStatement } from "@libsql/client/sqlite3";
-import { fromLibsql, type Driver, type Result } from "./driver";
+import type { Driver, Result } from "./driver";
 import { StoreQueryError, StoreUnavailableError, classifyStoreError } from "./errors";
+import { filePathOf } from "./file-url";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./local-protocol";
 import { ensureLibsqlBinding } from "./native-binding";
+import type { SqliteConnection } from "./sqlite-connection";
 
 type Pending = { resolve: (results: Result[]) => void; reject: (error: Error) => void };
 type Outgoing = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
-
-/** Path of the database file named by a `file:` URL (relative to the working directory). */
-export function filePathOf(url: string): string {
-  const rest = url.slice("file:".length);
-  if (rest.startsWith("//")) return fileURLToPath(url);
-  return rest.split("?")[0]!;
-}
 
 function startWorker(init: WorkerInit): Worker {
   if (embedded.storeWorker) return new Worker(embedded.storeWorker, { eval: true, workerData: init });
@@ -81,12 +74,13 @@ function connection(init: WorkerInit) {
  * for the writer, so running them here costs less than a round trip to a
  * thread (and a thread more to share two cores with).
  */
-async function openReader(url: string, busyTimeoutMs: number): Promise<Client> {
-  const { createClient } = await import("@libsql/client/sqlite3");
-  const client = createClient({ url, concurrency: 1, intMode: "number" });
-  await client.execute(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-  await client.execute("PRAGMA query_only = 1");
-  return client;
+async function openReader(path: string, busyTimeoutMs: number): Promise<SqliteConnection> {
+  // Imported only now: the native binding's path must be set before libsql loads.
+  const { SqliteConnection } = await import("./sqlite-connection");
+  const connection = new SqliteConnection(path);
+  connection.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  connection.exec("PRAGMA query_only = 1");
+  return connection;
 }
 
 export async function openLocalDriver(url: string, options: { busyTimeoutMs: number }): Promise<Driver> {
@@ -96,23 +90,23 @@ export async function openLocalDriver(url: string, options: { busyTimeoutMs: num
   // The writer first: it creates the file and switches it to WAL.
   const writer = connection({ url, busyTimeoutMs: options.busyTimeoutMs, ...(libsqlBinding ? { libsqlBinding } : {}) });
   await writer.check(path);
-  const reader = await openReader(url, options.busyTimeoutMs).catch(async (error: unknown) => {
+  const reader = await openReader(path, options.busyTimeoutMs).catch(async (error: unknown) => {
     await writer.close();
     throw new Error(`cannot open the store at ${path}: ${String(error)}`);
   });
-  const read = async <T>(work: () => Promise<T>): Promise<T> => {
+  const read = async <T>(work: () => T): Promise<T> => {
     try {
-      return await work();
+      return work();
     } catch (error) {
       throw classifyStoreError(error);
     }
   };
   return {
     kind: "file",
-    query: (statement) => read(async () => fromLibsql(await reader.execute(statement as InStatement))),
+    query: (statement) => read(() => reader.run(statement)),
     execute: async (statement) => (await writer.call({ op: "execute", statement }))[0]!,
     batch: (statements, mode) =>
-      mode === "read" ? read(async () => (await reader.batch(statements as InStatement[], "read")).map(fromLibsql)) : writer.call({ op: "batch", statements, mode }),
+      mode === "read" ? read(() => reader.transaction(statements, "BEGIN DEFERRED")) : writer.call({ op: "batch", statements, mode }),
     migrate: (statements) => writer.call({ op: "migrate", statements }),
     close: async () => {
       reader.close();

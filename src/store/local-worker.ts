@@ -3,51 +3,53 @@
 // request handling. Here they stall only this thread, while the main thread
 // keeps parsing requests and queueing the next group commit.
 import { parentPort, workerData } from "node:worker_threads";
-import { createClient, type Client, type InStatement } from "@libsql/client/sqlite3";
-import { fromLibsql, type Result } from "./driver";
+import type { Result } from "./driver";
+import { filePathOf } from "./file-url";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./local-protocol";
+import { SqliteConnection } from "./sqlite-connection";
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 
 // One connection, so the pragmas below hold for every statement.
-const client: Client = createClient({ url: init.url, concurrency: 1, intMode: "number" });
+const connection = new SqliteConnection(filePathOf(init.url));
+connection.exec(`PRAGMA busy_timeout = ${init.busyTimeoutMs}`);
+connection.exec("PRAGMA journal_mode = WAL");
+// FULL: a commit is on disk before its requests are answered (SPEC §5).
+connection.exec("PRAGMA synchronous = FULL");
+connection.exec("PRAGMA foreign_keys = ON");
 
-async function applyPragmas(): Promise<void> {
-  await client.execute(`PRAGMA busy_timeout = ${init.busyTimeoutMs}`);
-  await client.execute("PRAGMA journal_mode = WAL");
-  // FULL: a commit is on disk before its requests are answered (SPEC §5).
-  await client.execute("PRAGMA synchronous = FULL");
-  await client.execute("PRAGMA foreign_keys = ON");
+function migrate(request: Extract<WorkerRequest, { op: "migrate" }>): Result[] {
+  // Off for the migration, so that a table rebuilt by it does not cascade deletes into its children.
+  connection.exec("PRAGMA foreign_keys = OFF");
+  try {
+    return connection.transaction(request.statements, "BEGIN DEFERRED");
+  } finally {
+    connection.exec("PRAGMA foreign_keys = ON");
+  }
 }
 
-async function handle(request: WorkerRequest): Promise<Result[]> {
+function handle(request: WorkerRequest): Result[] {
   switch (request.op) {
     case "execute":
-      return [fromLibsql(await client.execute(request.statement as InStatement))];
+      return [connection.run(request.statement)];
     case "batch":
-      return (await client.batch(request.statements as InStatement[], request.mode)).map(fromLibsql);
+      return connection.transaction(request.statements, request.mode === "write" ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
     case "migrate":
-      return (await client.migrate(request.statements as InStatement[])).map(fromLibsql);
+      return migrate(request);
     case "close":
-      client.close();
+      connection.close();
       return [];
   }
 }
 
-const ready = applyPragmas();
-
-port.on("message", async (request: WorkerRequest) => {
+port.on("message", (request: WorkerRequest) => {
   let reply: WorkerReply;
   try {
-    await ready;
-    reply = { id: request.id, ok: true, results: await handle(request) };
+    reply = { id: request.id, ok: true, results: handle(request) };
   } catch (error) {
     const e = error as { message?: string; code?: string };
     reply = { id: request.id, ok: false, error: { message: String(e.message ?? error), code: String(e.code ?? "UNKNOWN") } };
-    // The client drops a connection it could not roll back and opens a fresh
-    // one without our pragmas; set them again so FULL sync is never lost.
-    if (request.op !== "close") await applyPragmas().catch(() => {});
   }
   port.postMessage(reply);
   if (request.op === "close") port.close();
