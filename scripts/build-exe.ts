@@ -18,10 +18,17 @@ const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 export async function buildExecutable(): Promise<string> {
   if (process.platform !== "linux" || process.arch !== "x64") throw new Error("build:exe makes a linux-x64 executable: run it on linux-x64");
   mkdirSync(work, { recursive: true });
-  const main = await buildSingleFile({ format: "cjs", outfile: join(work, "ssod.cjs") });
+  const { outfile: main, assets } = await buildSingleFile({ format: "cjs", outfile: join(work, "ssod.cjs") });
+  const assetFiles = Object.fromEntries(
+    [...assets].map(([name, packed]) => {
+      const path = join(work, `${name}.gz`);
+      writeFileSync(path, packed);
+      return [name, path];
+    }),
+  );
   const blob = join(work, "ssod.blob");
   const config = join(work, "sea-config.json");
-  writeFileSync(config, JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true }));
+  writeFileSync(config, JSON.stringify({ main, output: blob, assets: assetFiles, disableExperimentalSEAWarning: true }));
   execFileSync(process.execPath, ["--experimental-sea-config", config], { stdio: "inherit" });
   copyFileSync(process.execPath, EXECUTABLE);
   chmodSync(EXECUTABLE, 0o755);

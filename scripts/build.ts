@@ -1,16 +1,20 @@
 // Builds dist/ssod.mjs: one file holding the server, its SQL migrations, the
 // store worker and the libSQL native bindings for linux-x64 (glibc and musl).
+// The bindings and RapiDoc's script are assets: a comment after the code, read
+// only when needed (src/assets.ts).
 //
 // libSQL loads its native binding with a `require` whose name is computed at
 // run time, which esbuild cannot follow. Both bundles (the main one reads,
 // the store worker writes) rewrite that loader to open the binding the main
 // thread wrote to a cache folder (src/store/native-binding.ts).
 import { build, type Plugin } from "esbuild";
-import { chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { ASSETS_MARKER, DOCS_ASSET, libsqlAsset } from "../src/assets";
 import { readMigrationsFolder } from "../src/store/migrations";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -70,8 +74,19 @@ function bindingPath(target: string): string {
   return require.resolve(`@libsql/${target}/index.node`);
 }
 
-/** What the single file carries besides the code: see src/embedded.ts. */
-async function payload(minify: boolean) {
+/** The large payloads, gzipped, by name: kept out of the code (src/assets.ts). */
+export type Assets = Map<string, Buffer>;
+
+function packAssets(): Assets {
+  const files: [string, string][] = [
+    [DOCS_ASSET, require.resolve("rapidoc/dist/rapidoc-min.js")],
+    ...BINDING_TARGETS.map((t): [string, string] => [libsqlAsset(t), bindingPath(t)]),
+  ];
+  return new Map(files.map(([name, path]) => [name, gzipSync(readFileSync(path), { level: 9 })]));
+}
+
+/** What the single file carries in its code besides ssod itself (src/embedded.ts). */
+async function payload(minify: boolean, assets: Assets) {
   const worker = await build({
     entryPoints: [join(root, "src/store/local-worker.ts")],
     bundle: true,
@@ -89,25 +104,29 @@ async function payload(minify: boolean) {
     version: pkg.version,
     migrations: readMigrationsFolder(new URL("../drizzle/", import.meta.url)),
     storeWorker: worker.outputFiles[0]!.text,
-    docsScript: readFileSync(require.resolve("rapidoc/dist/rapidoc-min.js"), "utf8"),
-    libsqlBindings: Object.fromEntries(BINDING_TARGETS.map((t) => [t, gzipSync(readFileSync(bindingPath(t)), { level: 9 }).toString("base64")])),
+    assets: Object.fromEntries([...assets].map(([name, packed]) => [name, createHash("sha256").update(packed).digest("hex").slice(0, 16)])),
   };
 }
 
 export interface BuildOptions {
   /** false keeps names readable in CPU profiles (`npm run build -- --no-minify`). */
   minify?: boolean;
-  /** "esm" for dist/ssod.mjs; "cjs" for the standalone executable (Node 20's SEA runs CommonJS only). */
+  /**
+   * "esm" for dist/ssod.mjs, its assets in a comment after the code; "cjs" for
+   * the standalone executable (Node 20's SEA runs CommonJS only), which takes
+   * them as SEA assets.
+   */
   format?: "esm" | "cjs";
   outfile?: string;
 }
 
-export async function buildSingleFile(options: BuildOptions = {}): Promise<string> {
+export async function buildSingleFile(options: BuildOptions = {}): Promise<{ outfile: string; assets: Assets }> {
   const minify = options.minify ?? true;
   const format = options.format ?? "esm";
   const outfile = options.outfile ?? out;
   const started = performance.now();
   mkdirSync(dirname(outfile), { recursive: true });
+  const assets = packAssets();
   await build({
     entryPoints: [join(root, "src/main.ts")],
     bundle: true,
@@ -121,14 +140,17 @@ export async function buildSingleFile(options: BuildOptions = {}): Promise<strin
     ...(format === "esm"
       ? { banner: { js: 'import { createRequire as __ssodCreateRequire } from "node:module"; const require = __ssodCreateRequire(import.meta.url);' } }
       : {}),
-    plugins: [embeddedPlugin(await payload(minify)), libsqlLoaderRewrite, absentOptionalModules],
+    plugins: [embeddedPlugin(await payload(minify, assets)), libsqlLoaderRewrite, absentOptionalModules],
     // In CommonJS, import.meta is empty: only the from-source fallbacks read it, never the built file.
     logLevel: format === "cjs" ? "error" : "warning",
   });
+  if (format === "esm") {
+    appendFileSync(outfile, `${ASSETS_MARKER}${[...assets].map(([name, packed]) => `${name} ${packed.toString("base64")}\n`).join("")}*/\n`);
+  }
   chmodSync(outfile, 0o755);
   const mb = (statSync(outfile).size / 1e6).toFixed(1);
   process.stderr.write(`built ${outfile} (${mb} MB) in ${Math.round(performance.now() - started)} ms\n`);
-  return outfile;
+  return { outfile, assets };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

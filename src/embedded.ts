@@ -11,10 +11,8 @@ export interface Embedded {
   migrations?: EmbeddedMigration[];
   /** CommonJS source of the store worker, run with `new Worker(source, { eval: true })`. */
   storeWorker?: string;
-  /** RapiDoc's single-file bundle, for the offline /docs page. */
-  docsScript?: string;
-  /** libSQL native bindings by target ("linux-x64-gnu", …), gzip then base64. */
-  libsqlBindings?: Record<string, string>;
+  /** The large payloads kept out of the code, by name, with a digest of each (src/assets.ts). */
+  assets?: Record<string, string>;
 }
 
 // scripts/build.ts replaces this whole module with the real payloads.

@@ -1,7 +1,8 @@
 // The built dist/ssod.mjs, copied alone into an empty folder, starts, makes
 // its store and answers seed 002's sso.create example.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startBuiltServer } from "./helpers/process";
@@ -35,6 +36,10 @@ test("dist/ssod.mjs copied alone into an empty folder serves seed 002's sso.crea
     assert.ok(Number.isInteger(body.SSOSourceID));
     assert.ok(existsSync(join(server.dir, "data", "ssod.db")), "the default store is created under ./data");
     assert.ok(!server.stdout().includes(key!), "the admin key never reaches the log");
+    // RapiDoc travels as an asset after the code (src/assets.ts): no node_modules beside the copy.
+    const docs = await fetch(`${server.url}/docs/rapidoc.js`);
+    assert.equal(docs.status, 200);
+    assert.equal(await docs.text(), readFileSync(createRequire(import.meta.url).resolve("rapidoc/dist/rapidoc-min.js"), "utf8"));
   } finally {
     server.kill("SIGTERM");
     assert.equal(await server.exited, 0, "SIGTERM drains and exits 0");

@@ -2,7 +2,8 @@
 // from any folder, with the same CLI, and serves over HTTP.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
@@ -64,6 +65,9 @@ describe("the standalone executable", { skip: process.platform !== "linux" || pr
     assert.equal((await redeem()).status, 200);
     assert.equal((await redeem()).status, 400);
     assert.ok(existsSync(join(dir, "data", "ssod.db")), "the store is made in the working folder");
+    // RapiDoc and the libSQL binding are SEA assets of the executable.
+    const docs = await fetch(`${url}/docs/rapidoc.js`);
+    assert.equal(await docs.text(), readFileSync(createRequire(import.meta.url).resolve("rapidoc/dist/rapidoc-min.js"), "utf8"));
 
     child.kill("SIGTERM");
     const code = await new Promise((resolve) => child.once("exit", resolve));

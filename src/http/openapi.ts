@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { Hono } from "hono";
 import { generateSpecs } from "hono-openapi";
 import { html } from "hono/html";
-import { embedded } from "../embedded";
+import { DOCS_ASSET, readAsset } from "../assets";
 import { version } from "../version";
 import type { AppEnv } from "./env";
 
@@ -46,7 +46,7 @@ const documentation = {
 };
 
 function docsScript(): string {
-  return embedded.docsScript ?? readFileSync(createRequire(import.meta.url).resolve("rapidoc/dist/rapidoc-min.js"), "utf8");
+  return readAsset(DOCS_ASSET)?.toString("utf8") ?? readFileSync(createRequire(import.meta.url).resolve("rapidoc/dist/rapidoc-min.js"), "utf8");
 }
 
 export function openApiRoutes(app: Hono<AppEnv>) {

@@ -2,12 +2,10 @@
 // Node can only load a native addon from a file, so at first start the one
 // for this platform is written to a cache folder and its path handed to the
 // store worker.
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
-import { embedded } from "../embedded";
+import { assetDigest, assetNames, libsqlAsset, readAsset } from "../assets";
 
 export function libsqlTarget(): string {
   const { platform, arch } = process;
@@ -47,18 +45,17 @@ export function ensureLibsqlBinding(): string | undefined {
 }
 
 function writeLibsqlBinding(): string | undefined {
-  const bindings = embedded.libsqlBindings;
-  if (!bindings) return undefined;
+  const embeddedTargets = assetNames().flatMap((name) => /^libsql-(.+)\.node$/.exec(name)?.[1] ?? []);
+  if (embeddedTargets.length === 0) return undefined;
   const target = libsqlTarget();
-  const packed = bindings[target];
-  if (!packed) {
+  // The name carries the payload's digest, so an upgrade never reuses an old binding.
+  const digest = assetDigest(libsqlAsset(target));
+  if (!digest) {
     throw new Error(
-      `this ssod build embeds the libSQL binding for ${Object.keys(bindings).join(", ")}, not ${target}: ` +
+      `this ssod build embeds the libSQL binding for ${embeddedTargets.join(", ")}, not ${target}: ` +
         `use a remote store (SSOD_DATABASE_URL=libsql://…) or run ssod from source`,
     );
   }
-  // The name carries a digest of the payload, so an upgrade never reuses an old binding.
-  const digest = createHash("sha256").update(packed).digest("hex").slice(0, 16);
   const name = `libsql-${target}-${digest}.node`;
   let lastError: unknown;
   for (const dir of cacheDirs()) {
@@ -68,7 +65,7 @@ function writeLibsqlBinding(): string | undefined {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // Written aside then renamed, so a concurrent start never loads a half-written file.
       const partial = `${path}.${process.pid}.partial`;
-      writeFileSync(partial, gunzipSync(Buffer.from(packed, "base64")), { mode: 0o755 });
+      writeFileSync(partial, readAsset(libsqlAsset(target))!, { mode: 0o755 });
       renameSync(partial, path);
       return path;
     } catch (error) {

@@ -1,0 +1,44 @@
+// The large payloads of the single-file build: libSQL's native bindings and
+// RapiDoc's script. As string literals in the code they cost every start about
+// 250 ms and 40 MB (V8 scans and keeps them), so they stay out of it:
+// dist/ssod.mjs carries them in a comment after its code, the standalone
+// executable as SEA assets. Each is read only when it is needed: a binding at
+// the first start on a machine, the script at the first /docs request.
+import { readFileSync } from "node:fs";
+import { getAsset, isSea } from "node:sea";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+import { embedded } from "./embedded";
+
+export const DOCS_ASSET = "rapidoc.js";
+export const libsqlAsset = (target: string) => `libsql-${target}.node`;
+
+/** Opens the comment after the code of dist/ssod.mjs: then one `name base64(gzip)` line per asset. */
+export const ASSETS_MARKER = "/*ssod-assets\n";
+
+/** The names of the assets this build carries (none when running from source). */
+export function assetNames(): string[] {
+  return Object.keys(embedded.assets ?? {});
+}
+
+/** A digest of the embedded asset (it names cached copies), or undefined when this build has none by that name. */
+export function assetDigest(name: string): string | undefined {
+  return embedded.assets?.[name];
+}
+
+/** The asset's bytes, or undefined when running from source (the caller falls back to node_modules). */
+export function readAsset(name: string): Buffer | undefined {
+  if (assetDigest(name) === undefined) return undefined;
+  return gunzipSync(isSea() ? Buffer.from(getAsset(name)) : fromTrailer(name));
+}
+
+function fromTrailer(name: string): Buffer {
+  // latin1: one character a byte, so the base64 slices straight out.
+  const file = readFileSync(fileURLToPath(import.meta.url), "latin1");
+  const start = file.lastIndexOf(ASSETS_MARKER);
+  const prefix = `\n${name} `;
+  const at = start < 0 ? -1 : file.indexOf(prefix, start + ASSETS_MARKER.length - 1);
+  if (at < 0) throw new Error(`this ssod build has lost its embedded ${name}: download it again`);
+  const from = at + prefix.length;
+  return Buffer.from(file.slice(from, file.indexOf("\n", from)), "base64");
+}
