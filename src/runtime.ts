@@ -12,7 +12,7 @@ import { migrate, type MigrationReport } from "./store/migrations";
 import { displayStore } from "./cli/banner";
 import { Metrics } from "./metrics";
 import { StoreAuthError, StoreUnavailableError } from "./store/errors";
-import { refusesToken } from "./store/remote-driver";
+import { refusesToken, remoteTransport } from "./store/remote-driver";
 import { isRemoteUrl, openStore, type Store, type StoreCall } from "./store/store";
 
 export interface Runtime {
@@ -87,7 +87,7 @@ async function startupError(error: unknown, config: Config): Promise<unknown> {
   const where = displayStore(config.databaseUrl);
   const refused =
     error instanceof StoreAuthError ||
-    (error instanceof StoreUnavailableError && /^wss?:/i.test(config.databaseUrl) && (await refusesToken(config.databaseUrl, config.databaseAuthToken)));
+    (error instanceof StoreUnavailableError && remoteTransport(config.databaseUrl) === "ws" && (await refusesToken(config.databaseUrl, config.databaseAuthToken)));
   if (refused) return new Error(`SSOD_DATABASE_AUTH_TOKEN: the store at ${where} refused it; check the token`);
   if (error instanceof StoreUnavailableError) return new Error(`SSOD_DATABASE_URL: cannot reach the store at ${where} (${error.message})`);
   return error;

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { createClient } from "@libsql/client/http";
 import { startBuiltServer, type ServerProcess } from "./helpers/process";
 import { startSqld, type Sqld } from "./helpers/sqld";
+import { remoteTransport } from "../src/store/remote-driver";
 
 const ADMIN_KEY = `ssod_ak_${"s".repeat(43)}`;
 const MASTER_KEY = "5".repeat(64);
@@ -129,6 +130,24 @@ for (const transport of ["http", "ws"] as const) {
       });
     }
 
+    if (transport === "ws") {
+      test("libsql:// takes the WebSocket: an instance on libsql://…?tls=0 joins the three", async () => {
+        const libsqlUrl = sqld.wsUrl.replace(/^ws:/, "libsql:") + "?tls=0";
+        assert.equal(remoteTransport(libsqlUrl), "ws");
+        assert.equal(remoteTransport("libsql://db-org.turso.io"), "ws");
+        assert.equal(remoteTransport("https://db-org.turso.io"), "http");
+        const fourth = await startBuiltServer({ env: { SSOD_DATABASE_URL: libsqlUrl, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: MASTER_KEY, SSOD_ADMIN_API_KEY: ADMIN_KEY } });
+        try {
+          const issued = await issue(fourth, "libsql-url@example.com");
+          assert.equal((await post(`${a().url}/v1/tokens/redeem`, { token: issued.token })).status, 200);
+          assert.equal((await post(`${fourth.url}/v1/tokens/redeem`, { token: issued.token })).status, 400);
+        } finally {
+          fourth.kill("SIGTERM");
+          await fourth.exited;
+        }
+      });
+    }
+
     test("sqld stopped: 503 with Retry-After and /readyz not ready, then recovery with nothing lost", async () => {
       const live = instances.filter((i) => i.child.exitCode === null && i.child.signalCode === null);
       const before = await issue(live[0]!, "before-outage@example.com");
@@ -161,19 +180,22 @@ for (const transport of ["http", "ws"] as const) {
       assert.equal((await post(`${live[0]!.url}/v1/tokens`, { user: { email: "after@example.com" } })).status, 201);
     });
 
+    const wrongTokenUrls = () => (transport === "http" ? [sqld.url] : [sqld.wsUrl, `${sqld.wsUrl.replace(/^ws:/, "libsql:")}?tls=0`]);
     test("a wrong store token stops start-up at once, naming the variable and not the token", async () => {
-      const started = Date.now();
-      const failed = await startBuiltServer({
-        env: { SSOD_DATABASE_URL: transport === "http" ? sqld.url : sqld.wsUrl, SSOD_DATABASE_AUTH_TOKEN: sqld.wrongToken, SSOD_MASTER_KEY: MASTER_KEY },
-        timeoutMs: 10_000,
-      }).then(
-        () => assert.fail("started with a wrong token"),
-        (error: Error) => error.message,
-      );
-      assert.ok(Date.now() - started < 8_000, "fails at once");
-      assert.match(failed, /exited \(1\)/);
-      assert.match(failed, /SSOD_DATABASE_AUTH_TOKEN/);
-      assert.ok(!failed.includes(sqld.wrongToken), "the token is not printed");
+      for (const url of wrongTokenUrls()) {
+        const started = Date.now();
+        const failed = await startBuiltServer({
+          env: { SSOD_DATABASE_URL: url, SSOD_DATABASE_AUTH_TOKEN: sqld.wrongToken, SSOD_MASTER_KEY: MASTER_KEY },
+          timeoutMs: 10_000,
+        }).then(
+          () => assert.fail(`started with a wrong token on ${url}`),
+          (error: Error) => error.message,
+        );
+        assert.ok(Date.now() - started < 8_000, "fails at once");
+        assert.match(failed, /exited \(1\)/);
+        assert.match(failed, /SSOD_DATABASE_AUTH_TOKEN/);
+        assert.ok(!failed.includes(sqld.wrongToken), "the token is not printed");
+      }
     });
   });
 }
