@@ -89,6 +89,14 @@ describe("who issues for which source", () => {
     assert.equal(refs.size, 20);
   });
 
+  test("nonces are 43 base64url characters and never repeat, across many concurrent issues", async () => {
+    // 300 tokens draw ~11 KiB of randomness: the 4 KiB pool (src/core/crypto.ts) refills mid-way.
+    const issued = await Promise.all(Array.from({ length: 300 }, (_, i) => issueOk(admin, { user: { externalId: `many-${i}` } })));
+    for (const t of issued) assert.match(t.token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(new Set(issued.map((t) => t.token)).size, 300);
+    assert.equal(new Set(issued.map((t) => t.tokenRefNo)).size, 300);
+  });
+
   test("an admin key without sourceCode issues for the default source", async () => {
     const t = await issueOk(admin, { user: { email: "dflt@example.com" } });
     const info = await introspect(t.token);
