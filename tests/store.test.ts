@@ -1,7 +1,8 @@
 // The store (src/store): migrations under a lock kept in the store itself,
 // the `default` source of the first migration, and group commit — many
-// concurrent write units in one transaction, a failing unit refused alone.
-// A real libSQL file in a temp folder; nothing mocked.
+// concurrent write units in one transaction, a failing unit refused alone —
+// on a real libSQL file in a temp folder and on a real sqld, over a WebSocket
+// (src/store/hrana-ws-driver.ts) and over HTTP. Nothing mocked.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -9,6 +10,7 @@ import { rowObjects } from "../src/store/driver";
 import { StoreQueryError } from "../src/store/errors";
 import { bundledMigrations, migrate, migrationsApplied } from "../src/store/migrations";
 import { openStore, type Store } from "../src/store/store";
+import { startSqld, type Sqld } from "./helpers/sqld";
 import { tempDir } from "./helpers/temp";
 
 const fileUrl = () => `file:${join(tempDir("ssod-store-"), "ssod.db")}`;
@@ -108,15 +110,46 @@ describe("migrations", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("group commit (store.write)", () => {
+/** Where the group-commit tests run: each backend a store of its own. */
+interface Backend {
+  name: string;
+  /** A new, empty store's URL and token (for a file, a new file; for sqld, a server of its own). */
+  start(): Promise<{ url: string; authToken?: string }>;
+  stop(): Promise<void>;
+}
+
+function sqldBackend(name: string, urlOf: (sqld: Sqld) => string): Backend {
+  let sqld: Sqld | undefined;
+  return {
+    name,
+    async start() {
+      sqld ??= await startSqld();
+      return { url: urlOf(sqld), authToken: sqld.token };
+    },
+    stop: async () => sqld?.stop(),
+  };
+}
+
+const backends: Backend[] = [
+  { name: "a file", start: async () => ({ url: fileUrl() }), stop: async () => {} },
+  sqldBackend("sqld over a WebSocket", (sqld) => sqld.wsUrl),
+  sqldBackend("sqld over HTTP", (sqld) => sqld.url),
+];
+
+for (const backend of backends) describe(`group commit (store.write) on ${backend.name}`, () => {
   let store: Store;
+  let target: { url: string; authToken?: string };
   /** Every batch the group commit sent: how many units, whether it committed. */
   const batches: { entries: number; ok: boolean }[] = [];
   before(async () => {
-    store = await openStore({ url: fileUrl(), groupCommit: { onBatch: ({ entries, ok }) => batches.push({ entries, ok }) } });
+    target = await backend.start();
+    store = await openStore({ ...target, groupCommit: { onBatch: ({ entries, ok }) => batches.push({ entries, ok }) } });
     await migrate(store.driver);
   });
-  after(() => store.close());
+  after(async () => {
+    await store.close();
+    await backend.stop();
+  });
 
   /** A write unit that inserts one settings row and answers with its key. */
   const put = (key: string, value = "v") => ({
@@ -253,8 +286,8 @@ describe("group commit (store.write)", () => {
     assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'mixed:%'"), 96);
   });
 
-  test("writes from two stores on the same file all land", async () => {
-    const other = await openStore({ url: `file:${await filePathOf(store)}` });
+  test("writes from two stores on the same store all land", async () => {
+    const other = await openStore(target);
     try {
       const a = Array.from({ length: 50 }, (_, i) => store.write(put(`two:a:${i}`)));
       const b = Array.from({ length: 50 }, (_, i) => other.write(put(`two:b:${i}`)));
@@ -266,13 +299,11 @@ describe("group commit (store.write)", () => {
   });
 
   test("close() waits for queued writes", async () => {
-    const url = fileUrl();
-    const s2 = await openStore({ url });
-    await migrate(s2.driver);
+    const s2 = await openStore(target);
     const pending = Array.from({ length: 30 }, (_, i) => s2.write(put(`close:${i}`)));
     await s2.close();
     await Promise.all(pending);
-    const s3 = await openStore({ url });
+    const s3 = await openStore(target);
     try {
       assert.equal(await count(s3, "SELECT count(*) FROM settings WHERE key LIKE 'close:%'"), 30);
     } finally {
@@ -280,9 +311,3 @@ describe("group commit (store.write)", () => {
     }
   });
 });
-
-/** The database file behind a store (from SQLite itself). */
-async function filePathOf(store: Store): Promise<string> {
-  const rows = rowObjects<{ name: string; file: string }>(await store.driver.query({ sql: "PRAGMA database_list", args: [] }));
-  return rows.find((r) => r.name === "main")!.file;
-}

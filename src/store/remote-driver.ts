@@ -1,16 +1,16 @@
-// A libSQL server (sqld, Turso) over HTTP or WebSocket. Every call is one
-// round trip, so callers batch: a group commit is a single `batch`.
+// A libSQL server (sqld, Turso) over a WebSocket (src/store/hrana-ws-driver.ts)
+// or HTTP (@libsql/client). Every call is one round trip, so callers batch: a
+// group commit is a single `batch`.
 import { createClient as createHttpClient } from "@libsql/client/http";
-import { createClient as createWsClient } from "@libsql/client/ws";
-import type { Client, InStatement } from "@libsql/client/http";
+import type { InStatement } from "@libsql/client/http";
 import { fromLibsql, type Driver } from "./driver";
 import { StoreAuthError, classifyStoreError } from "./errors";
+import { openHranaWsDriver } from "./hrana-ws-driver";
 
 /**
  * How a URL reaches its server. `libsql://` takes a WebSocket (TLS unless
- * `?tls=0`): one long-lived Hrana stream per client, where HTTP opens a
- * server-side connection per call, which on sqld costs about 5 ms a round
- * trip against 1 ms (measured here: ssod's issue rate on sqld doubled). An
+ * `?tls=0`), whose streams stay open; over HTTP every call opens a server-side
+ * connection, which on sqld costs about 5 ms a round trip against 1 ms. An
  * explicit `http(s)://` keeps HTTP, for proxies that do not pass WebSockets.
  */
 export function remoteTransport(url: string): "ws" | "http" {
@@ -18,8 +18,8 @@ export function remoteTransport(url: string): "ws" | "http" {
 }
 
 export function openRemoteDriver(url: string, authToken: string | undefined): Driver {
-  const config = { url, intMode: "number" as const, ...(authToken ? { authToken } : {}) };
-  const client: Client = remoteTransport(url) === "ws" ? createWsClient(config) : createHttpClient(config);
+  if (remoteTransport(url) === "ws") return openHranaWsDriver(url, authToken);
+  const client = createHttpClient({ url, intMode: "number", ...(authToken ? { authToken } : {}) });
   const guard = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       return await work();
