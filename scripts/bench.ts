@@ -147,9 +147,11 @@ async function main() {
   await ssod.stop();
   await measureCeiling();
 
-  // The same against a real sqld (libSQL's server), as many instances would share it.
+  // The same against a real sqld (libSQL's server), as many instances would
+  // share it, through a libsql:// URL as Turso gives them (a WebSocket).
   const sqld = await startSqld();
-  const remote = await startSsod({ SSOD_DATABASE_URL: sqld.url, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: "a".repeat(64) }, tempDir("ssod-bench-remote-"));
+  const libsqlUrl = `${sqld.wsUrl.replace(/^ws:/, "libsql:")}?tls=0`;
+  const remote = await startSsod({ SSOD_DATABASE_URL: libsqlUrl, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: "a".repeat(64) }, tempDir("ssod-bench-remote-"));
   await runEndpoints(remote, " (sqld)", ssodRows);
   await remote.stop();
   await sqld.stop();
