@@ -445,6 +445,43 @@ describe("400: the body (checked last)", () => {
   });
 });
 
+describe("a caller token presented again (verified tokens are remembered for a minute)", () => {
+  test("honoured again; refused at once after the source's client secret is rotated", async () => {
+    const src = await createSource(s, { code: "lob-remembered" });
+    const token = await hsToken(src);
+    await generatedOk(await generate(headersFor(src.clientId, token)));
+    await generatedOk(await generate(headersFor(src.clientId, token)));
+    const rotated = await s.request("POST", `/v1/sources/${src.id}/secret`, { headers: admin });
+    assert.equal(rotated.status, 200);
+    await assertLobError(await generate(headersFor(src.clientId, token)), 401);
+  });
+
+  test("refused once it has expired, though it was accepted a moment before", async () => {
+    const strict = await openTestServer({ ...NO_THROTTLE, SSOD_CLOCK_SKEW: "0" });
+    try {
+      const src = await createSource(strict, { code: "lob-expiring" });
+      const token = await hsToken(src, { client_id: src.clientId }, Math.floor(Date.now() / 1000) + 2);
+      await generatedOk(await generate(headersFor(src.clientId, token), BODY, { server: strict }));
+      await sleep(2_100);
+      await assertLobError(await generate(headersFor(src.clientId, token), BODY, { server: strict }), 401, /expired/);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  test("refused at once when the source's identity provider changes (another audience)", async () => {
+    await createSource(s, { code: "lob-aud-change", clientId: "aud-change", identityProvider: { issuer: ISSUER, jwksUrl, audience: "first-audience" } });
+    const token = await idpToken({ client_id: "aud-change", aud: "first-audience" });
+    await generatedOk(await generate(headersFor("aud-change", token)));
+    const patched = await s.request("PATCH", "/v1/sources/lob-aud-change", {
+      json: { identityProvider: { issuer: ISSUER, jwksUrl, audience: "second-audience" } },
+      headers: admin,
+    });
+    assert.equal(patched.status, 200, await patched.clone().text());
+    await assertLobError(await generate(headersFor("aud-change", token)), 401);
+  });
+});
+
 describe("the identity provider", () => {
   test("unreachable: 502 in the seed's error shape, never a 500", async () => {
     const token = await idpToken({ client_id: unreachableIdp.clientId });

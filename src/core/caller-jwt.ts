@@ -31,9 +31,72 @@ export function remoteKeySet(jwksUrl: string) {
   return set;
 }
 
+// Verified tokens, remembered for a minute at most. A caller presents the same
+// access token on every call (a Cognito one lives an hour), and jose's
+// WebCrypto signature check costs about 40 µs of the main thread each time:
+// a fifth of a GenerateSSOToken request here. An entry is the exact token
+// under the exact key material (the sealed client secret, or the identity
+// provider's settings), so a rotated secret or a changed provider never
+// reuses one; and it lapses when jose would call the token expired. jose's
+// own JWKS cache already keeps a provider's keys for ten minutes, so a key a
+// provider withdraws is honoured no longer than before.
+const VERIFIED_FOR_MS = 60_000;
+const MAX_VERIFIED = 10_000;
+const verifiedBy = new WeakMap<Core, Map<string, { claims: JWTPayload; until: number }>>();
+
+function verifiedOf(core: Core) {
+  let verified = verifiedBy.get(core);
+  if (!verified) verifiedBy.set(core, (verified = new Map()));
+  return verified;
+}
+
+function verificationKey(source: Source, token: string): string {
+  const idp = source.identityProvider;
+  const material = idp ? `idp\n${idp.issuer}\n${idp.jwksUrl}\n${idp.audience ?? ""}` : `hs256\n${source.secrets.clientSecretEnc}`;
+  return `${material}\n${token}`;
+}
+
+function remember(core: Core, key: string, claims: JWTPayload): void {
+  const now = core.now();
+  // jose refuses a token once exp + clockTolerance has passed.
+  const expires = (Number(claims.exp) + core.settings.clockSkewSeconds) * 1000;
+  const verified = verifiedOf(core);
+  if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!);
+  verified.set(key, { claims, until: Math.min(expires, now + VERIFIED_FOR_MS) });
+}
+
+function recalled(core: Core, key: string): JWTPayload | undefined {
+  const verified = verifiedOf(core);
+  const entry = verified.get(key);
+  if (!entry) return undefined;
+  if (entry.until > core.now()) return entry.claims;
+  verified.delete(key);
+  return undefined;
+}
+
 const scopesOf = (claims: JWTPayload): string[] => (typeof claims.scope === "string" ? claims.scope.split(" ") : Array.isArray(claims.scp) ? (claims.scp as string[]) : []);
 
 export async function verifyCallerJwt(core: Core, source: Source, token: string, presentedClientId: string): Promise<CallerVerdict> {
+  const idp = source.identityProvider;
+  const key = verificationKey(source, token);
+  let claims = recalled(core, key);
+  if (!claims) {
+    const checked = await verifySignature(core, source, token);
+    if (!checked.ok) return checked;
+    claims = checked.claims;
+    remember(core, key, claims);
+  }
+  if (idp?.requiredScope && !scopesOf(claims).includes(idp.requiredScope)) {
+    return { ok: false, status: 403, reason: `the token lacks the scope ${idp.requiredScope}` };
+  }
+  // Cognito access tokens name their app client in `client_id`; OIDC tokens may use `azp`.
+  const issuedTo = typeof claims.client_id === "string" ? claims.client_id : typeof claims.azp === "string" ? claims.azp : undefined;
+  if (issuedTo !== undefined && issuedTo !== presentedClientId) return { ok: false, status: 403, reason: "the token was issued to another client" };
+  return { ok: true, claims };
+}
+
+/** jose's verdict on the token's signature, algorithm, issuer, audience and times. */
+async function verifySignature(core: Core, source: Source, token: string): Promise<CallerVerdict> {
   const idp = source.identityProvider;
   let claims: JWTPayload;
   try {
@@ -61,11 +124,5 @@ export async function verifyCallerJwt(core: Core, source: Source, token: string,
     // fetch failures (the identity provider is unreachable) are not JOSE errors
     return { ok: false, status: 502, reason: "the identity provider's keys could not be fetched" };
   }
-  if (idp?.requiredScope && !scopesOf(claims).includes(idp.requiredScope)) {
-    return { ok: false, status: 403, reason: `the token lacks the scope ${idp.requiredScope}` };
-  }
-  // Cognito access tokens name their app client in `client_id`; OIDC tokens may use `azp`.
-  const issuedTo = typeof claims.client_id === "string" ? claims.client_id : typeof claims.azp === "string" ? claims.azp : undefined;
-  if (issuedTo !== undefined && issuedTo !== presentedClientId) return { ok: false, status: 403, reason: "the token was issued to another client" };
   return { ok: true, claims };
 }
