@@ -4,10 +4,11 @@
 // on a real libSQL file in a temp folder and on a real sqld, over a WebSocket
 // (src/store/hrana-ws-driver.ts) and over HTTP. Nothing mocked.
 import assert from "node:assert/strict";
+import { type AddressInfo, type Socket, connect, createServer } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { rowObjects } from "../src/store/driver";
-import { StoreQueryError } from "../src/store/errors";
+import { StoreQueryError, StoreUnavailableError } from "../src/store/errors";
 import { bundledMigrations, migrate, migrationsApplied } from "../src/store/migrations";
 import { openStore, type Store } from "../src/store/store";
 import { startSqld, type Sqld } from "./helpers/sqld";
@@ -308,6 +309,54 @@ for (const backend of backends) describe(`group commit (store.write) on ${backen
       assert.equal(await count(s3, "SELECT count(*) FROM settings WHERE key LIKE 'close:%'"), 30);
     } finally {
       await s3.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe("sqld over a WebSocket that goes silent", () => {
+  /** A TCP relay to sqld that can freeze the connections it has (no data, no close), as a dropped network path does. */
+  function relay(port: number) {
+    const sockets: Socket[] = [];
+    const server = createServer((client) => {
+      const upstream = connect(port, "127.0.0.1");
+      client.pipe(upstream).pipe(client);
+      sockets.push(client, upstream);
+      client.on("error", () => {});
+      upstream.on("error", () => {});
+    });
+    return {
+      listen: () => new Promise<number>((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port))),
+      freeze: () => {
+        for (const socket of sockets.splice(0)) {
+          socket.unpipe();
+          socket.pause();
+        }
+      },
+      close: () => {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      },
+    };
+  }
+
+  test("a call that times out gives a 503-class error, and the next call gets a new connection", async () => {
+    const sqld = await startSqld();
+    const proxy = relay(Number(new URL(sqld.url).port));
+    const port = await proxy.listen();
+    const store = await openStore({ url: `ws://127.0.0.1:${port}`, authToken: sqld.token, timeoutMs: 1_000 });
+    try {
+      await migrate(store.driver);
+      const put = (key: string) => store.write({ statements: [{ sql: "INSERT INTO settings (key, value) VALUES (?, 'v')", args: [key] }], decode: () => key });
+      assert.equal(await put("before"), "before");
+      proxy.freeze();
+      await assert.rejects(put("frozen"), (error: Error) => error instanceof StoreUnavailableError && error.reason === "timeout");
+      assert.equal(await put("after"), "after", "a new connection, not the silent one");
+      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key IN ('before', 'after')"), 2);
+    } finally {
+      await store.close();
+      proxy.close();
+      await sqld.stop();
     }
   });
 });

@@ -27,6 +27,11 @@ export interface Driver {
    * a table rebuilt by a migration does not cascade deletes into its children.
    */
   migrate(statements: Statement[]): Promise<Result[]>;
+  /**
+   * Drops a remote store's connection: the next call opens a new one. Called
+   * when a call timed out, since the connection may be dead without knowing it.
+   */
+  reset?(): void;
   close(): Promise<void>;
 }
 

@@ -6,19 +6,41 @@
 // (measured here, same session). So: one stream for writes (group commits
 // arrive in order, and sqld runs them back to back without a round trip in
 // between) and a few for reads; when the connection drops, the next call opens
-// a new one.
+// a new one. A connection is also replaced after a minute (as @libsql/client
+// does) and after a call to it timed out (reset()), so one that a network path
+// dropped without a word is not used again.
 import * as hrana from "@libsql/hrana-client";
 import type { Driver, Result, SqlValue, Statement } from "./driver";
 import { classifyStoreError } from "./errors";
 
 /** Reads run on these in turn, so one slow read does not hold up the lookups behind it. */
 const READ_STREAMS = 4;
+const MAX_LINK_AGE_MS = 60_000;
+/** How long a replaced connection may finish the calls it has before it is closed anyway. */
+const RETIRE_GRACE_MS = 30_000;
 
 interface Link {
   client: hrana.WsClient;
   writer: hrana.Stream;
   readers: hrana.Stream[];
   nextReader: number;
+  openedAt: number;
+  /** Calls not yet answered: a replaced link is closed once it has none. */
+  pending: number;
+  replaced: boolean;
+}
+
+function openLink(url: string, authToken: string | undefined): Link {
+  const client = hrana.openWs(url, authToken);
+  return {
+    client,
+    writer: client.openStream(),
+    readers: Array.from({ length: READ_STREAMS }, () => client.openStream()),
+    nextReader: 0,
+    openedAt: Date.now(),
+    pending: 0,
+    replaced: false,
+  };
 }
 
 /** The code @libsql/client would give a Hrana error, for classifyStoreError. */
@@ -86,42 +108,55 @@ export function openHranaWsDriver(url: string, authToken: string | undefined): D
   if (!hranaWsUrl) throw new Error(`not a WebSocket URL: ${url}`);
   let link: Link | undefined;
 
+  // New calls go to a new connection; this one finishes what it has, then closes.
+  const retire = (l: Link) => {
+    if (l.replaced) return;
+    l.replaced = true;
+    if (l.pending === 0) l.client.close();
+    else setTimeout(() => l.client.close(), RETIRE_GRACE_MS).unref();
+  };
   const live = (): Link => {
-    if (link && !link.client.closed) return link;
-    const client = hrana.openWs(hranaWsUrl, authToken);
-    link = { client, writer: client.openStream(), readers: Array.from({ length: READ_STREAMS }, () => client.openStream()), nextReader: 0 };
-    return link;
+    if (link && !link.client.closed && Date.now() - link.openedAt < MAX_LINK_AGE_MS) return link;
+    if (link) retire(link);
+    return (link = openLink(hranaWsUrl, authToken));
   };
   // A stream that failed may be left mid-transaction: the next call gets a fresh one.
-  const writer = (): hrana.Stream => {
-    const l = live();
+  const writerOf = (l: Link): hrana.Stream => {
     if (l.writer.closed) l.writer = l.client.openStream();
     return l.writer;
   };
-  const reader = (): hrana.Stream => {
-    const l = live();
+  const readerOf = (l: Link): hrana.Stream => {
     const i = l.nextReader++ % READ_STREAMS;
     if (l.readers[i]!.closed) l.readers[i] = l.client.openStream();
     return l.readers[i]!;
   };
-  const onStream = async <T>(stream: hrana.Stream, work: (s: hrana.Stream) => Promise<T>): Promise<T> => {
+  const call = async <T>(pick: (l: Link) => hrana.Stream, work: (s: hrana.Stream) => Promise<T>): Promise<T> => {
+    const l = live();
+    const stream = pick(l);
+    l.pending++;
     try {
       return await work(stream);
     } catch (error) {
       if (!(error instanceof hrana.ResponseError)) stream.close();
       throw storeError(error);
+    } finally {
+      if (--l.pending === 0 && l.replaced) l.client.close();
     }
   };
 
   return {
     kind: "remote",
-    query: (s) => onStream(reader(), async (r) => resultOf(await r.query(stmt(s)))),
-    execute: (s) => onStream(writer(), async (w) => resultOf(await w.query(stmt(s)))),
+    query: (s) => call(readerOf, async (r) => resultOf(await r.query(stmt(s)))),
+    execute: (s) => call(writerOf, async (w) => resultOf(await w.query(stmt(s)))),
     batch: (statements, mode) =>
       mode === "write"
-        ? onStream(writer(), (w) => transaction(w, "BEGIN IMMEDIATE", statements))
-        : onStream(reader(), (r) => transaction(r, "BEGIN TRANSACTION READONLY", statements)),
-    migrate: (statements) => onStream(writer(), (w) => transaction(w, "BEGIN DEFERRED", statements, ["PRAGMA foreign_keys=off", "PRAGMA foreign_keys=on"])),
+        ? call(writerOf, (w) => transaction(w, "BEGIN IMMEDIATE", statements))
+        : call(readerOf, (r) => transaction(r, "BEGIN TRANSACTION READONLY", statements)),
+    migrate: (statements) => call(writerOf, (w) => transaction(w, "BEGIN DEFERRED", statements, ["PRAGMA foreign_keys=off", "PRAGMA foreign_keys=on"])),
+    reset: () => {
+      if (link) retire(link);
+      link = undefined;
+    },
     close: async () => link?.client.close(),
   };
 }

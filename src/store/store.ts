@@ -55,7 +55,10 @@ function guarded(driver: Driver, timeoutMs: number, observe: (call: StoreCall) =
     const started = performance.now();
     let timer: NodeJS.Timeout;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError(`the store did not answer within ${timeoutMs} ms`, "timeout")), timeoutMs);
+      timer = setTimeout(() => {
+        driver.reset?.();
+        reject(new StoreUnavailableError(`the store did not answer within ${timeoutMs} ms`, "timeout"));
+      }, timeoutMs);
     });
     return Promise.race([work, timeout]).then(
       (value) => {
