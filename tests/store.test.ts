@@ -314,6 +314,31 @@ for (const backend of backends) describe(`group commit (store.write) on ${backen
 });
 
 // ---------------------------------------------------------------------------
+describe("sqld over a WebSocket: the connection's life", () => {
+  let sqld: Sqld;
+  before(async () => {
+    sqld = await startSqld();
+  });
+  after(() => sqld.stop());
+
+  test("a token in a libsql:// URL (?authToken=) is used when none is given apart", async () => {
+    const url = `${sqld.wsUrl.replace(/^ws:/, "libsql:")}?tls=0&authToken=${sqld.token}`;
+    const store = await openStore({ url });
+    try {
+      assert.equal(await count(store, "SELECT 1"), 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("after close(), a call is refused as unavailable, not sent over a new connection", async () => {
+    const store = await openStore({ url: sqld.wsUrl, authToken: sqld.token });
+    assert.equal(await count(store, "SELECT 1"), 1);
+    await store.close();
+    await assert.rejects(store.driver.query({ sql: "SELECT 1", args: [] }), (error: Error) => error instanceof StoreUnavailableError);
+  });
+});
+
 describe("sqld over a WebSocket that goes silent", () => {
   /** A TCP relay to sqld that can freeze the connections it has (no data, no close), as a dropped network path does. */
   function relay(port: number) {

@@ -38,8 +38,8 @@ export function remoteKeySet(jwksUrl: string) {
 // under the exact key material (the sealed client secret, or the identity
 // provider's settings), so a rotated secret or a changed provider never
 // reuses one; and it lapses when jose would call the token expired. jose's
-// own JWKS cache already keeps a provider's keys for ten minutes, so a key a
-// provider withdraws is honoured no longer than before.
+// own JWKS cache already keeps a provider's keys for ten minutes: a key a
+// provider withdraws may now be honoured a minute longer than that.
 const VERIFIED_FOR_MS = 60_000;
 const MAX_VERIFIED = 10_000;
 const verifiedBy = new WeakMap<Core, Map<string, { claims: JWTPayload; until: number }>>();

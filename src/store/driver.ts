@@ -28,14 +28,16 @@ export interface Driver {
    */
   migrate(statements: Statement[]): Promise<Result[]>;
   /**
-   * Drops a remote store's connection: the next call opens a new one. Called
-   * when a call timed out, since the connection may be dead without knowing it.
+   * Drops a remote store's connection if it was open at `since` (a
+   * performance.now() time): the next call opens a new one. Called when a call
+   * started at `since` timed out, since its connection may be dead without
+   * knowing it.
    */
-  reset?(): void;
+  reset?(since: number): void;
   close(): Promise<void>;
 }
 
-/** Converts a @libsql/client ResultSet (rows are array-like objects) to a Result. */
+/** Converts a @libsql/client ResultSet or Hrana rows (array-like objects) to a Result. */
 export function fromLibsql(rs: { columns: string[]; rows: ArrayLike<unknown>[]; rowsAffected: number }): Result {
   return { columns: rs.columns, rows: rs.rows.map((row) => Array.from(row) as SqlValue[]), rowsAffected: rs.rowsAffected };
 }

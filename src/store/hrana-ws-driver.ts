@@ -10,8 +10,8 @@
 // does) and after a call to it timed out (reset()), so one that a network path
 // dropped without a word is not used again.
 import * as hrana from "@libsql/hrana-client";
-import type { Driver, Result, SqlValue, Statement } from "./driver";
-import { classifyStoreError } from "./errors";
+import { fromLibsql, type Driver, type Result, type Statement } from "./driver";
+import { StoreUnavailableError, classifyStoreError } from "./errors";
 
 /** Reads run on these in turn, so one slow read does not hold up the lookups behind it. */
 const READ_STREAMS = 4;
@@ -24,6 +24,7 @@ interface Link {
   writer: hrana.Stream;
   readers: hrana.Stream[];
   nextReader: number;
+  /** performance.now() when it was opened. */
   openedAt: number;
   /** Calls not yet answered: a replaced link is closed once it has none. */
   pending: number;
@@ -37,44 +38,46 @@ function openLink(url: string, authToken: string | undefined): Link {
     writer: client.openStream(),
     readers: Array.from({ length: READ_STREAMS }, () => client.openStream()),
     nextReader: 0,
-    openedAt: Date.now(),
+    openedAt: performance.now(),
     pending: 0,
     replaced: false,
   };
 }
 
-/** The code @libsql/client would give a Hrana error, for classifyStoreError. */
-function codeOf(error: unknown): string | undefined {
+/** A code for classifyStoreError. A closed stream or connection is unreachable, whatever closed it, unless credentials did. */
+function hranaCode(error: unknown): string | undefined {
   if (error instanceof hrana.ResponseError) return error.code;
-  if (error instanceof hrana.ClosedError) return codeOf(error.cause) ?? "HRANA_CLOSED_ERROR";
+  if (error instanceof hrana.ClosedError) {
+    const cause = hranaCode(error.cause);
+    return cause?.startsWith("AUTH_") ? cause : "HRANA_CLOSED_ERROR";
+  }
   if (error instanceof hrana.WebSocketError) return "HRANA_WEBSOCKET_ERROR";
   if (error instanceof hrana.ProtoError) return "HRANA_PROTO_ERROR";
   return undefined;
 }
 
 function storeError(error: unknown) {
-  const code = codeOf(error);
+  const code = hranaCode(error);
   return classifyStoreError(code && error instanceof Error ? Object.assign(error, { code }) : error);
 }
 
-function resultOf(rows: hrana.RowsResult): Result {
-  return {
-    columns: rows.columnNames.map((c) => c ?? ""),
-    rows: rows.rows.map((row) => Array.from(row) as SqlValue[]),
-    rowsAffected: rows.affectedRowCount,
-  };
-}
+const resultOf = (rows: hrana.RowsResult): Result =>
+  fromLibsql({ columns: rows.columnNames.map((c) => c ?? ""), rows: rows.rows, rowsAffected: rows.affectedRowCount });
 
 const stmt = (s: Statement): hrana.InStmt => [s.sql, s.args];
 
 /**
  * Runs the statements in one transaction, in one round trip: each step runs
  * only if the one before it succeeded, and a failed commit is rolled back.
+ * `around` runs before and after the transaction (a migration's pragmas); the
+ * transaction begins only if the first succeeded.
  */
 async function transaction(stream: hrana.Stream, begin: string, statements: Statement[], around?: [string, string]): Promise<Result[]> {
   const batch = stream.batch(false);
-  if (around) batch.step().run(around[0]);
+  const before = around ? batch.step() : undefined;
+  const prepared = before?.run(around![0]);
   const beginStep = batch.step();
+  if (before) beginStep.condition(hrana.BatchCond.ok(before));
   const began = beginStep.run(begin);
   let last = beginStep;
   const results = statements.map((s) => {
@@ -84,41 +87,55 @@ async function transaction(stream: hrana.Stream, begin: string, statements: Stat
   });
   const commitStep = batch.step().condition(hrana.BatchCond.ok(last));
   const committed = commitStep.run("COMMIT");
-  batch
-    .step()
-    .condition(hrana.BatchCond.not(hrana.BatchCond.ok(commitStep)))
-    .run("ROLLBACK")
-    .catch(() => undefined);
-  if (around) batch.step().run(around[1]);
+  const ignored = [batch.step().condition(hrana.BatchCond.not(hrana.BatchCond.ok(commitStep))).run("ROLLBACK")];
+  if (around) ignored.push(batch.step().run(around[1]));
+  for (const step of ignored) step.catch(() => undefined);
   // Every step's promise settles with the batch; the first failure is the one to report.
-  const settled = Promise.allSettled([began, ...results, committed]);
-  await batch.execute();
+  const settled = Promise.allSettled([...(prepared ? [prepared] : []), began, ...results, committed]);
+  try {
+    await batch.execute();
+  } catch (error) {
+    // The batch as a whole failed: what ran of it, and the stream's state, are unknown.
+    stream.close();
+    throw error;
+  }
   const outcomes = await settled;
   const failed = outcomes.find((o) => o.status === "rejected");
   if (failed) throw failed.reason;
-  return outcomes.slice(1, -1).map((o) => {
+  return outcomes.slice(prepared ? 2 : 1, -1).map((o) => {
     const rows = (o as PromiseFulfilledResult<hrana.RowsResult | undefined>).value;
     if (!rows) throw new Error("a statement of the batch did not run");
     return resultOf(rows);
   });
 }
 
+/** `url` is a ws(s):// or libsql:// URL (remoteTransport); a token in it (`?authToken=`) is used when none is given. */
 export function openHranaWsDriver(url: string, authToken: string | undefined): Driver {
-  const { hranaWsUrl } = hrana.parseLibsqlUrl(url);
-  if (!hranaWsUrl) throw new Error(`not a WebSocket URL: ${url}`);
+  const parsed = hrana.parseLibsqlUrl(url);
+  const target = parsed.hranaWsUrl!;
+  const token = authToken ?? parsed.authToken;
   let link: Link | undefined;
+  /** Replaced connections still finishing their calls. */
+  const retired = new Set<Link>();
+  let closed = false;
 
-  // New calls go to a new connection; this one finishes what it has, then closes.
+  const shut = (l: Link) => {
+    retired.delete(l);
+    l.client.close();
+  };
+  // New calls go to a new connection; this one finishes what it has (30 s at most), then closes.
   const retire = (l: Link) => {
     if (l.replaced) return;
     l.replaced = true;
-    if (l.pending === 0) l.client.close();
-    else setTimeout(() => l.client.close(), RETIRE_GRACE_MS).unref();
+    if (l.pending === 0) return shut(l);
+    retired.add(l);
+    setTimeout(() => shut(l), RETIRE_GRACE_MS).unref();
   };
   const live = (): Link => {
-    if (link && !link.client.closed && Date.now() - link.openedAt < MAX_LINK_AGE_MS) return link;
+    if (closed) throw new StoreUnavailableError("the store is closed", "unreachable");
+    if (link && !link.client.closed && performance.now() - link.openedAt < MAX_LINK_AGE_MS) return link;
     if (link) retire(link);
-    return (link = openLink(hranaWsUrl, authToken));
+    return (link = openLink(target, token));
   };
   // A stream that failed may be left mid-transaction: the next call gets a fresh one.
   const writerOf = (l: Link): hrana.Stream => {
@@ -137,10 +154,11 @@ export function openHranaWsDriver(url: string, authToken: string | undefined): D
     try {
       return await work(stream);
     } catch (error) {
+      // A ResponseError is the statement's; anything else leaves the stream in doubt.
       if (!(error instanceof hrana.ResponseError)) stream.close();
       throw storeError(error);
     } finally {
-      if (--l.pending === 0 && l.replaced) l.client.close();
+      if (--l.pending === 0 && l.replaced) shut(l);
     }
   };
 
@@ -153,10 +171,16 @@ export function openHranaWsDriver(url: string, authToken: string | undefined): D
         ? call(writerOf, (w) => transaction(w, "BEGIN IMMEDIATE", statements))
         : call(readerOf, (r) => transaction(r, "BEGIN TRANSACTION READONLY", statements)),
     migrate: (statements) => call(writerOf, (w) => transaction(w, "BEGIN DEFERRED", statements, ["PRAGMA foreign_keys=off", "PRAGMA foreign_keys=on"])),
-    reset: () => {
-      if (link) retire(link);
-      link = undefined;
+    reset: (since) => {
+      // Only the connection the timed-out call went to: one opened since is not suspect.
+      if (link && link.openedAt <= since) {
+        retire(link);
+        link = undefined;
+      }
     },
-    close: async () => link?.client.close(),
+    close: async () => {
+      closed = true;
+      for (const l of [...retired, ...(link ? [link] : [])]) shut(l);
+    },
   };
 }

@@ -57,15 +57,18 @@ function writeLibsqlBinding(): string | undefined {
     );
   }
   const name = `libsql-${target}-${digest}.node`;
+  const dirs = cacheDirs();
+  const cached = dirs.map((dir) => join(dir, name)).find((path) => existsSync(path));
+  if (cached) return cached;
+  const binding = readAsset(libsqlAsset(target))!;
   let lastError: unknown;
-  for (const dir of cacheDirs()) {
+  for (const dir of dirs) {
     const path = join(dir, name);
-    if (existsSync(path)) return path;
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       // Written aside then renamed, so a concurrent start never loads a half-written file.
       const partial = `${path}.${process.pid}.partial`;
-      writeFileSync(partial, readAsset(libsqlAsset(target))!, { mode: 0o755 });
+      writeFileSync(partial, binding, { mode: 0o755 });
       renameSync(partial, path);
       return path;
     } catch (error) {

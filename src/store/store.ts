@@ -56,7 +56,7 @@ function guarded(driver: Driver, timeoutMs: number, observe: (call: StoreCall) =
     let timer: NodeJS.Timeout;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        driver.reset?.();
+        driver.reset?.(started);
         reject(new StoreUnavailableError(`the store did not answer within ${timeoutMs} ms`, "timeout"));
       }, timeoutMs);
     });
