@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import * as v from "valibot";
 import { ADMIN_KEY_PATTERN } from "./core/admin-keys";
 import { MasterKey } from "./core/crypto";
+import { ConfigError } from "./core/errors";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -74,7 +75,7 @@ export const SETTINGS = {
   masterKey: {
     env: "SSOD_MASTER_KEY",
     schema: v.pipe(v.string(), v.check((s) => MasterKey.parse(s) !== undefined, "32 bytes as 43 base64url characters or 64 hex digits")),
-    help: "Seals stored signing secrets; required with a remote store",
+    help: "Seals stored secrets (signing and client secrets, private keys); required with a remote store",
   },
   logLevel: { env: "SSOD_LOG_LEVEL", schema: v.picklist(LOG_LEVELS, `one of ${LOG_LEVELS.join(", ")}`), default: "info", help: "Log level" },
   trustProxy: { env: "SSOD_TRUST_PROXY", schema: trustProxy, default: "false", help: "Honour X-Forwarded-For: false, true, or proxy IPs/CIDRs" },
@@ -92,6 +93,11 @@ export const SETTINGS = {
   sweepInterval: { env: "SSOD_SWEEP_INTERVAL", schema: integer(1, 86_400), default: "60", help: "How often expired rows are swept, seconds" },
   sweepGrace: { env: "SSOD_SWEEP_GRACE", schema: integer(0, 31_536_000), default: "3600", help: "How long expired tokens and sessions are kept, seconds" },
   requestTimeout: { env: "SSOD_REQUEST_TIMEOUT", schema: integer(1, 600), default: "30", help: "Longest a request may take, seconds" },
+  cacheDir: {
+    env: "SSOD_CACHE_DIR",
+    schema: v.pipe(v.string(), v.minLength(1, "a folder path")),
+    help: "Where the single file writes libSQL's native binding (default $XDG_CACHE_HOME/ssod, ~/.cache/ssod or the temp folder)",
+  },
   metricsToken: {
     env: "SSOD_METRICS_TOKEN",
     schema: v.pipe(v.string(), v.minLength(16, "at least 16 characters")),
@@ -106,9 +112,7 @@ type Parsed = { [K in Key]: Settings[K] extends { default: string } ? v.InferOut
 
 export type Config = Parsed;
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-}
+export { ConfigError };
 
 /** `SSOD_DATABASE_URL` → `--database-url`. */
 export function flagOf(env: string): string {

@@ -3,7 +3,7 @@
 // `serve`, by the other CLI commands, and by the tests.
 import { dirname, resolve } from "node:path";
 import type { Config } from "./config";
-import { bootstrap, checkMasterKey, loadMasterKey, type BootstrapResult } from "./core/bootstrap";
+import { bootstrap, loadMasterKey, requireMasterKeySetting, type BootstrapResult } from "./core/bootstrap";
 import { createCore, type Core } from "./core/context";
 import { createApp, type App } from "./http/app";
 import type { Logger } from "./log";
@@ -38,6 +38,7 @@ export async function openMigratedStore(config: Config, metrics?: Metrics): Prom
   const store = await openStore({
     url: config.databaseUrl,
     authToken: config.databaseAuthToken,
+    cacheDir: config.cacheDir,
     timeoutMs: config.storeTimeout * 1000,
     ...(metrics ? { observe: (call: StoreCall) => metrics.storeCall(call) } : {}),
   });
@@ -56,11 +57,12 @@ export async function openCore(
   config: Config,
   metrics?: Metrics,
 ): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult; migrations: MigrationReport }> {
+  const dataDir = dataDirOf(config.databaseUrl);
   // Checked before the store is touched: a remote store without the master key is a configuration error.
-  const masterKey = loadMasterKey(config.masterKey, dataDirOf(config.databaseUrl));
+  requireMasterKeySetting(config.masterKey, dataDir);
   const { store, migrations } = await openMigratedStore(config, metrics);
   try {
-    await checkMasterKey(store, masterKey);
+    const masterKey = await loadMasterKey(store, config.masterKey, dataDir);
     const core = createCore(
       store,
       masterKey,

@@ -1,15 +1,17 @@
 // The command line (SPEC §4): `node --import tsx src/main.ts …` as a real
 // process — version, help, configuration errors that name the setting (and
 // never echo a secret), `migrate`, `admin-key create`, `admin create` with the
-// password on stdin; the key and the account then work against the built
-// dist/ssod.mjs serving the same store file.
+// password on stdin (the key and the account then work against the built
+// dist/ssod.mjs serving the same store file), `backup` of a running store and
+// a restore from it, and the master key file of a restored store. Exit codes:
+// 0 success, 1 failure, 2 bad usage or configuration.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { BUILT, startBuiltServer, type ServerProcess } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -149,10 +151,10 @@ describe("configuration errors", () => {
     const env = { SSOD_DATABASE_URL: "http://127.0.0.1:9", SSOD_PORT: "0", SSOD_HOST: "127.0.0.1" };
     const serve = await ssod([], { env, timeoutMs: 20_000 });
     assert.equal(serve.signal, null, "exits by itself rather than serving");
-    assert.notEqual(serve.code, 0);
+    assert.equal(serve.code, 2, "a configuration error");
     assert.match(serve.stderr, /SSOD_MASTER_KEY/);
     const key = await ssod(["admin-key", "create", "--name", "x"], { env, timeoutMs: 20_000 });
-    assert.notEqual(key.code, 0);
+    assert.equal(key.code, 2);
     assert.match(key.stderr, /SSOD_MASTER_KEY/);
     assert.doesNotMatch(key.stdout, /ssod_ak_/);
   });
@@ -224,7 +226,7 @@ describe("admin-key create and admin create, then the built server", () => {
 
   test("`admin create`: a duplicate username or a short password is refused", async () => {
     const dup = await ssod(["admin", "create", "--username", "bob"], { env, input: "another long password\n" });
-    assert.notEqual(dup.code, 0);
+    assert.equal(dup.code, 1, "a failure, not bad usage");
     assert.match(dup.stderr, /bob/);
     const short = await ssod(["admin", "create", "--username", "carol"], { env, input: "short\n" });
     assert.notEqual(short.code, 0);
@@ -273,3 +275,109 @@ describe("admin-key create and admin create, then the built server", () => {
     }
   });
 });
+
+// ---------------------------------------------------------------------------
+describe("backup, restore and the master key file", () => {
+  const adminKey = `ssod_ak_${"r".repeat(43)}`;
+  const sourceCodes = async (server: ServerProcess) => {
+    const r = await fetch(`${server.url}/v1/sources`, { headers: { authorization: `Bearer ${adminKey}` } });
+    assert.equal(r.status, 200);
+    return ((await r.json()) as { items: { code: string }[] }).items.map((i) => i.code).sort();
+  };
+
+  test("`backup FILE` copies a running store; a server on the copy (or on the stopped store's file alone), with the key file beside it, serves its sources", async () => {
+    const live = await startBuiltServer({ env: { SSOD_ADMIN_API_KEY: adminKey } });
+    const backup = join(tempDir(), "backup.db");
+    try {
+      const created = await fetch(`${live.url}/v1/sources`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ code: "backed-up", name: "Backed up", validForSeconds: 60 }),
+      });
+      assert.equal(created.status, 201);
+      const r = await ssod(["backup", backup], { env: { SSOD_DATABASE_URL: `file:${join(live.dir, "data", "ssod.db")}` } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /backed up/);
+    } finally {
+      live.kill("SIGTERM");
+      await live.exited;
+    }
+    // From the backup, and from the database file alone, copied after the stop:
+    // a stopped store is one self-contained file (its WAL folded back in).
+    for (const copy of [backup, join(live.dir, "data", "ssod.db")]) {
+      const restored = tempDir();
+      mkdirSync(join(restored, "data"));
+      copyFileSync(copy, join(restored, "data", "ssod.db"));
+      copyFileSync(join(live.dir, "data", "master.key"), join(restored, "data", "master.key"));
+      const server = await startBuiltServer({ dir: restored, env: { SSOD_ADMIN_API_KEY: adminKey } });
+      try {
+        assert.deepEqual(await sourceCodes(server), ["backed-up", "default"], copy);
+      } finally {
+        server.kill("SIGTERM");
+        await server.exited;
+      }
+    }
+  });
+
+  test("a store restored without its master key file is refused, naming the file, and no new key is made", async () => {
+    const first = await startBuiltServer({ env: { SSOD_ADMIN_API_KEY: adminKey } });
+    first.kill("SIGTERM");
+    await first.exited;
+    const restored = tempDir();
+    mkdirSync(join(restored, "data"));
+    copyFileSync(join(first.dir, "data", "ssod.db"), join(restored, "data", "ssod.db"));
+    const r = await ssod(["admin-key", "create", "--name", "x"], { env: { SSOD_DATABASE_URL: `file:${join(restored, "data", "ssod.db")}` } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /master\.key is missing/);
+    assert.ok(!existsSync(join(restored, "data", "master.key")), "no new key file that could not open the secrets");
+    assert.deepEqual(readdirSync(join(restored, "data")).filter((f) => f.startsWith("master")), []);
+  });
+
+  test("a key file that is not the store's is refused, naming the file (exit 2)", async () => {
+    const dir = tempDir();
+    const env = { SSOD_DATABASE_URL: `file:${dbIn(dir)}` };
+    assert.equal((await ssod(["admin-key", "create", "--name", "x"], { env })).code, 0);
+    const other = tempDir();
+    assert.equal((await ssod(["admin-key", "create", "--name", "y"], { env: { SSOD_DATABASE_URL: `file:${dbIn(other)}` } })).code, 0);
+    copyFileSync(join(other, "master.key"), join(dir, "master.key"));
+    const r = await ssod(["admin-key", "create", "--name", "z"], { env });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /master\.key: this is not the master key/);
+  });
+
+  test("`backup` refuses a store that is not there (and makes none), a target that exists, and a remote store", async () => {
+    const dir = tempDir();
+    const missing = await ssod(["backup", join(dir, "copy.db")], { env: { SSOD_DATABASE_URL: `file:${dbIn(dir)}` } });
+    assert.equal(missing.code, 1, missing.stderr);
+    assert.match(missing.stderr, /no store at/);
+    assert.ok(!existsSync(dbIn(dir)), "no empty store made and backed up");
+    assert.equal((await ssod(["migrate"], { env: { SSOD_DATABASE_URL: `file:${dbIn(dir)}` } })).code, 0);
+    const exists = await ssod(["backup", dbIn(dir)], { env: { SSOD_DATABASE_URL: `file:${dbIn(dir)}` } });
+    assert.equal(exists.code, 1);
+    assert.match(exists.stderr, /already exists/);
+    const remote = await ssod(["backup", join(dir, "x.db")], { env: { SSOD_DATABASE_URL: "libsql://db.example.com" } });
+    assert.equal(remote.code, 2);
+  });
+
+  test("--cache-dir (SSOD_CACHE_DIR) names where the single file writes libSQL's binding", async () => {
+    const dir = tempDir();
+    copyFileSync(BUILT, join(dir, "ssod.mjs"));
+    const cache = join(dir, "binding-cache");
+    const r = await runBuilt(dir, ["migrate", "--cache-dir", cache]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readdirSync(cache).some((f) => /^libsql-linux-x64-(gnu|musl)-[0-9a-f]{16}\.node$/.test(f)), readdirSync(cache).join(", "));
+  });
+});
+
+/** Runs the built file copied into `dir`, with a bare environment. */
+function runBuilt(dir: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(dir, "ssod.mjs"), ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += String(d)));
+    child.stderr.on("data", (d) => (stderr += String(d)));
+    child.once("error", reject);
+    child.once("exit", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}

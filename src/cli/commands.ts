@@ -2,13 +2,13 @@
 import * as v from "valibot";
 import { passwordSchema, usernameSchema, createAdminAccount } from "../core/admin-accounts";
 import { createAdminKey } from "../core/admin-keys";
-import { CoreError } from "../core/errors";
 import type { Config } from "../config";
 import { createLogger } from "../log";
 import { openCore, openMigratedStore } from "../runtime";
 import { serveUntilSignalled } from "../server";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { filePathOf } from "../store/file-url";
 import { isRemoteUrl, openStore } from "../store/store";
 import { version } from "../version";
 import { banner, displayStore } from "./banner";
@@ -103,9 +103,6 @@ export const COMMANDS: Command[] = [
       try {
         await createAdminAccount(core, username, password);
         process.stdout.write(`created admin ${username}\n`);
-      } catch (error) {
-        if (error instanceof CoreError && error.code === "conflict") throw new UsageError(error.message);
-        throw error;
       } finally {
         await store.close();
       }
@@ -121,8 +118,11 @@ export const COMMANDS: Command[] = [
     async run(config, _options, args) {
       const target = resolve(args[0]!);
       if (isRemoteUrl(config!.databaseUrl)) throw new UsageError("backup copies a file store; back up a libSQL server with its own tools (see docs/deploy.md)");
-      if (existsSync(target)) throw new UsageError(`${target} already exists; name a new file`);
-      const store = await openStore({ url: config!.databaseUrl });
+      // Opening a store that is not there would make an empty one, and back that up.
+      const source = resolve(filePathOf(config!.databaseUrl));
+      if (!existsSync(source)) throw new Error(`there is no store at ${source}: name it with SSOD_DATABASE_URL or --database-url`);
+      if (existsSync(target)) throw new Error(`${target} already exists; name a new file`);
+      const store = await openStore({ url: config!.databaseUrl, cacheDir: config!.cacheDir });
       try {
         await store.driver.execute({ sql: "VACUUM INTO ?", args: [target] });
         process.stdout.write(`backed up ${displayStore(config!.databaseUrl)} to ${target}\n`);

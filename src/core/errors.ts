@@ -24,3 +24,8 @@ export class CoreError extends Error {
     super(message);
   }
 }
+
+/** A setting is missing, malformed or wrong for this store: the CLI names it and exits 2. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}

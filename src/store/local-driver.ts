@@ -83,10 +83,10 @@ async function openReader(path: string, busyTimeoutMs: number): Promise<SqliteCo
   return connection;
 }
 
-export async function openLocalDriver(url: string, options: { busyTimeoutMs: number }): Promise<Driver> {
+export async function openLocalDriver(url: string, options: { busyTimeoutMs: number; cacheDir?: string | undefined }): Promise<Driver> {
   const path = filePathOf(url);
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const libsqlBinding = ensureLibsqlBinding();
+  const libsqlBinding = ensureLibsqlBinding(options.cacheDir);
   // The writer first: it creates the file and switches it to WAL.
   const writer = connection({ url, busyTimeoutMs: options.busyTimeoutMs, ...(libsqlBinding ? { libsqlBinding } : {}) });
   await writer.check(path);

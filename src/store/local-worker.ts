@@ -38,6 +38,10 @@ function handle(request: WorkerRequest): Result[] {
     case "migrate":
       return migrate(request);
     case "close":
+      // Fold the WAL back into the database file, so that a stopped store is
+      // one self-contained file. Passive: another process still writing is
+      // not waited for (its own close will do it).
+      connection.exec("PRAGMA wal_checkpoint(PASSIVE)");
       connection.close();
       return [];
   }

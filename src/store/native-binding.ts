@@ -15,9 +15,9 @@ export function libsqlTarget(): string {
   return `linux-${arch}-${header?.glibcVersionRuntime ? "gnu" : "musl"}`;
 }
 
-function cacheDirs(): string[] {
+function cacheDirs(configured: string | undefined): string[] {
   const dirs: string[] = [];
-  if (process.env.SSOD_CACHE_DIR) dirs.push(process.env.SSOD_CACHE_DIR);
+  if (configured) dirs.push(configured);
   if (process.env.XDG_CACHE_HOME) dirs.push(join(process.env.XDG_CACHE_HOME, "ssod"));
   try {
     dirs.push(join(homedir(), ".cache", "ssod"));
@@ -38,13 +38,13 @@ declare global {
  * needed, and tells the main thread's libsql loader; `undefined` when running
  * from source (node_modules has it).
  */
-export function ensureLibsqlBinding(): string | undefined {
-  const path = writeLibsqlBinding();
+export function ensureLibsqlBinding(cacheDir: string | undefined): string | undefined {
+  const path = writeLibsqlBinding(cacheDir);
   if (path) globalThis.__ssodLibsqlBinding = path;
   return path;
 }
 
-function writeLibsqlBinding(): string | undefined {
+function writeLibsqlBinding(cacheDir: string | undefined): string | undefined {
   const embeddedTargets = assetNames().flatMap((name) => /^libsql-(.+)\.node$/.exec(name)?.[1] ?? []);
   if (embeddedTargets.length === 0) return undefined;
   const target = libsqlTarget();
@@ -57,7 +57,7 @@ function writeLibsqlBinding(): string | undefined {
     );
   }
   const name = `libsql-${target}-${digest}.node`;
-  const dirs = cacheDirs();
+  const dirs = cacheDirs(cacheDir);
   const cached = dirs.map((dir) => join(dir, name)).find((path) => existsSync(path));
   if (cached) return cached;
   const binding = readAsset(libsqlAsset(target))!;

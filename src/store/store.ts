@@ -16,6 +16,8 @@ export type Database = SqliteRemoteDatabase<typeof schema>;
 export interface StoreOptions {
   url: string;
   authToken?: string | undefined;
+  /** Where the single-file build writes libSQL's native binding (SSOD_CACHE_DIR). */
+  cacheDir?: string | undefined;
   /** How long a file store waits for another process's write lock. */
   busyTimeoutMs?: number;
   /** How long any store call may take before it is abandoned with a 503. */
@@ -106,7 +108,7 @@ export function isRemoteUrl(url: string): boolean {
 export async function openStore(options: StoreOptions): Promise<Store> {
   const raw = isRemoteUrl(options.url)
     ? openRemoteDriver(options.url, options.authToken)
-    : await openLocalDriver(options.url, { busyTimeoutMs: options.busyTimeoutMs ?? 5_000 });
+    : await openLocalDriver(options.url, { busyTimeoutMs: options.busyTimeoutMs ?? 5_000, cacheDir: options.cacheDir });
   const driver = guarded(raw, options.timeoutMs ?? 10_000, options.observe ?? (() => {}));
   const commits = new GroupCommit(driver, {
     maxEntries: 512,
