@@ -136,12 +136,20 @@ async function main() {
   const ssodRows: Row[] = [];
   await measureCeiling();
 
-  // Start once on an empty store (migrations, first keys), then again as in production.
+  // Start once on an empty store (migrations, first keys), then three times
+  // as in production: like the ceiling, the start time is the median of three.
   const first = await startSsod(fileEnv(dir), dir);
   const coldStartMs = first.startMs;
   await first.stop();
+  const startRuns: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const again = await startSsod(fileEnv(dir), dir);
+    startRuns.push(again.startMs);
+    await again.stop();
+  }
   const ssod = await startSsod(fileEnv(dir), dir);
-  const startMs = ssod.startMs;
+  startRuns.push(ssod.startMs);
+  const startMs = [...startRuns].sort((a, b) => a - b)[1]!;
   await runEndpoints(ssod, "", ssodRows);
   const peakRssMb = ssod.peakRssMb();
   await ssod.stop();
@@ -171,7 +179,7 @@ async function main() {
     [`issue and redeem on sqld >= ${TARGETS.sqldRatio * 100}% of the ceiling`]: sqldRows.every((r) => r.ratio >= TARGETS.sqldRatio),
     [`p99 <= ${TARGETS.p99Ms} ms (file store)`]: fileRows.every((r) => r.p99Ms <= TARGETS.p99Ms),
     [`peak RSS <= ${TARGETS.rssMb} MB (${peakRssMb.toFixed(0)} MB)`]: peakRssMb <= TARGETS.rssMb,
-    [`start to healthy <= ${TARGETS.startMs} ms (${startMs.toFixed(0)} ms; first start on an empty store ${coldStartMs.toFixed(0)} ms)`]: startMs <= TARGETS.startMs,
+    [`start to healthy <= ${TARGETS.startMs} ms (median ${startMs.toFixed(0)} ms of ${startRuns.map((ms) => ms.toFixed(0)).join(", ")}; first start on an empty store ${coldStartMs.toFixed(0)} ms)`]: startMs <= TARGETS.startMs,
     "no errors or non-2xx answers": endpoints.every((r) => r.non2xx + r.errors === 0),
   };
   process.stdout.write(`\n${table(rows)}\n\n`);
@@ -179,7 +187,7 @@ async function main() {
   mkdirSync(join(root, "bench"), { recursive: true });
   writeFileSync(
     join(root, "bench/results.json"),
-    `${JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP, ceilingRuns, rows, peakRssMb, startMs, coldStartMs, checks }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP, ceilingRuns, rows, peakRssMb, startMs, startRuns, coldStartMs, checks }, null, 2)}\n`,
   );
 }
 
