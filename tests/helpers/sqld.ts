@@ -47,6 +47,8 @@ export interface Sqld {
   stop(): Promise<void>;
   /** Starts it again on the same port and database (after stop). */
   restart(): Promise<void>;
+  /** The running sqld's process id (for CPU accounting in benchmarks). */
+  pid(): number | undefined;
 }
 
 async function tokenFor(privateKey: ReturnType<typeof generateKeyPairSync>["privateKey"]): Promise<string> {
@@ -100,5 +102,6 @@ export async function startSqld(): Promise<Sqld> {
     dbPath,
     stop,
     restart: launch,
+    pid: () => child.pid,
   };
 }
