@@ -333,6 +333,21 @@ describe("backup, restore and the master key file", () => {
     assert.deepEqual(readdirSync(join(restored, "data")).filter((f) => f.startsWith("master")), []);
   });
 
+  test("four servers started at once on a new store all come up, on one master key file", async () => {
+    const dir = tempDir();
+    const servers = await Promise.all(Array.from({ length: 4 }, () => startBuiltServer({ dir, env: { SSOD_ADMIN_API_KEY: adminKey } })));
+    try {
+      assert.deepEqual(readdirSync(join(dir, "data")).filter((f) => f.startsWith("master")), ["master.key"]);
+      const auth = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
+      const issued = (await (await fetch(`${servers[0]!.url}/v1/tokens`, { method: "POST", headers: auth, body: JSON.stringify({ user: { email: "race@example.com" } }) })).json()) as { token: string };
+      const redeemed = await fetch(`${servers[3]!.url}/v1/tokens/redeem`, { method: "POST", headers: auth, body: JSON.stringify({ token: issued.token }) });
+      assert.equal(redeemed.status, 200);
+    } finally {
+      for (const server of servers) server.kill("SIGTERM");
+      await Promise.all(servers.map((server) => server.exited));
+    }
+  });
+
   test("a key file that is not the store's is refused, naming the file (exit 2)", async () => {
     const dir = tempDir();
     const env = { SSOD_DATABASE_URL: `file:${dbIn(dir)}` };

@@ -60,10 +60,12 @@ export async function loadMasterKey(store: Store, configured: string | undefined
     const path = join(dataDir!, MASTER_KEY_FILE);
     origin = `the master key file ${path}`;
     if (!existsSync(path)) {
-      if (await sealedWithSomeKey(store)) {
-        throw new ConfigError(`${path} is missing, but this store's secrets are sealed with a master key: restore the file from the store's backup, or set SSOD_MASTER_KEY`);
+      const sealed = await sealedWithSomeKey(store);
+      // Looked at again: a process starting beside this one writes its key file before its check row.
+      if (!existsSync(path)) {
+        if (sealed) throw new ConfigError(`${path} is missing, but this store's secrets are sealed with a master key: restore the file from the store's backup, or set SSOD_MASTER_KEY`);
+        writeKeyFile(path);
       }
-      writeKeyFile(path);
     }
     key = MasterKey.parse(readFileSync(path, "utf8").trim());
     if (!key) throw new ConfigError(`${origin} is damaged: restore it from a backup`);
