@@ -11,10 +11,10 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SignJWT } from "jose";
 import { startSqld, type Sqld } from "../tests/helpers/sqld";
 import { tempDir } from "../tests/helpers/temp";
 import { buildSingleFile } from "./build";
+import { CONNECTIONS, benchEndpoints } from "./bench/endpoints";
 import { measure, type LoadOptions } from "./bench/load";
 import { startServer, type Server } from "./bench/processes";
 
@@ -39,47 +39,11 @@ function threadCpu(pid: number): Map<string, number> {
 
 const totalCpu = (pid: number) => [...threadCpu(pid).values()].reduce((a, b) => a + b, 0);
 
-async function json(url: string, init: RequestInit): Promise<Record<string, string>> {
-  const response = await fetch(url, init);
-  if (!response.ok) throw new Error(`${init.method} ${url}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as Record<string, string>;
-}
-
 /** The load for one endpoint, against a fresh source of a running ssod. */
 async function loadFor(endpoint: Endpoint, url: string): Promise<LoadOptions> {
-  const source = await json(`${url}/v1/sources`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify({ code: "threads", name: "Threads", validForSeconds: 3600 }),
-  });
-  const headers = { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}` };
-  const base = { method: "POST" as const, connections: 50, seconds: SECONDS };
-  switch (endpoint) {
-    case "issue":
-      return { ...base, url: `${url}/v1/tokens`, headers, body: JSON.stringify({ user: { email: "bench@example.com" } }) };
-    case "redeem": {
-      const tokens: string[] = [];
-      for (let i = 0; i < 60_000; i += 50) {
-        const batch = await Promise.all(
-          Array.from({ length: 50 }, (_, k) => json(`${url}/v1/tokens`, { method: "POST", headers, body: JSON.stringify({ user: { email: `user${(i + k) % 5000}@example.com` } }) })),
-        );
-        tokens.push(...batch.map((b) => b.token!));
-      }
-      let next = 0;
-      return { ...base, url: `${url}/v1/tokens/redeem`, headers, nextBody: () => JSON.stringify({ token: tokens[next++] ?? "exhausted" }) };
-    }
-    case "lob": {
-      const jwt = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("2h").sign(new TextEncoder().encode(source.clientSecret));
-      return {
-        ...base,
-        url: `${url}/GenerateSSOToken`,
-        headers: { "content-type": "application/json", "x-api-version": "1.0.0", "x-lob-client-id": source.clientId!, authorization: jwt },
-        body: JSON.stringify({ CIINo: "10001XXX", LOBId: "XX", Functionality: "D" }),
-      };
-    }
-    case "tyk":
-      return { ...base, url: `${url}/api/sso`, headers: { "content-type": "application/json", authorization: ADMIN_KEY }, body: JSON.stringify({ emailAddress: "bench@example.com", forSection: "portal" }) };
-  }
+  const endpoints = await benchEndpoints(url, ADMIN_KEY, SECONDS);
+  // Enough distinct tokens for the warm-up and the run at any rate this machine reaches.
+  return endpoint === "redeem" ? endpoints.redeem(60_000) : endpoints[endpoint];
 }
 
 /** Loads the server and prints req/s and CPU per request: each thread of `server`, sqld, the load generator. */
@@ -111,7 +75,7 @@ async function main() {
   const dir = tempDir("ssod-threads-");
 
   const ceiling = await startServer([join(root, "scripts/bench/ceiling.mjs")], {}, root);
-  await account("ceiling (bare Hono JSON echo)", ceiling, { url: `${ceiling.url}/echo`, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: { email: "bench@example.com" } }), connections: 50, seconds: SECONDS });
+  await account("ceiling (bare Hono JSON echo)", ceiling, { url: `${ceiling.url}/echo`, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: { email: "bench@example.com" } }), connections: CONNECTIONS, seconds: SECONDS });
   await ceiling.stop();
 
   const sqld = process.argv.includes("--sqld") ? await startSqld() : undefined;

@@ -8,15 +8,14 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SignJWT } from "jose";
 import { startSqld } from "../tests/helpers/sqld";
 import { tempDir } from "../tests/helpers/temp";
 import { buildSingleFile } from "./build";
-import { measure, type Figures } from "./bench/load";
+import { CONNECTIONS, benchEndpoints } from "./bench/endpoints";
+import { measure, type Figures, type LoadOptions } from "./bench/load";
 import { startServer, type Server } from "./bench/processes";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const CONNECTIONS = 50;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const ADMIN_KEY = `ssod_ak_${"b".repeat(43)}`;
@@ -27,89 +26,25 @@ interface Row extends Figures {
   ratio: number;
 }
 
-async function json(url: string, init: RequestInit): Promise<Record<string, string>> {
-  const response = await fetch(url, init);
-  if (!response.ok) throw new Error(`${init.method} ${url}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as Record<string, string>;
-}
-
 const fileEnv = (dir: string) => ({ SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}`, SSOD_CACHE_DIR: join(dir, "cache") });
 
 async function startSsod(env: Record<string, string>, dir: string): Promise<Server> {
   return startServer([join(root, "dist/ssod.mjs")], { SSOD_ADMIN_API_KEY: ADMIN_KEY, SSOD_HOST: "127.0.0.1", SSOD_PORT: "0", ...env }, dir);
 }
 
-/** Issues `count` tokens through the API, 50 at a time, for the redeem run. */
-async function preIssue(url: string, auth: string, count: number): Promise<string[]> {
-  const tokens: string[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (next < count) {
-        const i = next++;
-        const body = JSON.stringify({ user: { email: `user${i % 5000}@example.com`, displayName: `User ${i % 5000}` } });
-        tokens.push((await json(`${url}/v1/tokens`, { method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body })).token!);
-      }
-    }),
-  );
-  return tokens;
-}
-
 /** Measures issue, redeem, GenerateSSOToken and the Tyk nonce against one running ssod. */
 async function runEndpoints(ssod: Server, suffix: string, rows: Row[]): Promise<void> {
-  const admin = `Bearer ${ADMIN_KEY}`;
-  const source = await json(`${ssod.url}/v1/sources`, {
-    method: "POST",
-    headers: { authorization: admin, "content-type": "application/json" },
-    body: JSON.stringify({ code: "bench", name: "Bench", validForSeconds: 3600 }),
-  });
-  const basic = `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}`;
-  const callerJwt = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("2h").sign(new TextEncoder().encode(source.clientSecret));
-  const jsonHeaders = { "content-type": "application/json" };
-  const run = async (name: string, options: Parameters<typeof measure>[0]) => {
+  const endpoints = await benchEndpoints(ssod.url, ADMIN_KEY, SECONDS);
+  const run = async (name: string, options: LoadOptions) => {
     const figures = await measure(options, WARMUP);
     rows.push({ name: `${name}${suffix}`, ...figures, ratio: 0 }); // the ratio is set once the ceiling's median is known
     return figures;
   };
-
-  const issue = await run("POST /v1/tokens", {
-    url: `${ssod.url}/v1/tokens`,
-    method: "POST",
-    headers: { ...jsonHeaders, authorization: basic },
-    body: JSON.stringify({ user: { email: "bench@example.com" } }),
-    connections: CONNECTIONS,
-    seconds: SECONDS,
-  });
-
+  const issue = await run("POST /v1/tokens", endpoints.issue);
   // Enough distinct tokens for the warm-up and the run, with room to spare.
-  const tokens = await preIssue(ssod.url, basic, Math.ceil(issue.requestsPerSecond * 1.5 * (SECONDS + WARMUP)) + 1000);
-  let cursor = 0;
-  await run("POST /v1/tokens/redeem", {
-    url: `${ssod.url}/v1/tokens/redeem`,
-    method: "POST",
-    headers: { ...jsonHeaders, authorization: basic },
-    nextBody: () => JSON.stringify({ token: tokens[cursor++] ?? "exhausted" }),
-    connections: CONNECTIONS,
-    seconds: SECONDS,
-  });
-
-  await run("POST /GenerateSSOToken", {
-    url: `${ssod.url}/GenerateSSOToken`,
-    method: "POST",
-    headers: { ...jsonHeaders, "x-api-version": "1.0.0", "x-lob-client-id": source.clientId!, authorization: callerJwt },
-    body: JSON.stringify({ CIINo: "10001XXX", LOBId: "XX", Functionality: "D" }),
-    connections: CONNECTIONS,
-    seconds: SECONDS,
-  });
-
-  await run("POST /api/sso", {
-    url: `${ssod.url}/api/sso`,
-    method: "POST",
-    headers: { ...jsonHeaders, authorization: ADMIN_KEY },
-    body: JSON.stringify({ emailAddress: "bench@example.com", forSection: "portal", displayName: "Bench" }),
-    connections: CONNECTIONS,
-    seconds: SECONDS,
-  });
+  await run("POST /v1/tokens/redeem", await endpoints.redeem(Math.ceil(issue.requestsPerSecond * 1.5 * (SECONDS + WARMUP)) + 1000));
+  await run("POST /GenerateSSOToken", endpoints.lob);
+  await run("POST /api/sso", endpoints.tyk);
 }
 
 function table(rows: Row[]): string {

@@ -1,0 +1,70 @@
+// The hot endpoints the benchmarks load, each against a source of its own on
+// a running ssod: one place for their requests, so `npm run bench` and
+// `npm run bench:threads` measure the same thing.
+import { SignJWT } from "jose";
+import type { LoadOptions } from "./load";
+
+export const CONNECTIONS = 50;
+
+export async function json(url: string, init: RequestInit): Promise<Record<string, string>> {
+  const response = await fetch(url, init);
+  if (!response.ok) throw new Error(`${init.method} ${url}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as Record<string, string>;
+}
+
+/** Issues `count` tokens through the API, 50 at a time, for a redeem run. */
+async function preIssue(url: string, auth: string, count: number): Promise<string[]> {
+  const tokens: string[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (next < count) {
+        const i = next++;
+        const body = JSON.stringify({ user: { email: `user${i % 5000}@example.com`, displayName: `User ${i % 5000}` } });
+        tokens.push((await json(`${url}/v1/tokens`, { method: "POST", headers: { authorization: auth, "content-type": "application/json" }, body })).token!);
+      }
+    }),
+  );
+  return tokens;
+}
+
+export interface Endpoints {
+  issue: LoadOptions;
+  /** Pre-issues `tokens` distinct tokens (one per request to come), then loads the redeem API with them. */
+  redeem(tokens: number): Promise<LoadOptions>;
+  lob: LoadOptions;
+  tyk: LoadOptions;
+}
+
+/** Makes a source on the ssod at `url` and the load of each hot endpoint, for `seconds` at 50 connections. */
+export async function benchEndpoints(url: string, adminKey: string, seconds: number): Promise<Endpoints> {
+  const source = await json(`${url}/v1/sources`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ code: "bench", name: "Bench", validForSeconds: 3600 }),
+  });
+  const basic = `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}`;
+  const callerJwt = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("2h").sign(new TextEncoder().encode(source.clientSecret));
+  const base = { method: "POST" as const, connections: CONNECTIONS, seconds };
+  const jsonHeaders = { "content-type": "application/json" };
+  return {
+    issue: { ...base, url: `${url}/v1/tokens`, headers: { ...jsonHeaders, authorization: basic }, body: JSON.stringify({ user: { email: "bench@example.com" } }) },
+    async redeem(count) {
+      const tokens = await preIssue(url, basic, count);
+      let cursor = 0;
+      return { ...base, url: `${url}/v1/tokens/redeem`, headers: { ...jsonHeaders, authorization: basic }, nextBody: () => JSON.stringify({ token: tokens[cursor++] ?? "exhausted" }) };
+    },
+    lob: {
+      ...base,
+      url: `${url}/GenerateSSOToken`,
+      headers: { ...jsonHeaders, "x-api-version": "1.0.0", "x-lob-client-id": source.clientId!, authorization: callerJwt },
+      body: JSON.stringify({ CIINo: "10001XXX", LOBId: "XX", Functionality: "D" }),
+    },
+    tyk: {
+      ...base,
+      url: `${url}/api/sso`,
+      headers: { ...jsonHeaders, authorization: adminKey },
+      body: JSON.stringify({ emailAddress: "bench@example.com", forSection: "portal", displayName: "Bench" }),
+    },
+  };
+}
