@@ -77,12 +77,15 @@ function bindingPath(target: string): string {
 /** The large payloads, gzipped, by name: kept out of the code (src/assets.ts). */
 export type Assets = Map<string, Buffer>;
 
+let packed: Assets | undefined;
+
+/** Gzipped once per process: `npm test` builds the single file and then the executable from the same assets. */
 function packAssets(): Assets {
   const files: [string, string][] = [
     [DOCS_ASSET, require.resolve("rapidoc/dist/rapidoc-min.js")],
     ...BINDING_TARGETS.map((t): [string, string] => [libsqlAsset(t), bindingPath(t)]),
   ];
-  return new Map(files.map(([name, path]) => [name, gzipSync(readFileSync(path), { level: 9 })]));
+  return (packed ??= new Map(files.map(([name, path]) => [name, gzipSync(readFileSync(path), { level: 9 })])));
 }
 
 /** What the single file carries in its code besides ssod itself (src/embedded.ts). */

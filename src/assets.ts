@@ -12,14 +12,11 @@ import { embedded } from "./embedded";
 
 export const DOCS_ASSET = "rapidoc.js";
 export const libsqlAsset = (target: string) => `libsql-${target}.node`;
+/** The targets whose libSQL binding this build carries ("linux-x64-gnu", …). */
+export const libsqlTargets = (): string[] => Object.keys(embedded.assets ?? {}).flatMap((name) => /^libsql-(.+)\.node$/.exec(name)?.[1] ?? []);
 
 /** Opens the comment after the code of dist/ssod.mjs: then one `name base64(gzip)` line per asset. */
 export const ASSETS_MARKER = "/*ssod-assets\n";
-
-/** The names of the assets this build carries (none when running from source). */
-export function assetNames(): string[] {
-  return Object.keys(embedded.assets ?? {});
-}
 
 /** A digest of the embedded asset (it names cached copies), or undefined when this build has none by that name. */
 export function assetDigest(name: string): string | undefined {

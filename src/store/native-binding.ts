@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { assetDigest, assetNames, libsqlAsset, readAsset } from "../assets";
+import { assetDigest, libsqlAsset, libsqlTargets, readAsset } from "../assets";
 
 export function libsqlTarget(): string {
   const { platform, arch } = process;
@@ -45,7 +45,7 @@ export function ensureLibsqlBinding(cacheDir: string | undefined): string | unde
 }
 
 function writeLibsqlBinding(cacheDir: string | undefined): string | undefined {
-  const embeddedTargets = assetNames().flatMap((name) => /^libsql-(.+)\.node$/.exec(name)?.[1] ?? []);
+  const embeddedTargets = libsqlTargets();
   if (embeddedTargets.length === 0) return undefined;
   const target = libsqlTarget();
   // The name carries the payload's digest, so an upgrade never reuses an old binding.
