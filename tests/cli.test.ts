@@ -11,7 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from "
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { BUILT, startBuiltServer, type ServerProcess } from "./helpers/process";
+import { BUILT, startBuiltServer, startBuiltServers, stopAll, type ServerProcess, track } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -28,11 +28,11 @@ interface Run {
 function ssod(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<Run> {
   const home = tempDir("ssod-cli-home-");
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+    const child = track(spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? "", HOME: home, ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
-    });
+    }));
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += String(d)));
@@ -335,7 +335,7 @@ describe("backup, restore and the master key file", () => {
 
   test("four servers started at once on a new store all come up, on one master key file", async () => {
     const dir = tempDir();
-    const servers = await Promise.all(Array.from({ length: 4 }, () => startBuiltServer({ dir, env: { SSOD_ADMIN_API_KEY: adminKey } })));
+    const servers = await startBuiltServers(4, { dir, env: { SSOD_ADMIN_API_KEY: adminKey } });
     try {
       assert.deepEqual(readdirSync(join(dir, "data")).filter((f) => f.startsWith("master")), ["master.key"]);
       const auth = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
@@ -343,8 +343,7 @@ describe("backup, restore and the master key file", () => {
       const redeemed = await fetch(`${servers[3]!.url}/v1/tokens/redeem`, { method: "POST", headers: auth, body: JSON.stringify({ token: issued.token }) });
       assert.equal(redeemed.status, 200);
     } finally {
-      for (const server of servers) server.kill("SIGTERM");
-      await Promise.all(servers.map((server) => server.exited));
+      await stopAll(servers);
     }
   });
 
@@ -387,7 +386,7 @@ describe("backup, restore and the master key file", () => {
 /** Runs the built file copied into `dir`, with a bare environment. */
 function runBuilt(dir: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(dir, "ssod.mjs"), ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = track(spawn(process.execPath, [join(dir, "ssod.mjs"), ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir }, stdio: ["ignore", "pipe", "pipe"] }));
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += String(d)));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { DockerfileParser, type Copy, type Instruction } from "dockerfile-ast";
-import { BUILT } from "./helpers/process";
+import { BUILT, track } from "./helpers/process";
 import { freePort } from "./helpers/sqld";
 import { tempDir } from "./helpers/temp";
 
@@ -57,11 +57,11 @@ describe("the Dockerfile", () => {
     const port = await freePort();
     const [command, ...args] = execForm(only("CMD")[0]!).map(inImage);
     const workdir = inImage(`${only("WORKDIR").at(-1)!.getArgumentsContent()!}/`);
-    const child = spawn(command === "node" ? process.execPath : command!, args, {
+    const child = track(spawn(command === "node" ? process.execPath : command!, args, {
       cwd: workdir,
       env: { PATH: process.env.PATH ?? "", HOME: root, ...env, SSOD_PORT: String(port), SSOD_HOST: "127.0.0.1", SSOD_CACHE_DIR: join(root, "cache") },
       stdio: ["ignore", "ignore", "pipe"],
-    });
+    }));
     let stderr = "";
     child.stderr!.on("data", (d) => (stderr += String(d)));
     try {

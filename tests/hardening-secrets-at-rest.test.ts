@@ -15,12 +15,12 @@ import { test } from "node:test";
 import { SignJWT } from "jose";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { MasterKey, sha256 } from "../src/core/crypto";
-import { BUILT, startBuiltServer } from "./helpers/process";
+import { BUILT, startBuiltServer, track } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 function cli(args: string[], env: Record<string, string>, dir: string, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BUILT, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir, SSOD_CACHE_DIR: join(dir, ".cache"), ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    const child = track(spawn(process.execPath, [BUILT, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir, SSOD_CACHE_DIR: join(dir, ".cache"), ...env }, stdio: ["pipe", "pipe", "pipe"] }));
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += String(d)));

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "@libsql/client/http";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { startBuiltServer, startBuiltServers, type ServerProcess } from "./helpers/process";
 import { startSqld, type Sqld } from "./helpers/sqld";
 import { remoteTransport } from "../src/store/remote-driver";
 
@@ -25,7 +25,7 @@ async function issue(instance: ServerProcess, email: string, extra: Record<strin
 function startInstances(sqld: Sqld, url: string, count: number): Promise<ServerProcess[]> {
   const env = { SSOD_DATABASE_URL: url, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: MASTER_KEY, SSOD_ADMIN_API_KEY: ADMIN_KEY, SSOD_STORE_TIMEOUT: "2", SSOD_REQUEST_TIMEOUT: "10" };
   // All at once: they race for the empty store.
-  return Promise.all(Array.from({ length: count }, () => startBuiltServer({ env })));
+  return startBuiltServers(count, { env });
 }
 
 for (const transport of ["http", "ws"] as const) {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { tempDir } from "./helpers/temp";
+import { track } from "./helpers/process";
 
 const EXECUTABLE = fileURLToPath(new URL("../dist/ssod-linux-x64", import.meta.url));
 
@@ -36,7 +37,7 @@ describe("the standalone executable", { skip: process.platform !== "linux" || pr
 
   test("serves: the seed's sso.create example, then a token issued and redeemed once", async () => {
     const adminKey = `ssod_ak_${"e".repeat(43)}`;
-    const child = spawn(exe, ["serve"], { cwd: dir, env: bareEnv({ SSOD_PORT: "0", SSOD_HOST: "127.0.0.1", SSOD_ADMIN_API_KEY: adminKey }), stdio: ["ignore", "pipe", "pipe"] });
+    const child = track(spawn(exe, ["serve"], { cwd: dir, env: bareEnv({ SSOD_PORT: "0", SSOD_HOST: "127.0.0.1", SSOD_ADMIN_API_KEY: adminKey }), stdio: ["ignore", "pipe", "pipe"] }));
     let out = "";
     child.stdout!.on("data", (d) => (out += String(d)));
     after(() => child.kill("SIGKILL"));

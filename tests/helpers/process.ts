@@ -1,7 +1,13 @@
 // The built dist/ssod.mjs as a real process: copied alone into an empty
 // folder, started with a port of its own, driven over HTTP.
+//
+// Every process started here is stopped on every path: a start that fails
+// kills its child, `startBuiltServers` stops the ones that did start when
+// another fails, and whatever is still running when the test process exits
+// is killed then (the runner, scripts/test.ts, also kills a file's whole
+// process group when it overruns its time).
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tempDir } from "./temp";
@@ -19,10 +25,32 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Copies the built file alone into a fresh folder (or the one given) and returns its path there. */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** Remembers a child until it exits, so that it is killed if the test process ends first. */
+export function track<T extends ChildProcess>(child: T): T {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  return child;
+}
+
+/**
+ * The built file alone in a fresh folder (or the one given), and its path
+ * there. A folder that already holds it keeps its copy: processes started
+ * from it may be reading it (its assets are read lazily), and a copy written
+ * over it would be a half-written file to them. A new copy is written aside
+ * and renamed into place, so no process ever sees a partial file.
+ */
 export function isolatedCopy(dir = tempDir("ssod-e2e-")): { dir: string; file: string } {
   const file = join(dir, "ssod.mjs");
-  copyFileSync(BUILT, file);
+  if (!existsSync(file)) {
+    const partial = `${file}.${process.pid}.partial`;
+    copyFileSync(BUILT, partial);
+    renameSync(partial, file);
+  }
   return { dir, file };
 }
 
@@ -30,17 +58,19 @@ export interface StartOptions {
   env?: Record<string, string>;
   args?: string[];
   dir?: string;
-  /** How long to wait for the "listening" log line. */
+  /** How long to wait for the start banner. */
   timeoutMs?: number;
 }
 
 export async function startBuiltServer(options: StartOptions = {}): Promise<ServerProcess> {
   const { dir, file } = isolatedCopy(options.dir);
-  const child = spawn(process.execPath, [file, ...(options.args ?? [])], {
-    cwd: dir,
-    env: { PATH: process.env.PATH ?? "", HOME: dir, SSOD_PORT: "0", SSOD_HOST: "127.0.0.1", SSOD_CACHE_DIR: join(dir, ".cache"), ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = track(
+    spawn(process.execPath, [file, ...(options.args ?? [])], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "", HOME: dir, SSOD_PORT: "0", SSOD_HOST: "127.0.0.1", SSOD_CACHE_DIR: join(dir, ".cache"), ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   let out = "";
   let err = "";
   child.stdout!.on("data", (d) => (out += String(d)));
@@ -61,6 +91,35 @@ export async function startBuiltServer(options: StartOptions = {}): Promise<Serv
       clearTimeout(timer);
       reject(new Error(`ssod exited (${code}) before listening\nstdout: ${out}\nstderr: ${err}`));
     });
+  }).catch(async (error: unknown) => {
+    // A server that did not come up is not left running.
+    child.kill("SIGKILL");
+    await exited;
+    throw error;
   });
   return { child, url, dir, stdout: () => out, stderr: () => err, exited, kill: (signal = "SIGTERM") => child.kill(signal) };
+}
+
+/**
+ * Starts `count` servers at once from one copy of the built file (so they
+ * race for the store as instances would). When any fails to start, the others
+ * are stopped before the error is thrown.
+ */
+export async function startBuiltServers(count: number, options: StartOptions = {}): Promise<ServerProcess[]> {
+  const { dir } = isolatedCopy(options.dir);
+  const started = await Promise.allSettled(Array.from({ length: count }, () => startBuiltServer({ ...options, dir })));
+  const servers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const failure = started.find((s) => s.status === "rejected");
+  if (failure) {
+    await stopAll(servers, "SIGKILL");
+    throw failure.reason;
+  }
+  return servers;
+}
+
+/** Stops servers and waits for them to exit. */
+export async function stopAll(servers: readonly (ServerProcess | undefined)[], signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  const live = servers.filter((s): s is ServerProcess => s !== undefined);
+  for (const server of live) server.kill(signal);
+  await Promise.all(live.map((s) => s.exited));
 }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
 import { tempDir } from "./temp";
+import { track } from "./process";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PREFIX = join(ROOT, ".cache/sqld");
@@ -78,10 +79,10 @@ export async function startSqld(): Promise<Sqld> {
   let child: ChildProcess;
   let log = "";
   const launch = async () => {
-    child = spawn(binary, ["--no-welcome", "--db-path", dbPath, "--http-listen-addr", `127.0.0.1:${port}`], {
+    child = track(spawn(binary, ["--no-welcome", "--db-path", dbPath, "--http-listen-addr", `127.0.0.1:${port}`], {
       env: { ...process.env, SQLD_AUTH_JWT_KEY: rawPublic, RUST_LOG: "error" },
       stdio: ["ignore", "pipe", "pipe"],
-    });
+    }));
     child.stdout!.on("data", (d) => (log += String(d)));
     child.stderr!.on("data", (d) => (log += String(d)));
     await waitHealthy(url, child, () => log);
@@ -93,7 +94,6 @@ export async function startSqld(): Promise<Sqld> {
       child.once("exit", () => resolve());
       child.kill("SIGTERM");
     });
-  process.once("exit", () => child.kill("SIGKILL"));
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}`,
