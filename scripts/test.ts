@@ -140,7 +140,7 @@ const args = process.argv.slice(2);
 const skipExe = process.env.SSOD_TEST_SKIP_EXE === "1" || args.includes("--skip-exe");
 const chosen = args.filter((a) => !a.startsWith("--"));
 const all = chosen.length > 0 ? chosen : testFiles(join(root, "tests")).sort();
-const skipped = skipExe ? all.filter((f) => f === EXECUTABLE_TEST) : [];
+const skipped: string[] = skipExe ? all.filter((f) => f === EXECUTABLE_TEST) : [];
 const files = all.filter((f) => !skipped.includes(f));
 
 const started = performance.now();
