@@ -116,7 +116,7 @@ export interface BuildOptions {
   minify?: boolean;
   /**
    * "esm" for dist/ssod.mjs, its assets in a comment after the code; "cjs" for
-   * the standalone executable (Node 20's SEA runs CommonJS only), which takes
+   * the standalone executable (Node's SEA, on 20 and 24, runs CommonJS only), which takes
    * them as SEA assets.
    */
   format?: "esm" | "cjs";

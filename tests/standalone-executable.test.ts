@@ -2,13 +2,14 @@
 // from any folder, with the same CLI, and serves over HTTP.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { tempDir } from "./helpers/temp";
 import { track } from "./helpers/process";
+import { NODE24_VERSION } from "../scripts/node24";
 
 const EXECUTABLE = fileURLToPath(new URL("../dist/ssod-linux-x64", import.meta.url));
 
@@ -33,6 +34,20 @@ describe("the standalone executable", { skip: process.platform !== "linux" || pr
     const help = spawnSync(exe, ["admin-key", "create", "--help"], { cwd: dir, env: bareEnv(), encoding: "utf8" });
     assert.equal(help.status, 0);
     assert.match(help.stdout, /Usage: ssod admin-key create --name NAME/);
+  });
+
+  test("embeds the pinned Node 24 (a supported LTS line, SPEC §4), not the Node that built it", () => {
+    // The executable has no flag that prints its Node version (nor should it): a
+    // preload, which a SEA honours through NODE_OPTIONS like any node, asks it.
+    const preload = join(dir, "print-node-version.cjs");
+    writeFileSync(preload, "process.stderr.write(`embedded node ${process.version}\\n`);\n");
+    const run = spawnSync(exe, ["version"], { cwd: dir, env: bareEnv({ NODE_OPTIONS: `--require ${preload}` }), encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    const version = /^embedded node (v(\d+)\.\d+\.\d+)$/m.exec(run.stderr);
+    assert.ok(version, run.stderr);
+    assert.equal(version[1], `v${NODE24_VERSION}`);
+    const major = Number(version[2]);
+    assert.ok(major >= 24 && major % 2 === 0, `${version[1]} is an LTS line, 24 or later`);
   });
 
   test("serves: the seed's sso.create example, then a token issued and redeemed once", async () => {
