@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # ssod in a container: the build stage makes dist/ssod.mjs, the runtime stage
 # holds only that one file on a slim Node image, run as a non-root user.
+# Both on Node 24, a supported LTS line (SPEC §4: Node 20 reached its end of life).
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
@@ -10,7 +11,7 @@ COPY drizzle ./drizzle
 COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund && npm run build
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production \
     SSOD_DATABASE_URL=file:/data/ssod.db \
     SSOD_HOST=0.0.0.0 \

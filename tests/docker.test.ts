@@ -21,7 +21,17 @@ const buildStage = instructions.slice(0, runtimeStart);
 const only = (keyword: string) => runtime.filter((i) => i.getKeyword() === keyword);
 const execForm = (i: Instruction) => JSON.parse(i.getArgumentsContent()!) as string[];
 
+/** The major Node version of a stage's `node:<major>-…` image. */
+const nodeMajor = (i: (typeof stages)[number]) => {
+  assert.equal(i.getImageName(), "node", i.getArgumentsContent()!);
+  return Number(/^(\d+)-/.exec(i.getImageTag() ?? "")?.[1]);
+};
+
 describe("the Dockerfile", () => {
+  test("builds and runs on Node 24, a supported LTS line (SPEC §4), not the end-of-life Node 20", () => {
+    for (const stage of stages) assert.equal(nodeMajor(stage), 24, stage.getArgumentsContent()!);
+  });
+
   test("has a build stage that runs npm ci && npm run build", () => {
     assert.equal(stages.length, 2);
     assert.equal(stages[0]!.getBuildStage(), "build");
