@@ -6,7 +6,7 @@
 // leaves processes behind fails too: every test stops what it starts.
 //
 // dist/ssod.mjs is built first only when a chosen file runs it, and the
-// standalone executable (108 MB) only when its own test is chosen: with
+// standalone executable (136 MB) only when its own test is chosen: with
 // SSOD_TEST_SKIP_EXE=1 (or --skip-exe) that test is left out instead.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
