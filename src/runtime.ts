@@ -23,8 +23,8 @@ export interface Runtime {
   bootstrap: BootstrapResult;
   /** What this process migrated at start (nothing when another instance did). */
   migrations: MigrationReport;
-  /** Set when shutdown begins: /readyz answers 503 from then on. */
-  shuttingDown: boolean;
+  /** From now on /readyz answers 503 and every answer closes its connection. */
+  beginShutdown(): void;
   close(): Promise<void>;
 }
 
@@ -53,10 +53,16 @@ export async function openMigratedStore(config: Config, metrics?: Metrics): Prom
   }
 }
 
+/**
+ * The store, the master key and the core. `publicUrl` is the URL browsers
+ * reach ssod at: SSOD_PUBLIC_URL, else what the server knows once it has its
+ * port (commands that serve nothing pass the configured one).
+ */
 export async function openCore(
   config: Config,
-  metrics?: Metrics,
+  options: { metrics?: Metrics; publicUrl?: string } = {},
 ): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult; migrations: MigrationReport }> {
+  const { metrics } = options;
   const dataDir = dataDirOf(config.databaseUrl);
   // Checked before the store is touched: a remote store without the master key is a configuration error.
   requireMasterKeySetting(config.masterKey, dataDir);
@@ -67,8 +73,7 @@ export async function openCore(
       store,
       masterKey,
       {
-        // Without SSOD_PUBLIC_URL, the server sets it once it knows its port.
-        publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+        publicUrl: options.publicUrl ?? config.publicUrl ?? `http://localhost:${config.port}`,
         sessionTtlSeconds: config.sessionTtl,
         adminSessionTtlSeconds: config.adminSessionTtl,
         clockSkewSeconds: config.clockSkew,
@@ -95,26 +100,29 @@ async function startupError(error: unknown, config: Config): Promise<unknown> {
   return error;
 }
 
-export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
+/** Everything a serving process is made of, each part complete when made. */
+export async function openRuntime(config: Config, logger: Logger, publicUrl?: string): Promise<Runtime> {
   const metrics = new Metrics();
-  const { store, core, bootstrap: first, migrations } = await openCore(config, metrics);
-  const runtime: Runtime = {
-    config,
-    store,
-    core,
-    bootstrap: first,
-    migrations,
-    shuttingDown: false,
-    app: undefined as unknown as App,
-    close: () => store.close(),
-  };
-  runtime.app = createApp({
+  const { store, core, bootstrap: first, migrations } = await openCore(config, { metrics, ...(publicUrl ? { publicUrl } : {}) });
+  let shuttingDown = false;
+  const app = createApp({
     core,
     logger,
     metrics,
     metricsToken: config.metricsToken,
     trustProxy: config.trustProxy,
-    isShuttingDown: () => runtime.shuttingDown,
+    isShuttingDown: () => shuttingDown,
   });
-  return runtime;
+  return {
+    config,
+    store,
+    core,
+    app,
+    bootstrap: first,
+    migrations,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+    close: () => store.close(),
+  };
 }

@@ -1,10 +1,15 @@
 // `ssod serve`: listen, sweep, and shut down cleanly on SIGTERM/SIGINT
 // (stop accepting, finish in-flight requests, close the store, exit 0).
-import { serve } from "@hono/node-server";
+//
+// The port is bound before the store is touched: a start that cannot serve
+// (the port taken) fails before it creates a store, a master key or a first
+// admin key, so the next start still makes and prints one.
+import { createAdaptorServer } from "@hono/node-server";
 import type { Server as HttpServer } from "node:http";
 import { Server, type AddressInfo } from "node:net";
 import { displayStore } from "./cli/banner";
 import type { Config } from "./config";
+import { ConfigError } from "./core/errors";
 import { startSweeper } from "./core/sweeper";
 import type { Logger } from "./log";
 import { openRuntime, type Runtime } from "./runtime";
@@ -19,39 +24,56 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-function listen(runtime: Runtime, config: Config): Promise<{ server: HttpServer; port: number }> {
+type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
+
+/** Binds the port, answering 503 until `serve` gives it the app. */
+function bind(config: Config): Promise<{ server: HttpServer; port: number; serve(fetch: Fetch): void }> {
+  let handler: Fetch = () => new Response(JSON.stringify({ status: "starting" }), { status: 503, headers: { "Content-Type": "application/json", "Retry-After": "1" } });
+  const server = createAdaptorServer({
+    fetch: (request, env) => handler(request, env),
+    serverOptions: {
+      // Slow or never-ending requests are cut off (SPEC §5).
+      requestTimeout: config.requestTimeout * 1000,
+      headersTimeout: Math.min(10_000, config.requestTimeout * 1000),
+      keepAliveTimeout: 5_000,
+      // Node checks those timeouts only this often (30 s by default).
+      connectionsCheckingInterval: 1_000,
+    },
+  }) as HttpServer;
   return new Promise((resolve, reject) => {
-    const server: HttpServer = serve(
-      {
-        fetch: runtime.app.fetch,
-        port: config.port,
-        hostname: config.host,
-        serverOptions: {
-          // Slow or never-ending requests are cut off (SPEC §5).
-          requestTimeout: config.requestTimeout * 1000,
-          headersTimeout: Math.min(10_000, config.requestTimeout * 1000),
-          keepAliveTimeout: 5_000,
-          // Node checks those timeouts only this often (30 s by default).
-          connectionsCheckingInterval: 1_000,
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EADDRINUSE") reject(new ConfigError(`SSOD_PORT: port ${config.port} on ${config.host} is already in use; stop what listens there, or choose another port`));
+      else if (error.code === "EACCES") reject(new ConfigError(`SSOD_PORT: this user may not listen on port ${config.port} of ${config.host}; choose a port above 1023`));
+      else reject(error);
+    });
+    server.listen(config.port, config.host, () => {
+      resolve({
+        server,
+        port: (server.address() as AddressInfo).port,
+        serve: (fetch) => {
+          handler = fetch;
         },
-      },
-      (info: AddressInfo) => resolve({ server, port: info.port }),
-    ) as HttpServer;
-    server.once("error", reject);
+      });
+    });
   });
+}
+
+function closeListener(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => Server.prototype.close.call(server, () => resolve()));
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
-  const runtime = await openRuntime(config, logger);
-  const { server, port } = await listen(runtime, config).catch(async (error) => {
-    await runtime.close();
+  const { server, port, serve } = await bind(config);
+  const publicUrl = config.publicUrl ?? `http://localhost:${port}`;
+  const runtime = await openRuntime(config, logger, publicUrl).catch(async (error: unknown) => {
+    await closeListener(server);
     throw error;
   });
+  serve(runtime.app.fetch as Fetch);
   if (runtime.migrations.applied.length > 0) logger.info({ applied: runtime.migrations.applied }, "migrations applied");
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-  runtime.core.settings.publicUrl = config.publicUrl ?? `http://localhost:${port}`;
-  logger.info({ version: version(), url, publicUrl: runtime.core.settings.publicUrl, store: displayStore(config.databaseUrl), ms: Math.round(performance.now() - started) }, "ssod listening");
+  logger.info({ version: version(), url, publicUrl, store: displayStore(config.databaseUrl), ms: Math.round(performance.now() - started) }, "ssod listening");
   // Not left in the buffer: supervisors and tests wait for this line.
   logger.flush();
 
@@ -60,7 +82,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      runtime.shuttingDown = true;
+      runtime.beginShutdown();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.closeAllConnections();
@@ -74,7 +96,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         // it is sent with Connection: close (src/http/app.ts), then ends;
         // idle ones end at the keep-alive timeout. The callback runs when
         // the last connection is gone.
-        Server.prototype.close.call(server, () => {
+        void closeListener(server).then(() => {
           clearTimeout(force);
           resolve();
         });

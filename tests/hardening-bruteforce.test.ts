@@ -337,7 +337,9 @@ describe("browser redemptions (no credentials: the token is the credential)", ()
         const text = await r.text();
         assert.equal(r.status, 429);
         assertRetryAfter(r);
-        if (json) assert.equal((JSON.parse(text) as { error: string }).error, "too many failed attempts");
+        // Asked for JSON, the refusal is in the landing's dialect: problem+json for /v1/login, seed 000's errors[] for /tap and /sso.
+        if (json && label.startsWith("/v1")) assert.equal((JSON.parse(text) as { type: string }).type, "urn:ssod:problem:too-many-failures");
+        else if (json) assert.equal((JSON.parse(text) as { errors: { title: string }[] }).errors[0]!.title, "Too Many Requests");
         else {
           assert.match(r.headers.get("content-type") ?? "", /^text\/html/);
           assert.match(text, /Too many attempts/);

@@ -122,7 +122,8 @@ async function redeem(server: number, t: Issued, route: Route): Promise<boolean>
   if (r.status === 400) {
     // The one indistinguishable refusal, in the route's shape.
     if (label.startsWith("POST")) assert.deepEqual(JSON.parse(body), { type: "urn:ssod:problem:invalid-token", title: "Invalid or expired token", status: 400 });
-    else assert.deepEqual(JSON.parse(body), { error: "Invalid or expired token" });
+    else if (label === "GET /v1/login") assert.deepEqual(JSON.parse(body), { type: "urn:ssod:problem:invalid-token", title: "Invalid or expired token", status: 400 });
+    else assert.deepEqual(JSON.parse(body), { errors: [{ title: "Bad Request", detail: "Invalid or expired token" }] });
     return false;
   }
   assert.fail(`${label} on #${server}: unexpected ${r.status} ${body.slice(0, 200)}`);

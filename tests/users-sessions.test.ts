@@ -371,7 +371,8 @@ describe("sessions", () => {
     assert.equal(body.user.email, "json-login@example.com");
     const again = await s.request("GET", `/v1/login?token=${t.token}`, { headers: { accept: "application/json" } });
     assert.equal(again.status, 400);
-    assert.deepEqual(await again.json(), { error: "Invalid or expired token" });
+    assert.equal(again.headers.get("content-type"), "application/problem+json");
+    assert.deepEqual(await again.json(), { type: "urn:ssod:problem:invalid-token", title: "Invalid or expired token", status: 400 });
     assert.equal(again.headers.get("set-cookie"), null);
   });
 

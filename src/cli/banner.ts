@@ -1,5 +1,18 @@
 // The one friendly banner `ssod serve` prints to stderr at start.
+import { isAbsolute, relative } from "node:path";
+import { isSea } from "node:sea";
 import { version } from "../version";
+
+/** How this ssod was started, to show a command the reader can paste. */
+function selfCommand(): string {
+  const shown = (path: string) => {
+    const near = relative(process.cwd(), path);
+    return near.startsWith("..") || isAbsolute(near) ? path : near;
+  };
+  if (isSea()) return shown(process.execPath);
+  const script = process.argv[1] ?? "ssod.mjs";
+  return script.endsWith(".ts") ? `node --import tsx ${shown(script)}` : `node ${shown(script)}`;
+}
 
 export interface BannerFacts {
   publicUrl: string;
@@ -34,6 +47,8 @@ export function banner(facts: BannerFacts): string {
       `    curl -s ${facts.publicUrl}/v1/sources -H 'Authorization: Bearer ${facts.firstAdminKey}'`,
       "",
     );
+  } else {
+    lines.push("  Admin keys are shown only when they are made. To make another one:", "", `    ${selfCommand()} admin-key create --name NAME`, "");
   }
   return `${lines.join("\n")}\n`;
 }

@@ -4,10 +4,10 @@ import { and, eq, gt } from "drizzle-orm";
 import * as v from "valibot";
 import { adminAccounts, adminSessions } from "../store/schema";
 import { statement } from "../store/store";
-import { auditStatement } from "./audit";
+import { auditInsert, auditStatement } from "./audit";
+import { applyChange } from "./changes";
 import type { Core } from "./context";
 import { decoyPasswordHash, hashPassword, randomSecret, sha256, verifyPassword } from "./crypto";
-import { CoreError } from "./errors";
 
 export const usernameSchema = v.pipe(
   v.string(),
@@ -22,21 +22,18 @@ export interface AdminIdentity {
 
 export async function createAdminAccount(core: Core, username: string, password: string): Promise<AdminIdentity> {
   const now = core.now();
-  const insert = statement(
-    core.store.db
-      .insert(adminAccounts)
-      .values({ username, passwordHash: await hashPassword(password), createdAt: now, updatedAt: now })
-      .onConflictDoNothing(),
-  );
-  const id = await core.store.write({
-    statements: [
-      { sql: `${insert.sql} RETURNING id`, args: insert.args },
-      auditStatement(core, { actor: "cli", action: "admin.create", outcome: "success", target: username }),
+  const [rows] = await applyChange(
+    core,
+    [
+      core.store.db
+        .insert(adminAccounts)
+        .values({ username, passwordHash: await hashPassword(password), createdAt: now, updatedAt: now })
+        .returning({ id: adminAccounts.id }),
+      auditInsert(core, { actor: "cli", action: "admin.create", outcome: "success", target: username }),
     ],
-    decode: (results) => results[0]!.rows[0]?.[0],
-  });
-  if (id === undefined) throw new CoreError("conflict", `an admin named ${username} already exists`);
-  return { id: Number(id), username };
+    { "admin_accounts.username": { field: "username", message: `an admin named ${username} already exists` } },
+  );
+  return { id: rows[0]!.id, username };
 }
 
 /** Checks a username and password; the same work is done whether or not the account exists. */

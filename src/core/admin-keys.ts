@@ -2,7 +2,8 @@
 import { adminKeys } from "../store/schema";
 import { selectList } from "../store/select-list";
 import { statement } from "../store/store";
-import { auditStatement } from "./audit";
+import { auditInsert } from "./audit";
+import { applyChange } from "./changes";
 import type { Core } from "./context";
 import { randomSecret, safeEqual, sha256 } from "./crypto";
 
@@ -38,15 +39,11 @@ export async function authenticateAdminKey(core: Core, presented: string): Promi
 /** Stores a new admin key and returns it: the only time it is ever shown. */
 export async function createAdminKey(core: Core, name: string, actor = "cli"): Promise<{ id: number; key: string }> {
   const key = generateAdminKey();
-  const insert = statement(core.store.db.insert(adminKeys).values({ name, keyHash: sha256(key), createdAt: core.now() }));
-  const id = await core.store.write({
-    statements: [
-      { sql: `${insert.sql} RETURNING id`, args: insert.args },
-      auditStatement(core, { actor, action: "admin_key.create", outcome: "success", target: name }),
-    ],
-    decode: (results) => Number(results[0]!.rows[0]![0]),
-  });
-  return { id, key };
+  const [rows] = await applyChange(core, [
+    core.store.db.insert(adminKeys).values({ name, keyHash: sha256(key), createdAt: core.now() }).returning({ id: adminKeys.id }),
+    auditInsert(core, { actor, action: "admin_key.create", outcome: "success", target: name }),
+  ]);
+  return { id: rows[0]!.id, key };
 }
 
 /**

@@ -1,21 +1,25 @@
 // The audit log: one append-only row per admin change, token issued or
 // redeemed, failed redemption and failed authentication. Never a secret:
 // callers pass names, ids and codes only.
-import { and, desc, eq, lt, type SQL } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, is, lt, SQL, sql } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Statement } from "../store/driver";
 import { auditEvents } from "../store/schema";
 import { statement } from "../store/store";
 import type { Core } from "./context";
 
+/** A value, or SQL reading it from the row a change is about (see auditInsertFrom). */
+type Value<T> = T | SQL;
+
 export interface AuditEvent {
   actor: string;
   action: string;
   outcome: "success" | "failure";
-  target?: string | null;
+  target?: Value<string | null>;
   ip?: string | null;
-  sourceCode?: string | null;
-  userId?: string | null;
-  detail?: Record<string, unknown> | null;
+  sourceCode?: Value<string | null>;
+  userId?: Value<string | null>;
+  detail?: Record<string, unknown> | SQL | null;
 }
 
 /** Who did it, as written in the log: "admin_key:3", "admin:alice", "source:portal", "anonymous". */
@@ -33,21 +37,45 @@ export function actorName(actor: Actor | undefined): string {
   }
 }
 
-/** The insert of one event, to ride in the same write unit as the change it records. */
+type AuditRow = { [K in keyof Omit<typeof auditEvents.$inferInsert, "id">]: Value<(typeof auditEvents.$inferInsert)[K]> };
+
+function auditRow(core: Core, event: AuditEvent): AuditRow {
+  const detail = event.detail;
+  return {
+    at: core.now(),
+    actor: event.actor,
+    action: event.action,
+    outcome: event.outcome,
+    target: event.target ?? null,
+    ip: event.ip ?? null,
+    sourceCode: event.sourceCode ?? null,
+    userId: event.userId ?? null,
+    detail: detail && !is(detail, SQL) ? JSON.stringify(detail) : (detail ?? null),
+  };
+}
+
+/** The insert of one event, as a Drizzle query: it rides in the same batch as the change it records. */
+export function auditInsert(core: Core, event: AuditEvent) {
+  return core.store.db.insert(auditEvents).values(auditRow(core, event) as typeof auditEvents.$inferInsert);
+}
+
+/**
+ * The insert of one event for each row of `table` that `where` selects, its
+ * values free to read that row (`target: ssoSources.code`). Put before the
+ * change in the same batch: an update or delete that finds nothing records
+ * nothing, and the row is read as it was.
+ */
+export function auditInsertFrom(core: Core, event: AuditEvent, table: SQLiteTable, where: SQL) {
+  const row = auditRow(core, event);
+  const columns = Object.entries(getTableColumns(auditEvents)).filter(([key]) => key in row);
+  const names = sql.join(columns.map(([, column]) => sql.identifier(column.name)), sql`, `);
+  const values = sql.join(columns.map(([key]) => sql`${row[key as keyof AuditRow]}`), sql`, `);
+  return core.store.db.run(sql`INSERT INTO ${auditEvents} (${names}) SELECT ${values} FROM ${table} WHERE ${where}`);
+}
+
+/** The insert of one event as a plain statement, for a group-commit unit. */
 export function auditStatement(core: Core, event: AuditEvent): Statement {
-  return statement(
-    core.store.db.insert(auditEvents).values({
-      at: core.now(),
-      actor: event.actor,
-      action: event.action,
-      outcome: event.outcome,
-      target: event.target ?? null,
-      ip: event.ip ?? null,
-      sourceCode: event.sourceCode ?? null,
-      userId: event.userId ?? null,
-      detail: event.detail ? JSON.stringify(event.detail) : null,
-    }),
-  );
+  return statement(auditInsert(core, event));
 }
 
 /** Appends one event on its own (failures; successes ride in their change's own unit). */

@@ -19,16 +19,10 @@ export type CallerVerdict =
 // One remote key set per JWKS URL: jose caches the keys, refetches on an
 // unknown `kid`, and waits `cooldownDuration` between fetches, so a flood of
 // unknown kids cannot hammer the identity provider.
-const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
-
-export function remoteKeySet(jwksUrl: string) {
-  let set = keySets.get(jwksUrl);
-  if (!set) {
-    set = createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
-    if (keySets.size > 1000) keySets.clear();
-    keySets.set(jwksUrl, set);
-  }
-  return set;
+function remoteKeySet(core: Core, jwksUrl: string) {
+  return core.caches.remoteKeySets.getOrMake(jwksUrl, () =>
+    createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 }),
+  );
 }
 
 // Verified tokens, remembered for a minute at most. A caller presents the same
@@ -41,14 +35,6 @@ export function remoteKeySet(jwksUrl: string) {
 // own JWKS cache already keeps a provider's keys for ten minutes: a key a
 // provider withdraws may now be honoured a minute longer than that.
 const VERIFIED_FOR_MS = 60_000;
-const MAX_VERIFIED = 10_000;
-const verifiedBy = new WeakMap<Core, Map<string, { claims: JWTPayload; until: number }>>();
-
-function verifiedOf(core: Core) {
-  let verified = verifiedBy.get(core);
-  if (!verified) verifiedBy.set(core, (verified = new Map()));
-  return verified;
-}
 
 function verificationKey(source: Source, token: string): string {
   const idp = source.identityProvider;
@@ -60,13 +46,11 @@ function remember(core: Core, key: string, claims: JWTPayload): void {
   const now = core.now();
   // jose refuses a token once exp + clockTolerance has passed.
   const expires = (Number(claims.exp) + core.settings.clockSkewSeconds) * 1000;
-  const verified = verifiedOf(core);
-  if (verified.size >= MAX_VERIFIED) verified.delete(verified.keys().next().value!);
-  verified.set(key, { claims, until: Math.min(expires, now + VERIFIED_FOR_MS) });
+  core.caches.verifiedCallerJwts.set(key, { claims, until: Math.min(expires, now + VERIFIED_FOR_MS) });
 }
 
 function recalled(core: Core, key: string): JWTPayload | undefined {
-  const verified = verifiedOf(core);
+  const verified = core.caches.verifiedCallerJwts;
   const entry = verified.get(key);
   if (!entry) return undefined;
   if (entry.until > core.now()) return entry.claims;
@@ -101,7 +85,7 @@ async function verifySignature(core: Core, source: Source, token: string): Promi
   let claims: JWTPayload;
   try {
     if (idp) {
-      ({ payload: claims } = await jwtVerify(token, remoteKeySet(idp.jwksUrl), {
+      ({ payload: claims } = await jwtVerify(token, remoteKeySet(core, idp.jwksUrl), {
         issuer: idp.issuer,
         ...(idp.audience ? { audience: idp.audience } : {}),
         algorithms: ASYMMETRIC,

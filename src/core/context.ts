@@ -1,7 +1,11 @@
 // The core's dependencies, built once per process and passed to every core
 // function. Everything here is either configuration or a cache of derived
 // values (imported keys); the data itself always comes from the store.
+import type { webcrypto } from "node:crypto";
+import type { BlockList } from "node:net";
+import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { Store } from "../store/store";
+import { BoundedMap } from "./cache";
 import type { MasterKey } from "./crypto";
 import { createLookups, type Lookups } from "./lookups";
 import { silentTelemetry, type Telemetry } from "./telemetry";
@@ -19,6 +23,20 @@ export interface CoreSettings {
   throttle: ThrottleLimits;
 }
 
+/** Derived values worth keeping, each bounded (src/core/cache.ts). */
+export interface Caches {
+  /** HS256 keys by their sealed secret (a rotated secret is a new entry, never a stale one). */
+  readonly hmacKeys: BoundedMap<string, Promise<webcrypto.CryptoKey>>;
+  /** Private signing keys by kid. */
+  readonly signingKeys: BoundedMap<string, Promise<webcrypto.CryptoKey | Uint8Array>>;
+  /** Caller JWTs verified lately, by key material and token text (src/core/caller-jwt.ts). */
+  readonly verifiedCallerJwts: BoundedMap<string, { claims: JWTPayload; until: number }>;
+  /** Identity providers' key sets by JWKS URL. */
+  readonly remoteKeySets: BoundedMap<string, ReturnType<typeof createRemoteJWKSet>>;
+  /** Sources' IP allowlists, parsed. */
+  readonly ipLists: BoundedMap<string, BlockList>;
+}
+
 export interface Core {
   readonly store: Store;
   readonly masterKey: MasterKey;
@@ -26,6 +44,7 @@ export interface Core {
   readonly lookups: Lookups;
   readonly throttle: Throttle;
   readonly telemetry: Telemetry;
+  readonly caches: Caches;
   now(): number;
 }
 
@@ -36,5 +55,12 @@ export function createCore(
   options: { telemetry?: Telemetry; now?: () => number } = {},
 ): Core {
   const now = options.now ?? Date.now;
-  return { store, masterKey, settings, lookups: createLookups(store), throttle: new Throttle(settings.throttle, now), telemetry: options.telemetry ?? silentTelemetry, now };
+  const caches: Caches = {
+    hmacKeys: new BoundedMap(1000),
+    signingKeys: new BoundedMap(100),
+    verifiedCallerJwts: new BoundedMap(10_000),
+    remoteKeySets: new BoundedMap(1000),
+    ipLists: new BoundedMap(1000),
+  };
+  return { store, masterKey, settings, lookups: createLookups(store), throttle: new Throttle(settings.throttle, now), telemetry: options.telemetry ?? silentTelemetry, caches, now };
 }

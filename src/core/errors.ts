@@ -7,7 +7,8 @@ export type CoreErrorCode =
   | "forbidden" // the operation is not allowed on this object
   | "invalid_token" // consumed, expired, revoked, unknown, or refused: one answer for all
   | "source_unavailable" // the source has expired or cannot issue
-  | "redirect_not_allowed";
+  | "redirect_not_allowed"
+  | "ip_not_allowed"; // the caller's address is outside the source's allowlist
 
 export interface FieldIssue {
   field: string;

@@ -78,8 +78,6 @@ export async function rotateSigningKey(core: Core, context: { actor: Actor; ip: 
   return row.kid;
 }
 
-const privateKeys = new Map<string, Promise<CryptoKey | Uint8Array>>();
-
 /** The key to sign with now, imported once per kid. */
 export async function activeSigningKey(core: Core): Promise<{ kid: string; key: CryptoKey | Uint8Array }> {
   const row = await core.store.db
@@ -89,11 +87,7 @@ export async function activeSigningKey(core: Core): Promise<{ kid: string; key: 
     .orderBy(desc(signingKeys.createdAt))
     .get();
   if (!row) throw new Error("no active signing key");
-  let key = privateKeys.get(row.kid);
-  if (!key) {
-    key = importPKCS8(core.masterKey.open(row.privateKeyEnc, "signing_key").toString("utf8"), SIGNING_ALG);
-    privateKeys.set(row.kid, key);
-  }
+  const key = core.caches.signingKeys.getOrMake(row.kid, () => importPKCS8(core.masterKey.open(row.privateKeyEnc, "signing_key").toString("utf8"), SIGNING_ALG));
   return { kid: row.kid, key: await key };
 }
 

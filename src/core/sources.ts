@@ -1,12 +1,11 @@
 // SSO sources (SPEC §1): the trusted issuers, their options and credentials.
 import { BlockList, isIP } from "node:net";
-import { asc, eq } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import * as v from "valibot";
-import type { Statement } from "../store/driver";
 import { ssoSources } from "../store/schema";
 import { selectList } from "../store/select-list";
-import { statement } from "../store/store";
-import { actorName, auditStatement, type Actor } from "./audit";
+import { actorName, auditInsert, auditInsertFrom, type Actor } from "./audit";
+import { applyChange, type UniqueFields } from "./changes";
 import type { Core } from "./context";
 import { randomSecret, sha256 } from "./crypto";
 import { CoreError } from "./errors";
@@ -47,12 +46,15 @@ function isHttpUrl(text: string): boolean {
 }
 export const httpUrlSchema = v.pipe(v.string(), v.maxLength(2048), v.check(isHttpUrl, "must be an absolute http(s) URL"));
 
-export const identityProviderSchema = v.object({
-  issuer: v.pipe(v.string(), v.minLength(1), v.maxLength(2048)),
-  jwksUrl: httpUrlSchema,
-  audience: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(2048)))),
-  requiredScope: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256)))),
-});
+export const identityProviderSchema = v.pipe(
+  v.object({
+    issuer: v.pipe(v.string(), v.minLength(1), v.maxLength(2048)),
+    jwksUrl: httpUrlSchema,
+    audience: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(2048)))),
+    requiredScope: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256)))),
+  }),
+  v.transform((idp): IdentityProvider => ({ issuer: idp.issuer, jwksUrl: idp.jwksUrl, audience: idp.audience ?? null, requiredScope: idp.requiredScope ?? null })),
+);
 
 // ---- the record ----
 
@@ -135,24 +137,19 @@ export function sourceIsActive(source: Source, now: number): boolean {
 
 // ---- IP allowlists ----
 
-const blockLists = new Map<string, BlockList>();
-
 /** Whether an address is allowed by the source (an empty list allows everyone). */
-export function ipAllowed(source: Source, ip: string): boolean {
+export function ipAllowed(core: Core, source: Source, ip: string): boolean {
   if (source.allowedIps.length === 0) return true;
-  const key = source.allowedIps.join(",");
-  let list = blockLists.get(key);
-  if (!list) {
-    list = new BlockList();
+  const list = core.caches.ipLists.getOrMake(source.allowedIps.join(","), () => {
+    const rules = new BlockList();
     for (const rule of source.allowedIps) {
       const [address, prefix] = rule.split("/") as [string, string | undefined];
       const family = isIP(address) === 6 ? "ipv6" : "ipv4";
-      if (prefix === undefined) list.addAddress(address, family);
-      else list.addSubnet(address, Number(prefix), family);
+      if (prefix === undefined) rules.addAddress(address, family);
+      else rules.addSubnet(address, Number(prefix), family);
     }
-    if (blockLists.size > 1000) blockLists.clear();
-    blockLists.set(key, list);
-  }
+    return rules;
+  });
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
   const address = mapped ?? ip;
   const family = isIP(address);
@@ -182,6 +179,7 @@ export function findSource(core: Core, ref: string): Promise<Source | undefined>
   return /^\d{1,15}$/.test(ref) ? findSourceById(core, Number(ref)) : findSourceByCode(core, ref);
 }
 
+/** Whether another source has the code (to report it with the request's other faults). */
 export async function sourceCodeTaken(core: Core, code: string, exceptId?: number): Promise<boolean> {
   const found = await findSourceByCode(core, code);
   return found !== undefined && found.id !== exceptId;
@@ -189,19 +187,23 @@ export async function sourceCodeTaken(core: Core, code: string, exceptId?: numbe
 
 // ---- writes ----
 
-export interface SourceFields {
+/** What a new source is made of; what is left out takes its default (options on, lists empty). */
+export interface SourceInput {
   code: string;
-  /** The public client id; generated when a new source has none (set it to an identity provider's app client id). */
+  /** The public client id; generated when none is given (set it to an identity provider's app client id). */
   clientId?: string | undefined;
   name: string;
-  description: string;
-  expiresAt: number | null;
+  description?: string | undefined;
+  expiresAt?: number | null | undefined;
   validForSeconds: number;
-  options: SourceOptions;
-  allowedIps: string[];
-  redirectUrls: string[];
-  identityProvider: IdentityProvider | null;
+  options?: Partial<SourceOptions> | undefined;
+  allowedIps?: string[] | undefined;
+  redirectUrls?: string[] | undefined;
+  identityProvider?: IdentityProvider | null | undefined;
 }
+
+/** A partial change: only the fields given are written. */
+export type SourcePatch = Partial<Omit<SourceInput, "options">> & { options?: Partial<SourceOptions> | undefined };
 
 export interface ChangeContext {
   actor: Actor;
@@ -213,25 +215,33 @@ export interface IssuedSecrets {
   signingSecret: string;
 }
 
-function columnsOf(fields: SourceFields) {
-  return {
-    ...(fields.clientId !== undefined ? { clientId: fields.clientId } : {}),
-    code: fields.code,
-    name: fields.name,
-    description: fields.description,
-    expiresAt: fields.expiresAt,
-    validForSeconds: fields.validForSeconds,
-    createUsers: fields.options.createNewUserIfNotExists,
-    performLogin: fields.options.performLogin,
-    returnUserData: fields.options.returnUserData,
-    allowedIps: JSON.stringify(fields.allowedIps),
-    // Stored as parsed, so the exact comparison at redemption compares like with like.
-    redirectUrls: JSON.stringify(fields.redirectUrls.map((u) => new URL(u).href)),
-    idpIssuer: fields.identityProvider?.issuer ?? null,
-    idpJwksUrl: fields.identityProvider?.jwksUrl ?? null,
-    idpAudience: fields.identityProvider?.audience ?? null,
-    idpRequiredScope: fields.identityProvider?.requiredScope ?? null,
-  };
+const SOURCE_UNIQUE: UniqueFields = {
+  "sso_sources.code": { field: "code", message: "sourcecode already exists" },
+  "sso_sources.client_id": { field: "clientId", message: "another source has this clientId" },
+};
+
+type SourceColumns = Partial<typeof ssoSources.$inferInsert>;
+
+/** The columns a patch writes, and only those. */
+function columnsOf(patch: SourcePatch): SourceColumns {
+  const set: SourceColumns = {};
+  if (patch.code !== undefined) set.code = patch.code;
+  if (patch.clientId !== undefined) set.clientId = patch.clientId;
+  if (patch.name !== undefined) set.name = patch.name;
+  if (patch.description !== undefined) set.description = patch.description;
+  if (patch.expiresAt !== undefined) set.expiresAt = patch.expiresAt;
+  if (patch.validForSeconds !== undefined) set.validForSeconds = patch.validForSeconds;
+  if (patch.options?.createNewUserIfNotExists !== undefined) set.createUsers = patch.options.createNewUserIfNotExists;
+  if (patch.options?.performLogin !== undefined) set.performLogin = patch.options.performLogin;
+  if (patch.options?.returnUserData !== undefined) set.returnUserData = patch.options.returnUserData;
+  if (patch.allowedIps !== undefined) set.allowedIps = JSON.stringify(patch.allowedIps);
+  // Stored as parsed, so the exact comparison at redemption compares like with like.
+  if (patch.redirectUrls !== undefined) set.redirectUrls = JSON.stringify(patch.redirectUrls.map((u) => new URL(u).href));
+  if (patch.identityProvider !== undefined) {
+    const idp = patch.identityProvider;
+    Object.assign(set, { idpIssuer: idp?.issuer ?? null, idpJwksUrl: idp?.jwksUrl ?? null, idpAudience: idp?.audience ?? null, idpRequiredScope: idp?.requiredScope ?? null });
+  }
+  return set;
 }
 
 function newSecrets(core: Core) {
@@ -247,151 +257,111 @@ function newSecrets(core: Core) {
   };
 }
 
-/** Which unique field a refused write collided on. */
-async function conflictOf(core: Core, fields: SourceFields, exceptId?: number): Promise<CoreError> {
-  if (await sourceCodeTaken(core, fields.code, exceptId)) return new CoreError("conflict", "sourcecode already exists", [{ field: "code", message: "already exists" }]);
-  return new CoreError("conflict", "another source has this clientId", [{ field: "clientId", message: "already in use" }]);
-}
-
-/** An audit insert that lands only when the statement just before it changed a row. */
-function auditIfChanged(core: Core, event: Parameters<typeof auditStatement>[1]): Statement {
-  const insert = auditStatement(core, event);
-  return { sql: insert.sql.replace(/ values \((.*)\)$/i, " SELECT $1 WHERE changes() > 0"), args: insert.args };
-}
-
-const returningAll = `RETURNING ${selectList(ssoSources)}`;
-
 export interface CreatedSource {
   source: Source;
   /** Absent when the source was made without client credentials (the legacy dialect). */
   secrets: IssuedSecrets | Pick<IssuedSecrets, "signingSecret">;
 }
 
-export async function createSource(
-  core: Core,
-  fields: SourceFields,
-  context: ChangeContext & { withClientSecret: boolean },
-): Promise<CreatedSource> {
+export async function createSource(core: Core, input: SourceInput, context: ChangeContext & { withClientSecret: boolean }): Promise<CreatedSource> {
   const now = core.now();
   const secrets = newSecrets(core);
-  const insert = statement(
-    core.store.db
-      .insert(ssoSources)
-      .values({
-        clientId: `src_${randomSecret(12)}`,
-        ...columnsOf(fields),
-        ...(context.withClientSecret ? secrets.columns : { signingSecretEnc: secrets.columns.signingSecretEnc }),
-        createdAt: now,
-        updatedAt: now,
-      })
-      .onConflictDoNothing(),
-  );
-  const row = await core.store.write({
-    statements: [
-      { sql: `${insert.sql} ${returningAll}`, args: insert.args },
-      auditIfChanged(core, {
-        actor: actorName(context.actor),
-        action: "source.create",
-        outcome: "success",
-        target: fields.code,
-        sourceCode: fields.code,
-        ip: context.ip,
-      }),
+  const { db } = core.store;
+  const [rows] = await applyChange(
+    core,
+    [
+      db
+        .insert(ssoSources)
+        .values({
+          clientId: `src_${randomSecret(12)}`,
+          ...columnsOf(input),
+          ...(context.withClientSecret ? secrets.columns : { signingSecretEnc: secrets.columns.signingSecretEnc }),
+          name: input.name,
+          code: input.code,
+          validForSeconds: input.validForSeconds,
+          createdAt: now,
+          updatedAt: now,
+        })
+        .returning(),
+      auditInsert(core, { actor: actorName(context.actor), action: "source.create", outcome: "success", target: input.code, sourceCode: input.code, ip: context.ip }),
     ],
-    decode: (results) => results[0]!.rows.length > 0,
-  });
-  if (!row) throw await conflictOf(core, fields);
-  const source = await findSourceByCode(core, fields.code);
-  if (!source) throw new CoreError("not_found", "the source was deleted as it was created");
+    SOURCE_UNIQUE,
+  );
   return {
-    source,
+    source: toSource(rows[0]!),
     secrets: context.withClientSecret ? secrets.shown : { signingSecret: secrets.shown.signingSecret },
   };
 }
 
-export async function updateSource(core: Core, id: number, fields: SourceFields, context: ChangeContext): Promise<Source> {
-  const current = await findSourceById(core, id);
-  if (!current) throw new CoreError("not_found", "no such source");
-  if (current.code === DEFAULT_SOURCE_CODE && fields.code !== DEFAULT_SOURCE_CODE) {
+/**
+ * Writes the fields a patch gives, and no others, in one statement: two
+ * patches of different fields sent at once both land. The default source's
+ * code cannot change (admin-key issuance depends on it).
+ */
+export async function updateSource(core: Core, id: number, patch: SourcePatch, context: ChangeContext): Promise<Source> {
+  const { db } = core.store;
+  const renames = patch.code !== undefined && patch.code !== DEFAULT_SOURCE_CODE;
+  const target = and(eq(ssoSources.id, id), renames ? ne(ssoSources.code, DEFAULT_SOURCE_CODE) : undefined)!;
+  const [, rows] = await applyChange(
+    core,
+    [
+      auditInsertFrom(
+        core,
+        {
+          actor: actorName(context.actor),
+          action: "source.update",
+          outcome: "success",
+          target: sql`coalesce(${patch.code ?? null}, ${ssoSources.code})`,
+          sourceCode: sql`coalesce(${patch.code ?? null}, ${ssoSources.code})`,
+          ip: context.ip,
+          detail: patch.code === undefined ? null : sql`CASE WHEN ${ssoSources.code} <> ${patch.code} THEN json_object('previousCode', ${ssoSources.code}) END`,
+        },
+        ssoSources,
+        target,
+      ),
+      db
+        .update(ssoSources)
+        .set({ ...columnsOf(patch), updatedAt: core.now() })
+        .where(target)
+        .returning(),
+    ],
+    SOURCE_UNIQUE,
+  );
+  if (rows[0]) return toSource(rows[0]);
+  if (renames && (await findSourceById(core, id))?.code === DEFAULT_SOURCE_CODE) {
     throw new CoreError("forbidden", "the default source's code cannot be changed", [{ field: "code", message: "cannot be changed" }]);
   }
-  const update = statement(
-    core.store.db
-      .update(ssoSources)
-      .set({ ...columnsOf(fields), updatedAt: core.now() })
-      .where(eq(ssoSources.id, id)),
-  );
-  // OR IGNORE: a code taken meanwhile by another writer skips the row instead of failing the batch.
-  const changed = await core.store.write({
-    statements: [
-      { sql: `${update.sql.replace(/^update /i, "UPDATE OR IGNORE ")} RETURNING id`, args: update.args },
-      auditIfChanged(core, {
-        actor: actorName(context.actor),
-        action: "source.update",
-        outcome: "success",
-        target: fields.code,
-        sourceCode: fields.code,
-        ip: context.ip,
-        detail: current.code === fields.code ? null : { previousCode: current.code },
-      }),
-    ],
-    decode: (results) => results[0]!.rows.length > 0,
-  });
-  if (!changed) {
-    if (await findSourceById(core, id)) throw await conflictOf(core, fields, id);
-    throw new CoreError("not_found", "no such source");
-  }
-  return (await findSourceById(core, id))!;
+  throw new CoreError("not_found", "no such source");
 }
 
-/** Deletes sources (and, by cascade, their tokens); refuses the default source. */
-export async function deleteSources(core: Core, ids: number[], context: ChangeContext): Promise<number[]> {
+/** Deletes sources (and, by cascade, their tokens), all or none; refuses the default source. */
+export async function deleteSources(core: Core, ids: number[], context: ChangeContext): Promise<void> {
+  const { db } = core.store;
   const sources = await Promise.all(ids.map((id) => findSourceById(core, id)));
   const missing = ids.filter((_, i) => !sources[i]);
-  if (missing.length > 0) throw new CoreError("not_found", `no such source: ${missing.join(", ")}`);
-  if (sources.some((s) => s!.code === DEFAULT_SOURCE_CODE)) throw new CoreError("forbidden", "the default source cannot be deleted");
-  return core.store.write({
-    statements: sources.flatMap((source) => [
-      { sql: "DELETE FROM sso_sources WHERE id = ? RETURNING id", args: [source!.id] },
-      auditIfChanged(core, {
-        actor: actorName(context.actor),
-        action: "source.delete",
-        outcome: "success",
-        target: source!.code,
-        sourceCode: source!.code,
-        ip: context.ip,
-      }),
-    ]),
-    decode: (results) => results.filter((_, i) => i % 2 === 0).flatMap((r) => r.rows.map((row) => Number(row[0]))),
-  });
+  if (missing.length > 0) throw new CoreError("not_found", `no such source: ${missing.join(", ")}`, [{ field: "id", message: "no such source" }]);
+  if (sources.some((s) => s!.code === DEFAULT_SOURCE_CODE)) throw new CoreError("forbidden", "the default source cannot be deleted", [{ field: "id", message: "cannot be deleted" }]);
+  const chosen = and(inArray(ssoSources.id, ids), ne(ssoSources.code, DEFAULT_SOURCE_CODE))!;
+  // One deleted by someone else meanwhile is simply gone: the rest go, each with its audit row.
+  await applyChange(core, [
+    auditInsertFrom(core, { actor: actorName(context.actor), action: "source.delete", outcome: "success", target: sql`${ssoSources.code}`, sourceCode: sql`${ssoSources.code}`, ip: context.ip }, ssoSources, chosen),
+    db.delete(ssoSources).where(chosen),
+  ]);
 }
 
 /** Issues a new client secret and signing secret; the old ones stop working at once. */
 export async function rotateSourceSecrets(core: Core, id: number, context: ChangeContext): Promise<{ source: Source; secrets: IssuedSecrets }> {
   const secrets = newSecrets(core);
-  const update = statement(
-    core.store.db
+  const { db } = core.store;
+  const target = eq(ssoSources.id, id);
+  const [, rows] = await applyChange(core, [
+    auditInsertFrom(core, { actor: actorName(context.actor), action: "source.rotate_secret", outcome: "success", target: sql`${ssoSources.code}`, sourceCode: sql`${ssoSources.code}`, ip: context.ip }, ssoSources, target),
+    db
       .update(ssoSources)
       .set({ ...secrets.columns, updatedAt: core.now() })
-      .where(eq(ssoSources.id, id)),
-  );
-  const source = await findSourceById(core, id);
-  if (!source) throw new CoreError("not_found", "no such source");
-  await core.store.write({
-    statements: [
-      { sql: `${update.sql} RETURNING id`, args: update.args },
-      auditIfChanged(core, {
-        actor: actorName(context.actor),
-        action: "source.rotate_secret",
-        outcome: "success",
-        target: source.code,
-        sourceCode: source.code,
-        ip: context.ip,
-      }),
-    ],
-    decode: () => undefined,
-  });
-  const updated = await findSourceById(core, id);
-  if (!updated) throw new CoreError("not_found", "no such source");
-  return { source: updated, secrets: secrets.shown };
+      .where(target)
+      .returning(),
+  ]);
+  if (!rows[0]) throw new CoreError("not_found", "no such source");
+  return { source: toSource(rows[0]), secrets: secrets.shown };
 }

@@ -1,9 +1,9 @@
 // The user directory (SPEC §1): users are created by redemptions and managed
 // by admins. Emails are unique per org, regardless of case.
-import { and, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNotNull, lt, or, sql, type SQL } from "drizzle-orm";
 import { loginSessions, ssoSources, users } from "../store/schema";
-import { statement } from "../store/store";
-import { actorName, auditStatement, type Actor } from "./audit";
+import { actorName, auditInsert, auditInsertFrom, type Actor } from "./audit";
+import { applyChange, type UniqueFields } from "./changes";
 import type { Core } from "./context";
 import { CoreError } from "./errors";
 import { normaliseEmail } from "./tokens/claims";
@@ -104,58 +104,57 @@ interface ChangeContext {
   ip: string | null;
 }
 
+const USER_UNIQUE: UniqueFields = {
+  // Both unique indexes of users lead with org_id: (org_id, email_norm) and (org_id, external_id).
+  "users.org_id": { field: "email", message: "another user of this org has that email or external id" },
+};
+
+/** Writes the fields a patch gives, and no others, in one statement. A user keeps an email or an external id. */
 export async function updateUser(core: Core, id: string, patch: UserPatch, context: ChangeContext): Promise<User> {
-  const current = await findUser(core, id);
-  if (!current) throw new CoreError("not_found", "no such user");
-  const email = patch.email !== undefined ? patch.email : current.email;
-  const externalId = patch.externalId !== undefined ? patch.externalId : current.externalId;
-  if (email === null && externalId === null) throw new CoreError("invalid", "a user needs an email or an external id", [{ field: "email", message: "required without externalId" }]);
-  const update = statement(
-    core.store.db
-      .update(users)
-      .set({
-        email,
-        emailNorm: normaliseEmail(email),
-        externalId,
-        displayName: patch.displayName !== undefined ? patch.displayName : current.displayName,
-        orgId: patch.orgId ?? current.orgId,
-        groups: JSON.stringify(patch.groups ?? current.groups),
-        updatedAt: core.now(),
-      })
-      .where(eq(users.id, id)),
-  );
-  // OR IGNORE: an email or external id taken in the org skips the row instead of failing the batch.
-  const changed = await core.store.write({
-    statements: [
-      { sql: `${update.sql.replace(/^update /i, "UPDATE OR IGNORE ")} RETURNING id`, args: update.args },
-      auditStatement(core, { actor: actorName(context.actor), action: "user.update", outcome: "success", target: id, userId: id, ip: context.ip, detail: { fields: Object.keys(patch) } }),
+  if (patch.email === null && patch.externalId === null) throw noIdentity();
+  const set: Partial<typeof users.$inferInsert> = { updatedAt: core.now() };
+  if (patch.email !== undefined) Object.assign(set, { email: patch.email, emailNorm: normaliseEmail(patch.email) });
+  if (patch.externalId !== undefined) set.externalId = patch.externalId;
+  if (patch.displayName !== undefined) set.displayName = patch.displayName;
+  if (patch.orgId !== undefined) set.orgId = patch.orgId;
+  if (patch.groups !== undefined) set.groups = JSON.stringify(patch.groups);
+  // Clearing one of the two is allowed only while the other stays.
+  const keepsIdentity = patch.email === null ? isNotNull(users.externalId) : patch.externalId === null ? isNotNull(users.email) : undefined;
+  const target = and(eq(users.id, id), keepsIdentity)!;
+  const { db } = core.store;
+  const [, rows] = await applyChange(
+    core,
+    [
+      auditInsertFrom(
+        core,
+        { actor: actorName(context.actor), action: "user.update", outcome: "success", target: id, userId: id, ip: context.ip, detail: { fields: Object.keys(patch) } },
+        users,
+        target,
+      ),
+      db.update(users).set(set).where(target).returning({ id: users.id }),
     ],
-    decode: (results) => results[0]!.rows.length > 0,
-  });
-  if (!changed) throw new CoreError("conflict", "another user of this org has that email or external id", [{ field: "email", message: "already in use in this org" }]);
+    USER_UNIQUE,
+  );
+  if (!rows[0]) throw (await findUser(core, id)) ? noIdentity() : new CoreError("not_found", "no such user");
   return (await findUser(core, id))!;
 }
 
+const noIdentity = () => new CoreError("invalid", "a user needs an email or an external id", [{ field: "email", message: "required without externalId" }]);
+
 export async function deleteUser(core: Core, id: string, context: ChangeContext): Promise<boolean> {
-  return core.store.write({
-    statements: [
-      { sql: "DELETE FROM users WHERE id = ? RETURNING id", args: [id] },
-      {
-        sql: "INSERT INTO audit_events (at, actor, action, target, outcome, ip, user_id) SELECT ?, ?, 'user.delete', ?, 'success', ?, ? WHERE changes() > 0",
-        args: [core.now(), actorName(context.actor), id, context.ip, id],
-      },
-    ],
-    decode: (results) => results[0]!.rows.length > 0,
-  });
+  const target = eq(users.id, id);
+  const [, rows] = await applyChange(core, [
+    auditInsertFrom(core, { actor: actorName(context.actor), action: "user.delete", outcome: "success", target: id, userId: id, ip: context.ip }, users, target),
+    core.store.db.delete(users).where(target).returning({ id: users.id }),
+  ]);
+  return rows.length > 0;
 }
 
 /** Ends every login session of a user; answers how many there were. */
 export async function endUserSessions(core: Core, id: string, context: ChangeContext): Promise<number> {
-  return core.store.write({
-    statements: [
-      statement(core.store.db.delete(loginSessions).where(eq(loginSessions.userId, id))),
-      auditStatement(core, { actor: actorName(context.actor), action: "user.sessions_end", outcome: "success", target: id, userId: id, ip: context.ip }),
-    ],
-    decode: (results) => results[0]!.rowsAffected,
-  });
+  const [ended] = await applyChange(core, [
+    core.store.db.delete(loginSessions).where(eq(loginSessions.userId, id)).returning({ userId: loginSessions.userId }),
+    auditInsert(core, { actor: actorName(context.actor), action: "user.sessions_end", outcome: "success", target: id, userId: id, ip: context.ip }),
+  ]);
+  return ended.length;
 }

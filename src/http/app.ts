@@ -1,18 +1,30 @@
-// The HTTP surface: shared middleware, then one sub-app per dialect, each a
-// thin adapter over the core.
+// The HTTP surface: shared middleware, then each dialect's routes, mounted
+// with the dialect's renderer: thin adapters over the core.
 import { Hono } from "hono";
+import type { Core } from "../core/context";
+import type { Logger } from "../log";
 import type { AppEnv, AppOptions } from "./env";
-import { legacyApp } from "./legacy";
-import { lobApp } from "./lob";
-import { tykApp } from "./tyk";
+import { failureOrLogged } from "./error-handler";
+import { render } from "./failure";
+import { legacyDialect, legacyRoutes } from "./legacy";
+import { lobDialect, lobRoutes } from "./lob";
 import { clientIp } from "./middleware/client-ip";
 import { requestLog } from "./middleware/request-log";
 import { securityHeaders } from "./middleware/security-headers";
 import { openApiRoutes } from "./openapi";
-import { opsApp } from "./ops";
-import { v1App } from "./v1";
-import { jwksRoute } from "./v1/keys";
-import { problem } from "./v1/problem";
+import { opsRoutes } from "./ops";
+import { mount, type AnyRoute, type Dialect } from "./route";
+import { browserRenderer } from "./shared/browser-renderer";
+import { tykBrowserDialect, tykBrowserRoutes, tykDialect, tykRoutes } from "./tyk";
+import { v1BrowserRoutes, v1Routes } from "./v1";
+import { v1Dialect } from "./v1/dialect";
+
+
+function dialectApp(core: Core, logger: Logger, dialect: Dialect, routes: readonly AnyRoute[]) {
+  const app = new Hono<AppEnv>();
+  mount(app, core, logger, dialect, routes);
+  return app;
+}
 
 export function createApp(options: AppOptions) {
   const { core, logger } = options;
@@ -29,22 +41,21 @@ export function createApp(options: AppOptions) {
     await next();
   });
 
-  app.route("/", opsApp(core, options));
-  app.route("/", legacyApp(core, logger));
-  app.route("/", tykApp(core, logger));
-  app.route("/", lobApp(core, logger));
-  app.route("/v1", v1App(core, logger));
-  app.route("/", jwksRoute(core));
+  const dialects: [Dialect, readonly AnyRoute[]][] = [
+    [v1Dialect, opsRoutes({ metrics: options.metrics, metricsToken: options.metricsToken, isShuttingDown: draining })],
+    [legacyDialect, legacyRoutes],
+    [tykDialect, tykRoutes],
+    [tykBrowserDialect, tykBrowserRoutes],
+    [lobDialect, lobRoutes],
+    [v1Dialect, v1Routes],
+    [{ ...v1Dialect, renderer: browserRenderer(v1Dialect.renderer) }, v1BrowserRoutes],
+  ];
+  for (const [dialect, routes] of dialects) app.route("/", dialectApp(core, logger, dialect, routes));
   app.route("/", openApiRoutes(app));
 
-  // Sub-apps' notFound handlers do not run when mounted, so the native API's 404 shape is chosen here.
-  app.notFound((c) =>
-    c.req.path.startsWith("/v1/") ? problem(c, 404, "not-found", "Not found", `no route ${c.req.method} ${c.req.path}`) : c.json({ error: "not found" }, 404),
-  );
-  app.onError((error, c) => {
-    logger.error({ err: error, reqId: c.get("requestId") }, "unhandled error");
-    return c.json({ error: "internal error" }, 500);
-  });
+  // Unknown paths, and anything that escaped a dialect, answer as the native API does.
+  app.notFound((c) => render(v1Dialect.renderer, c, { kind: "no_route", method: c.req.method, path: c.req.path }));
+  app.onError((error, c) => render(v1Dialect.renderer, c, failureOrLogged(error, c, logger)));
   return app;
 }
 

@@ -23,5 +23,7 @@ export interface AppEnv {
     clientIp: string;
     /** Set by handlers that act for a source, for the request log. */
     sourceCode?: string;
+    /** Who the route's authentication found (src/http/route.ts). */
+    caller?: unknown;
   };
 }

@@ -1,57 +1,66 @@
-// Liveness and readiness for load balancers and orchestrators.
-import { Hono } from "hono";
-import { describeRoute } from "hono-openapi";
-import type { Core } from "../core/context";
-import { migrationsApplied } from "../store/migrations";
-import { safeEqual, sha256 } from "../core/crypto";
+// Liveness, readiness and metrics, for load balancers, orchestrators and Prometheus.
 import * as v from "valibot";
-import { callers, jsonAnswer } from "./docs";
-import type { AppEnv, AppOptions } from "./env";
+import { safeEqual, sha256 } from "../core/crypto";
+import type { Metrics } from "../metrics";
+import { migrationsApplied } from "../store/migrations";
+import { anyone } from "./auth/callers";
+import { reply, route } from "./route";
 
+const OPS = "Operations";
 const statusView = v.object({ status: v.string() });
 
-export function opsApp(core: Core, options: Pick<AppOptions, "metrics" | "metricsToken" | "isShuttingDown">) {
-  const app = new Hono<AppEnv>();
-  const isShuttingDown = options.isShuttingDown ?? (() => false);
+export interface OpsOptions {
+  metrics: Metrics;
+  metricsToken?: string | undefined;
+  isShuttingDown: () => boolean;
+}
 
-  app.get("/healthz", describeRoute({ tags: ["operations"], summary: "The process is up", security: callers.anyone, responses: { 200: jsonAnswer(statusView, "Up") } }), (c) =>
-    c.json({ status: "ok" }),
-  );
-
-  app.get(
-    "/readyz",
-    describeRoute({
-      tags: ["operations"],
-      summary: "The store answers and its migrations are applied",
-      security: callers.anyone,
-      responses: { 200: jsonAnswer(statusView, "Ready"), 503: jsonAnswer(statusView, "Not ready (Retry-After), or shutting down") },
+export function opsRoutes(options: OpsOptions) {
+  return [
+    route({
+      method: "get",
+      path: "/healthz",
+      tag: OPS,
+      summary: "The process is up",
+      auth: anyone,
+      answers: { 200: { description: "Up", schema: statusView } },
+      failures: [],
+      handle: () => reply(200, { status: "ok" }),
     }),
-    async (c) => {
-      if (isShuttingDown()) return c.json({ status: "shutting down" }, 503);
-      const ready = await migrationsApplied(core.store.driver).catch(() => false);
-      if (!ready) c.header("Retry-After", "1");
-      return ready ? c.json({ status: "ready" }) : c.json({ status: "store unavailable or not migrated" }, 503);
-    },
-  );
-  app.get(
-    "/metrics",
-    describeRoute({
-      tags: ["operations"],
+    route({
+      method: "get",
+      path: "/readyz",
+      tag: OPS,
+      summary: "The store answers and its migrations are applied",
+      auth: anyone,
+      answers: { 200: { description: "Ready", schema: statusView }, 503: { description: "Not ready (Retry-After), or shutting down", schema: statusView } },
+      failures: [],
+      async handle({ c, core }) {
+        if (options.isShuttingDown()) return reply(503, { status: "shutting down" });
+        if (await migrationsApplied(core.store.driver).catch(() => false)) return reply(200, { status: "ready" });
+        c.header("Retry-After", "1");
+        return reply(503, { status: "store unavailable or not migrated" });
+      },
+    }),
+    route({
+      method: "get",
+      path: "/metrics",
+      tag: OPS,
       summary: "Prometheus metrics",
       description: "When SSOD_METRICS_TOKEN is set, send it as `Authorization: Bearer <token>`.",
-      security: [{}, { metricsToken: [] }],
-      responses: { 200: { description: "Prometheus text format" }, 401: { description: "The metrics token is required" } },
-    }),
-    async (c) => {
-      if (options.metricsToken) {
-        const presented = c.req.header("authorization")?.replace(/^bearer\s+/i, "") ?? "";
-        if (!safeEqual(sha256(presented), sha256(options.metricsToken))) {
-          c.header("WWW-Authenticate", 'Bearer realm="metrics"');
-          return c.text("unauthorized\n", 401);
+      auth: { ...anyone, security: [{}, { metricsToken: [] }] },
+      answers: { 200: { description: "Prometheus text format" }, 401: { description: "The metrics token is required" } },
+      failures: [],
+      async handle({ c }) {
+        if (options.metricsToken) {
+          const presented = c.req.header("authorization")?.replace(/^bearer\s+/i, "") ?? "";
+          if (!safeEqual(sha256(presented), sha256(options.metricsToken))) {
+            c.header("WWW-Authenticate", 'Bearer realm="metrics"');
+            return c.text("unauthorized\n", 401);
+          }
         }
-      }
-      return c.body(await options.metrics.registry.metrics(), 200, { "Content-Type": options.metrics.registry.contentType });
-    },
-  );
-  return app;
+        return c.body(await options.metrics.registry.metrics(), 200, { "Content-Type": options.metrics.registry.contentType });
+      },
+    }),
+  ];
 }

@@ -1,4 +1,5 @@
 // Store failures, sorted by what a caller can do about them.
+import { DrizzleQueryError } from "drizzle-orm/errors";
 /** The store could not be reached or stayed busy: retry later (HTTP 503 + Retry-After). */
 export class StoreUnavailableError extends Error {
   override readonly name: string = "StoreUnavailableError";
@@ -55,8 +56,18 @@ function codeOf(error: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * What a store call really failed with. Drizzle wraps a driver's error in a
+ * DrizzleQueryError whose message holds the query and its parameters: never
+ * to be shown or logged, so it is unwrapped here.
+ */
+export function storeCause(error: unknown): unknown {
+  return error instanceof DrizzleQueryError && error.cause !== undefined ? error.cause : error;
+}
+
 /** Normalises anything a driver throws into one of the two classes above. */
-export function classifyStoreError(error: unknown): StoreUnavailableError | StoreQueryError {
+export function classifyStoreError(thrown: unknown): StoreUnavailableError | StoreQueryError {
+  const error = storeCause(thrown);
   if (error instanceof StoreUnavailableError || error instanceof StoreQueryError) return error;
   const code = codeOf(error) ?? "";
   const causeCode = codeOf((error as { cause?: unknown } | undefined)?.cause) ?? "";

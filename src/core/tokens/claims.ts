@@ -21,6 +21,6 @@ export function emptyClaims(): TokenClaims {
 }
 
 /** The claims present, for answers that list them (no nulls). */
-export function presentClaims(claims: TokenClaims): Partial<TokenClaims> {
-  return Object.fromEntries(Object.entries(claims).filter(([key, value]) => value !== null && !(key === "orgId" && value === ""))) as Partial<TokenClaims>;
+export function presentClaims(claims: TokenClaims): { [K in keyof TokenClaims]?: NonNullable<TokenClaims[K]> } {
+  return Object.fromEntries(Object.entries(claims).filter(([key, value]) => value !== null && !(key === "orgId" && value === "")));
 }

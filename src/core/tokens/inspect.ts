@@ -1,8 +1,8 @@
 // Introspection (RFC 7662) and revocation (RFC 7009 in spirit) of tokens.
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { ssoSources, ssoTokens } from "../../store/schema";
-import { statement } from "../../store/store";
-import { actorName, type Actor } from "../audit";
+import { actorName, auditInsertFrom, type Actor } from "../audit";
+import { applyChange } from "../changes";
 import type { Core } from "../context";
 import { sha256 } from "../crypto";
 
@@ -80,18 +80,22 @@ export async function revokeToken(core: Core, request: RevokeRequest): Promise<b
   else if (request.tokenRefNo !== undefined) conditions.push(eq(ssoTokens.refNo, request.tokenRefNo));
   else return false;
   if (request.sourceId !== undefined) conditions.push(eq(ssoTokens.sourceId, request.sourceId));
-  const now = core.now();
-  const update = statement(core.store.db.update(ssoTokens).set({ revokedAt: now }).where(and(...conditions)));
-  return core.store.write({
-    statements: [
-      { sql: `${update.sql} RETURNING ref_no`, args: update.args },
+  const target = and(...conditions)!;
+  const [, revoked] = await applyChange(core, [
+    auditInsertFrom(
+      core,
       {
-        sql: `INSERT INTO audit_events (at, actor, action, target, outcome, ip, source_code)
-              SELECT ?, ?, 'token.revoke', t.ref_no, 'success', ?, s.code FROM sso_tokens t JOIN sso_sources s ON s.id = t.source_id
-              WHERE changes() > 0 AND t.revoked_at = ? AND ${request.token !== undefined ? "t.token_hash" : "t.ref_no"} = ?`,
-        args: [now, actorName(request.actor), request.ip, now, request.token !== undefined ? sha256(request.token) : request.tokenRefNo!],
+        actor: actorName(request.actor),
+        action: "token.revoke",
+        outcome: "success",
+        target: sql`${ssoTokens.refNo}`,
+        sourceCode: sql`(SELECT ${ssoSources.code} FROM ${ssoSources} WHERE ${ssoSources.id} = ${ssoTokens.sourceId})`,
+        ip: request.ip,
       },
-    ],
-    decode: (results) => results[0]!.rows.length > 0,
-  });
+      ssoTokens,
+      target,
+    ),
+    core.store.db.update(ssoTokens).set({ revokedAt: core.now() }).where(target).returning({ refNo: ssoTokens.refNo }),
+  ]);
+  return revoked.length > 0;
 }

@@ -52,6 +52,9 @@ export interface Redemption {
 export type RedeemOutcome = { ok: true; redemption: Redemption } | { ok: false; consumed: boolean };
 
 interface RedeemRow {
+  /** When, and for how long a session it opens: the same for a whole batch, so the first row's are used. */
+  at: number;
+  sessionTtlMs: number;
   h: string;
   sec: string | null;
   sid: string;
@@ -169,14 +172,13 @@ interface Result {
   sessionExpiresAt: number | null;
 }
 
-function redeemOp(core: Core): BulkWrite<RedeemRow, Result | undefined> {
-  return {
+const redeemOp: BulkWrite<RedeemRow, Result | undefined> = {
     name: "token.redeem",
     plan(rows) {
       // Two requests for one token in one batch: the first takes part, the second has lost the race.
       const seen = new Set<string>();
       const unique = rows.filter((r) => !seen.has(r.h) && seen.add(r.h));
-      const values: SqlValue[] = [encode(unique), core.now(), randomUUID(), core.settings.sessionTtlSeconds * 1000];
+      const values: SqlValue[] = [encode(unique), rows[0]!.at, randomUUID(), rows[0]!.sessionTtlMs];
       return {
         statements: [unique.some((r) => r.sec !== null) ? IN_SECTION : PLAIN, ...AFTER_CONSUME].map(({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) })),
         decode(results) {
@@ -190,16 +192,7 @@ function redeemOp(core: Core): BulkWrite<RedeemRow, Result | undefined> {
         },
       };
     },
-  };
-}
-
-const ops = new WeakMap<Core, BulkWrite<RedeemRow, Result | undefined>>();
-
-function opFor(core: Core) {
-  let op = ops.get(core);
-  if (!op) ops.set(core, (op = redeemOp(core)));
-  return op;
-}
+};
 
 function redemptionOf(row: Result, sessionId: string): Redemption {
   const { redirectUrls, redirectUrl } = row;
@@ -233,7 +226,9 @@ function redemptionOf(row: Result, sessionId: string): Redemption {
 
 export async function redeemToken(core: Core, request: RedeemRequest): Promise<RedeemOutcome> {
   const sessionId = randomSecret();
-  const row = await core.store.bulk(opFor(core), {
+  const row = await core.store.bulk(redeemOp, {
+    at: core.now(),
+    sessionTtlMs: core.settings.sessionTtlSeconds * 1000,
     h: sha256(request.token),
     sec: request.section,
     sid: sha256(sessionId),

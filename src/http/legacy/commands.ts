@@ -1,20 +1,20 @@
 // The api.php commands: each validates with its schema, calls the core and
-// answers in the legacy shape. No business rule lives here.
+// answers in the legacy shape. No business rule lives here. A refusal the
+// core makes (a code taken meanwhile, a source gone) is rendered by the
+// dialect's renderer as the seed's code for it.
 import * as v from "valibot";
 import type { Actor } from "../../core/audit";
 import type { Core } from "../../core/context";
-import { CoreError } from "../../core/errors";
 import {
   DEFAULT_SOURCE_CODE,
   createSource,
   deleteSources,
   findSourceById,
   listSources,
-  sourceCodeTaken,
   sourceCodeSchema,
+  sourceCodeTaken,
   updateSource,
-  type Source,
-  type SourceFields,
+  type SourcePatch,
 } from "../../core/sources";
 import type { Fields } from "../fields";
 import { DELETE_ERRORS, type LegacyCode } from "./codes";
@@ -40,22 +40,23 @@ const failure = (codes: Iterable<LegacyCode>, texts?: Partial<Record<LegacyCode,
 
 type SourceCommand = Omit<v.InferOutput<(typeof commandSchemas)["sso.create"]>, "Command">;
 
-function fieldsFor(input: SourceCommand, current?: Source): SourceFields {
+/** The fields a command gives, and only those: omitted optional ones keep their value on update. */
+function patchOf(input: SourceCommand): SourcePatch & { code: string; name: string; validForSeconds: number } {
   return {
     code: input.SourceCode,
     name: input.SourceName,
-    description: input.SourceDescription ?? current?.description ?? "",
-    expiresAt: input.ExpiresAt !== undefined ? input.ExpiresAt : (current?.expiresAt ?? null),
     validForSeconds: input.ValidForSeconds,
-    // Omitted options keep their value on update, and are on for a new source (as on `default`).
-    options: {
-      createNewUserIfNotExists: input.Options?.CreateNewUserIfNotExists ?? current?.options.createNewUserIfNotExists ?? true,
-      performLogin: input.Options?.PerformLogin ?? current?.options.performLogin ?? true,
-      returnUserData: input.Options?.ReturnUserData ?? current?.options.returnUserData ?? true,
-    },
-    allowedIps: current?.allowedIps ?? [],
-    redirectUrls: current?.redirectUrls ?? [],
-    identityProvider: current?.identityProvider ?? null,
+    ...(input.SourceDescription !== undefined ? { description: input.SourceDescription } : {}),
+    ...(input.ExpiresAt !== undefined ? { expiresAt: input.ExpiresAt } : {}),
+    ...(input.Options
+      ? {
+          options: {
+            ...(input.Options.CreateNewUserIfNotExists !== undefined ? { createNewUserIfNotExists: input.Options.CreateNewUserIfNotExists } : {}),
+            ...(input.Options.PerformLogin !== undefined ? { performLogin: input.Options.PerformLogin } : {}),
+            ...(input.Options.ReturnUserData !== undefined ? { returnUserData: input.Options.ReturnUserData } : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -71,13 +72,8 @@ async function create({ core, fields, actor, ip }: CommandContext): Promise<Answ
   const code = validCode(fields);
   if (code !== undefined && (await sourceCodeTaken(core, code))) codes.push(6);
   if (codes.length > 0 || !checked.ok) return failure(codes);
-  try {
-    const { source } = await createSource(core, fieldsFor(checked.value), { actor, ip, withClientSecret: false });
-    return success({ SSOSourceID: source.id });
-  } catch (error) {
-    if (error instanceof CoreError && error.code === "conflict") return failure([6]);
-    throw error;
-  }
+  const { source } = await createSource(core, patchOf(checked.value), { actor, ip, withClientSecret: false });
+  return success({ SSOSourceID: source.id });
 }
 
 async function update({ core, fields, actor, ip }: CommandContext): Promise<Answer> {
@@ -90,14 +86,8 @@ async function update({ core, fields, actor, ip }: CommandContext): Promise<Answ
   if (code !== undefined && (await sourceCodeTaken(core, code, current?.id))) codes.push(6);
   if (current?.code === DEFAULT_SOURCE_CODE && code !== undefined && code !== DEFAULT_SOURCE_CODE) codes.push(13);
   if (codes.length > 0 || !checked.ok || !current) return failure(codes);
-  try {
-    await updateSource(core, current.id, fieldsFor(checked.value, current), { actor, ip });
-    return success();
-  } catch (error) {
-    if (error instanceof CoreError && error.code === "conflict") return failure([6]);
-    if (error instanceof CoreError && error.code === "not_found") return failure([10]);
-    throw error;
-  }
+  await updateSource(core, current.id, patchOf(checked.value), { actor, ip });
+  return success();
 }
 
 async function remove({ core, fields, actor, ip }: CommandContext): Promise<Answer> {
@@ -109,13 +99,7 @@ async function remove({ core, fields, actor, ip }: CommandContext): Promise<Answ
   if (sources.some((s) => !s)) codes.push(10);
   if (sources.some((s) => s?.code === DEFAULT_SOURCE_CODE)) codes.push(12);
   if (codes.length > 0) return failure(codes);
-  try {
-    await deleteSources(core, checked.value.SourceID, { actor, ip });
-  } catch (error) {
-    // Deleted by someone else between our read and our write.
-    if (error instanceof CoreError && error.code === "not_found") return failure([10]);
-    throw error;
-  }
+  await deleteSources(core, checked.value.SourceID, { actor, ip });
   // Seed 002's delete answers carry no ErrorText.
   return { ok: true, body: { ErrorCode: 0 } };
 }

@@ -4,8 +4,7 @@
 import * as v from "valibot";
 import { requestExamples } from "../docs";
 import { sourceCodeSchema } from "../../core/sources";
-import { emailSchema } from "../v1/token-schemas";
-import { rfc3339 } from "../v1/source-schemas";
+import { emailSchema, rfc3339 } from "../shared/schemas";
 
 const id = v.pipe(v.string(), v.maxLength(128));
 

@@ -1,42 +1,38 @@
 // Signing keys: the JWKS document and rotation.
-import { Hono } from "hono";
-import { describeRoute } from "hono-openapi";
 import * as v from "valibot";
-import type { Core } from "../../core/context";
 import { publishedKeys, rotateSigningKey } from "../../core/signing-keys";
-import { callers, jsonAnswer, problems } from "../docs";
-import { authenticate, type V1Env } from "./auth";
+import { adminOnly, anyone } from "../auth/callers";
+import { reply, route } from "../route";
+import { V1 } from "./dialect";
 
-export function keyRoutes(core: Core) {
-  const app = new Hono<V1Env>();
-  app.post(
-    "/keys/rotate",
-    describeRoute({
-      tags: ["keys"],
-      summary: "Rotate the server's signing key",
-      description: "Tokens already signed stay verifiable: old public keys stay published until they expire.",
-      security: callers.admin,
-      responses: { 200: jsonAnswer(v.object({ kid: v.string(), keys: v.array(v.record(v.string(), v.unknown())) }), "The new key id and the published keys"), ...problems(401, 429, 503) },
-    }),
-    authenticate(core, { admin: true }),
-    async (c) => {
-      const kid = await rotateSigningKey(core, { actor: c.get("caller").actor, ip: c.get("clientIp") });
-      return c.json({ kid, ...(await publishedKeys(core)) });
+const jwksView = v.object({ keys: v.array(v.record(v.string(), v.unknown())) });
+
+export const keyRoutes = [
+  route({
+    method: "post",
+    path: "/v1/keys/rotate",
+    tag: V1.keys,
+    summary: "Rotate the server's signing key",
+    description: "Tokens already signed stay verifiable: a retired key stays published as long as a token it signed may live.",
+    auth: adminOnly,
+    answers: { 200: { description: "The new key id and the published keys", schema: v.object({ kid: v.string(), ...jwksView.entries }) } },
+    failures: [401, 429, 503],
+    async handle({ c, core, caller }) {
+      const kid = await rotateSigningKey(core, { actor: caller.actor, ip: c.get("clientIp") });
+      return reply(200, { kid, ...(await publishedKeys(core)) });
     },
-  );
-  return app;
-}
-
-/** GET /.well-known/jwks.json, outside /v1. */
-export function jwksRoute(core: Core) {
-  const app = new Hono();
-  app.get(
-    "/.well-known/jwks.json",
-    describeRoute({ tags: ["keys"], summary: "Public keys for verifying format=jwt tokens offline", security: callers.anyone, responses: { 200: { description: "A JWK set" } } }),
-    async (c) => {
+  }),
+  route({
+    method: "get",
+    path: "/.well-known/jwks.json",
+    tag: V1.keys,
+    summary: "Public keys for verifying format=jwt tokens offline",
+    auth: anyone,
+    answers: { 200: { description: "A JWK set", schema: jwksView } },
+    failures: [503],
+    async handle({ c, core }) {
       c.header("Cache-Control", "public, max-age=300");
-      return c.json(await publishedKeys(core));
+      return reply(200, (await publishedKeys(core)) as v.InferInput<typeof jwksView>);
     },
-  );
-  return app;
-}
+  }),
+];

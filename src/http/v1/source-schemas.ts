@@ -2,6 +2,7 @@
 // validate requests and to write the OpenAPI document.
 import * as v from "valibot";
 import { requestExamples } from "../docs";
+import { rfc3339 } from "../shared/schemas";
 import {
   httpUrlSchema,
   identityProviderSchema,
@@ -10,11 +11,6 @@ import {
   validForSecondsSchema,
 } from "../../core/sources";
 
-export const rfc3339 = v.pipe(
-  v.string(),
-  v.isoTimestamp("must be an RFC 3339 date-time, e.g. 2030-12-31T23:59:59Z"),
-  v.transform((s) => Date.parse(s)),
-);
 
 const optionsSchema = v.strictObject({
   createNewUserIfNotExists: v.optional(v.boolean()),

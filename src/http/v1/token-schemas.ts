@@ -1,13 +1,11 @@
 // Request and response schemas of /v1/tokens and the browser landing.
 import * as v from "valibot";
 import { requestExamples } from "../docs";
+import { emailSchema, groupsSchema, nameSchema } from "../shared/schemas";
 import { MAX_VALID_FOR_SECONDS, httpUrlSchema, sourceCodeSchema } from "../../core/sources";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens/formats";
 
-const name = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(max));
-
-export const emailSchema = v.pipe(v.string(), v.trim(), v.maxLength(254), v.email("must be an email address"));
-export const groupsSchema = v.pipe(v.array(name(128)), v.maxLength(100, "at most 100 groups"));
+const name = nameSchema;
 
 export const tokenUserSchema = v.pipe(
   v.strictObject({
@@ -48,7 +46,6 @@ export const revokeBody = v.pipe(
   requestExamples([{ tokenRefNo: "1737362986858787" }]),
 );
 
-export const loginQuery = v.object({ token: v.optional(v.pipe(v.string(), requestExamples(["fjd0c3M2DpBKreGqGZaF6iZhf5M0qDapDnkpvGUwyzU"]))) });
 
 // ---- responses (documentation) ----
 

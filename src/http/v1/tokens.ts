@@ -1,43 +1,30 @@
-// /v1/tokens: issue, redeem, introspect, revoke (SPEC §3), and the browser
-// landing /v1/login.
-import { Hono } from "hono";
-import { describeRoute } from "hono-openapi";
+// /v1/tokens: issue, redeem, introspect, revoke (SPEC §3).
 import * as v from "valibot";
-import { recordAudit, actorName } from "../../core/audit";
-import type { Core } from "../../core/context";
-import { presentClaims, emptyClaims } from "../../core/tokens/claims";
+import { actorName, recordAudit } from "../../core/audit";
+import { emptyClaims, presentClaims } from "../../core/tokens/claims";
 import { introspectToken, revokeToken } from "../../core/tokens/inspect";
 import { issueToken } from "../../core/tokens/issue";
 import { issuingSource } from "../../core/tokens/issuer";
 import { redeemToken } from "../../core/tokens/redeem";
-import { landInBrowser } from "../browser/landing";
-import { callers, jsonAnswer as json, problems } from "../docs";
-import { requireJson } from "../middleware/require-json";
-import { validate } from "../validation";
-import { authenticate, type V1Env } from "./auth";
-import { invalidRequest, notJson, problem } from "./problem";
-import { introspectionView, issuedView, issueBody, loginQuery, redeemedView, revokeBody, tokenBody } from "./token-schemas";
+import { adminOrSource } from "../auth/callers";
+import { refuse } from "../failure";
+import { reply, route } from "../route";
+import { V1 } from "./dialect";
+import { introspectionView, issueBody, issuedView, redeemedView, revokeBody, tokenBody } from "./token-schemas";
 import { isoTime } from "./views";
 
-export function tokenRoutes(core: Core) {
-  const app = new Hono<V1Env>();
-  const anyCaller = authenticate(core, { admin: true, source: true });
-
-  app.post(
-    "/tokens",
-    describeRoute({
-      tags: ["tokens"],
-      summary: "Issue a single-use login token",
-      description: "With source credentials (HTTP Basic) the token belongs to that source; with an admin key, to `sourceCode` or the `default` source.",
-      security: callers.adminOrSource,
-      responses: { 201: json(issuedView, "The token, shown this once"), ...problems(400, 401, 403, 413, 415, 429, 503) },
-    }),
-    anyCaller,
-    requireJson(notJson),
-    validate("json", issueBody, invalidRequest),
-    async (c) => {
-      const body = c.req.valid("json");
-      const caller = c.get("caller");
+export const tokenRoutes = [
+  route({
+    method: "post",
+    path: "/v1/tokens",
+    tag: V1.tokens,
+    summary: "Issue a single-use login token",
+    description: "With source credentials (HTTP Basic) the token belongs to that source; with an admin key, to `sourceCode` or the `default` source.",
+    auth: adminOrSource,
+    body: { schema: issueBody, label: "required" },
+    answers: { 201: { description: "The token, shown this once", schema: issuedView } },
+    failures: [400, 401, 403, 413, 415, 429, 503],
+    async handle({ c, core, caller, body }) {
       const source = await issuingSource(core, { source: caller.kind === "source" ? caller.source : undefined }, body.sourceCode);
       c.set("sourceCode", source.code);
       const issued = await issueToken(core, {
@@ -61,34 +48,27 @@ export function tokenRoutes(core: Core) {
         actor: caller.actor,
         ip: c.get("clientIp"),
       });
-      return c.json(
-        {
-          token: issued.token,
-          tokenRefNo: issued.tokenRefNo,
-          expiresAt: isoTime(issued.expiresAt),
-          loginUrl: `${core.settings.publicUrl}/v1/login?token=${encodeURIComponent(issued.token)}`,
-        },
-        201,
-      );
+      return reply(201, {
+        token: issued.token,
+        tokenRefNo: issued.tokenRefNo,
+        expiresAt: isoTime(issued.expiresAt),
+        loginUrl: `${core.settings.publicUrl}/v1/login?token=${encodeURIComponent(issued.token)}`,
+      });
     },
-  );
-
-  app.post(
-    "/tokens/redeem",
-    describeRoute({
-      tags: ["tokens"],
-      summary: "Redeem a token, exactly once",
-      description: "The target app redeems with an admin key or any source's credentials. A consumed, expired, revoked or unknown token all get one answer.",
-      security: callers.adminOrSource,
-      responses: { 200: json(redeemedView, "Who the token is for"), ...problems(400, 401, 413, 415, 429, 503) },
-    }),
-    anyCaller,
-    requireJson(notJson),
-    validate("json", tokenBody, invalidRequest),
-    async (c) => {
-      const caller = c.get("caller");
+  }),
+  route({
+    method: "post",
+    path: "/v1/tokens/redeem",
+    tag: V1.tokens,
+    summary: "Redeem a token, exactly once",
+    description: "The target app redeems with an admin key or any source's credentials. A consumed, expired, revoked or unknown token all get one answer.",
+    auth: adminOrSource,
+    body: { schema: tokenBody, label: "required" },
+    answers: { 200: { description: "Who the token is for", schema: redeemedView } },
+    failures: [400, 401, 413, 415, 429, 503],
+    async handle({ c, core, caller, body }) {
       const outcome = await redeemToken(core, {
-        token: c.req.valid("json").token,
+        token: body.token,
         section: null,
         via: "api",
         actor: caller.actor,
@@ -100,11 +80,11 @@ export function tokenRoutes(core: Core) {
         if (!outcome.consumed) {
           await recordAudit(core, { actor: actorName(caller.actor), action: "token.redeem_failed", outcome: "failure", ip: c.get("clientIp"), detail: { via: "api" } });
         }
-        return problem(c, 400, "invalid-token", "Invalid or expired token");
+        return refuse({ kind: "invalid_token", message: "Invalid or expired token", issues: [] });
       }
       const r = outcome.redemption;
       c.set("sourceCode", r.source.code);
-      return c.json({
+      return reply(200, {
         tokenRefNo: r.tokenRefNo,
         source: r.source.code,
         claims: presentClaims(r.claims),
@@ -113,37 +93,29 @@ export function tokenRoutes(core: Core) {
         ...(r.session ? { session: { id: r.session.id, expiresAt: isoTime(r.session.expiresAt) } } : {}),
       });
     },
-  );
-
-  app.post(
-    "/tokens/introspect",
-    describeRoute({
-      tags: ["tokens"],
-      summary: "Introspect a token without consuming it (RFC 7662)",
-      security: callers.adminOrSource,
-      responses: { 200: json(introspectionView, "`{\"active\":false}` or the token's claims"), ...problems(400, 401, 413, 415, 429, 503) },
-    }),
-    anyCaller,
-    requireJson(notJson),
-    validate("json", tokenBody, invalidRequest),
-    async (c) => c.json(await introspectToken(core, c.req.valid("json").token)),
-  );
-
-  app.post(
-    "/tokens/revoke",
-    describeRoute({
-      tags: ["tokens"],
-      summary: "Revoke a token before it is redeemed",
-      description: "Answers 200 whether or not there was such a token (RFC 7009). A source revokes only its own tokens.",
-      security: callers.adminOrSource,
-      responses: { 200: json(v.object({}), "Revoked, or nothing to revoke"), ...problems(400, 401, 413, 415, 429, 503) },
-    }),
-    anyCaller,
-    requireJson(notJson),
-    validate("json", revokeBody, invalidRequest),
-    async (c) => {
-      const body = c.req.valid("json");
-      const caller = c.get("caller");
+  }),
+  route({
+    method: "post",
+    path: "/v1/tokens/introspect",
+    tag: V1.tokens,
+    summary: "Introspect a token without consuming it (RFC 7662)",
+    auth: adminOrSource,
+    body: { schema: tokenBody, label: "required" },
+    answers: { 200: { description: '`{"active":false}` or the token\'s claims', schema: introspectionView } },
+    failures: [400, 401, 413, 415, 429, 503],
+    handle: async ({ core, body }) => reply(200, await introspectToken(core, body.token)),
+  }),
+  route({
+    method: "post",
+    path: "/v1/tokens/revoke",
+    tag: V1.tokens,
+    summary: "Revoke a token before it is redeemed",
+    description: "Answers 200 whether or not there was such a token (RFC 7009). A source revokes only its own tokens.",
+    auth: adminOrSource,
+    body: { schema: revokeBody, label: "required" },
+    answers: { 200: { description: "Revoked, or nothing to revoke", schema: v.object({}) } },
+    failures: [400, 401, 413, 415, 429, 503],
+    async handle({ c, core, caller, body }) {
       await revokeToken(core, {
         token: body.token,
         tokenRefNo: body.tokenRefNo,
@@ -151,26 +123,7 @@ export function tokenRoutes(core: Core) {
         actor: caller.actor,
         ip: c.get("clientIp"),
       });
-      return c.json({});
+      return reply(200, {});
     },
-  );
-
-  app.get(
-    "/login",
-    describeRoute({
-      tags: ["browser"],
-      summary: "Browser landing: redeem a token, set the session cookie, go on",
-      security: callers.anyone,
-      responses: {
-        303: { description: "To the allow-listed redirect URL, with the session cookie" },
-        200: { description: "An HTML page saying who signed in (JSON with Accept: application/json)" },
-        400: { description: "An HTML page: not a valid token (JSON with Accept: application/json)" },
-        429: { description: "Too many failed attempts from this IP (Retry-After)" },
-      },
-    }),
-    validate("query", loginQuery, invalidRequest),
-    (c) => landInBrowser(c, core, c.req.valid("query").token, null),
-  );
-
-  return app;
-}
+  }),
+];

@@ -1,23 +1,25 @@
 // Browser redemption, shared by Tyk's /tap and /sso and the native
 // /v1/login: redeem through the core, set the session cookie, send the
 // browser on to the allow-listed redirect URL (303) or show who signed in.
-// Failures are a 400 page (JSON for Accept: application/json), throttled per
-// client IP; a valid token is honoured even from a throttled IP.
+// Failures are a 400 page (the dialect's JSON for Accept: application/json),
+// throttled per client IP; a valid token is honoured even from a throttled IP.
 import type { Context } from "hono";
-import { recordFailure } from "../../core/auth";
 import type { Core } from "../../core/context";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens/formats";
 import { redeemToken } from "../../core/tokens/redeem";
+import { refuseAfterFailure } from "../auth/refuse";
 import type { AppEnv } from "../env";
-import { setSessionCookie } from "../session-cookie";
-import { failedPage, signedInPage, throttledPage } from "./pages";
-
-const wantsJson = (c: Context) => /\bapplication\/json\b/i.test(c.req.header("accept") ?? "");
+import { refuse } from "../failure";
+import { wantsJson } from "./browser-renderer";
+import { signedInPage } from "./pages";
+import { setSessionCookie } from "./session-cookie";
 
 /** Plausible token text: nonces are 43 characters, JWTs a few hundred, none over MAX_TOKEN_LENGTH. */
 const TOKEN_SHAPE = new RegExp(`^[A-Za-z0-9_.=-]{16,${MAX_TOKEN_LENGTH}}$`);
 
-export async function landInBrowser<E extends AppEnv>(c: Context<E>, core: Core, token: string | undefined, section: string | null) {
+const invalidToken = { kind: "invalid_token", message: "Invalid or expired token", issues: [] } as const;
+
+export async function landInBrowser(c: Context<AppEnv>, core: Core, token: string | undefined, section: string | null): Promise<Response> {
   const ip = c.get("clientIp");
   const outcome =
     token && TOKEN_SHAPE.test(token)
@@ -25,12 +27,8 @@ export async function landInBrowser<E extends AppEnv>(c: Context<E>, core: Core,
       : ({ ok: false, consumed: false } as const);
   if (!outcome.ok) {
     // A real token refused for its user was audited by the redemption itself; anything else counts against the IP.
-    const retryAfter = outcome.consumed ? 0 : await recordFailure(core, { ip, action: "token.redeem_failed", detail: { via: c.req.path } });
-    if (retryAfter > 0) {
-      c.header("Retry-After", String(retryAfter));
-      return wantsJson(c) ? c.json({ error: "too many failed attempts", retryAfter }, 429) : c.html(throttledPage(retryAfter), 429);
-    }
-    return wantsJson(c) ? c.json({ error: "Invalid or expired token" }, 400) : c.html(failedPage(), 400);
+    if (outcome.consumed) return refuse(invalidToken);
+    return refuseAfterFailure(c, core, { action: "token.redeem_failed", detail: { via: c.req.path } }, invalidToken);
   }
   const { redemption } = outcome;
   c.set("sourceCode", redemption.source.code);
@@ -42,3 +40,15 @@ export async function landInBrowser<E extends AppEnv>(c: Context<E>, core: Core,
   }
   return c.html(signedInPage(name));
 }
+
+/** The answers of a landing, for the document. */
+export const landingAnswers = {
+  303: { description: "To the allow-listed redirect URL, with the session cookie" },
+  200: { description: "An HTML page saying who signed in (JSON with Accept: application/json)" },
+};
+
+/** Failure statuses of a landing, each an HTML page (the dialect's JSON with Accept: application/json). */
+export const landingFailures = {
+  400: "An HTML page: not a valid token (the dialect's error JSON with Accept: application/json)",
+  429: "Too many failed attempts from this IP (Retry-After)",
+};

@@ -2,7 +2,7 @@
 // reached over https (SPEC §1).
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import type { Core } from "../core/context";
+import type { Core } from "../../core/context";
 
 export const SESSION_COOKIE = "ssod_session";
 

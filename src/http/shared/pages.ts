@@ -29,3 +29,7 @@ export function failedPage() {
 export function throttledPage(retryAfter: number) {
   return layout("Too many attempts", html`<h1>Too many attempts</h1><p>Try again in ${retryAfter} seconds.</p>`);
 }
+
+export function problemPage(title: string, text: string) {
+  return layout(title, html`<h1>${title}</h1><p>${text}</p>`);
+}
