@@ -77,9 +77,9 @@ const apiPhp = route({
   method: "post",
   path: "/api.php",
   tag: LEGACY,
-  summary: "Run a command (sso.create, sso.update, sso.delete, sso.get, sso.list, admin.login, admin.logout)",
+  summary: "Run an api.php command",
   description:
-    "Seed 002. JSON or form-encoded (`Options[PerformLogin]=Enabled`); field names match case-insensitively. " +
+    "Seed 002. Commands: `sso.create`, `sso.update`, `sso.delete`, `sso.get`, `sso.list`, `admin.login`, `admin.logout`. JSON or form-encoded (`Options[PerformLogin]=Enabled`); field names match case-insensitively. " +
     "Authenticate with `APIKey` (an admin key) or `SessionID` (from admin.login). Failing codes are all reported, ascending.",
   auth: anyone,
   documentedBody: { "application/json": anyCommand, "application/x-www-form-urlencoded": anyCommand },

@@ -51,7 +51,9 @@ const tykCaller: AuthStrategy<Caller> = {
 const issueNonce = route({
   method: "post",
   path: "/api/sso",
-  aliases: ["/admin/sso"],
+  // Tyk Dashboard's path, and the path a client generated from seed 000's own
+  // document calls (its server URL ends in /api/v1, its path is /api/sso).
+  aliases: ["/admin/sso", "/api/v1/api/sso"],
   tag: TYK,
   summary: "Create a nonce token for SSO authentication",
   description: "Seed 000. Field names match case-insensitively (PascalCase as Tyk Dashboard documents works too).",

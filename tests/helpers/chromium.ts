@@ -1,0 +1,10 @@
+// Debian's Chromium through playwright-core, with the flags this machine
+// needs (no sandbox as root; no background networking: the network is closed).
+import { chromium, type Browser } from "playwright-core";
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
