@@ -5,6 +5,7 @@
 import { drizzle, type SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import type { Driver, Result, SqlValue, Statement } from "./driver";
 import { StoreUnavailableError } from "./errors";
+import type { StoreEventListener } from "./events";
 import { GroupCommit, type BulkWrite, type GroupCommitOptions, type WriteUnit } from "./group-commit";
 import { openLocalDriver } from "./local-driver";
 import { BatchedLookup, type LookupDefinition } from "./lookup";
@@ -23,6 +24,8 @@ export interface StoreOptions {
   /** How long any store call may take before it is abandoned with a 503. */
   timeoutMs?: number;
   groupCommit?: Partial<GroupCommitOptions>;
+  /** Told of the rare events an operator should read about in the log (src/store/events.ts). */
+  onEvent?: StoreEventListener | undefined;
   /** Told of every store call: what kind, how long, whether it failed (metrics). */
   observe?: (call: StoreCall) => void;
 }
@@ -108,7 +111,7 @@ export function isRemoteUrl(url: string): boolean {
 export async function openStore(options: StoreOptions): Promise<Store> {
   const raw = isRemoteUrl(options.url)
     ? openRemoteDriver(options.url, options.authToken)
-    : await openLocalDriver(options.url, { busyTimeoutMs: options.busyTimeoutMs ?? 5_000, cacheDir: options.cacheDir });
+    : await openLocalDriver(options.url, { busyTimeoutMs: options.busyTimeoutMs ?? 5_000, cacheDir: options.cacheDir, onEvent: options.onEvent });
   const driver = guarded(raw, options.timeoutMs ?? 10_000, options.observe ?? (() => {}));
   const commits = new GroupCommit(driver, {
     maxEntries: 512,
