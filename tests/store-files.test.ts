@@ -3,13 +3,14 @@
 // too. Folders and files that an older version left readable by others are
 // tightened at start when they are ours, and the log says so. A data folder
 // that holds more than ssod's files keeps its mode (with a warning): its
-// files are still tightened.
+// files are still tightened. Also issue 13 item 6: a stopped store is one
+// file, the WAL folded back, -wal and -shm gone.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { startBuiltServer, track, type ServerProcess } from "./helpers/process";
+import { startBuiltServer, startBuiltServers, stopAll, track, type ServerProcess } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const modeOf = (path: string) => lstatSync(path).mode & 0o7777;
@@ -146,5 +147,41 @@ describe("the store's files are private to ssod's user", () => {
     } finally {
       await stop(server);
     }
+  });
+});
+
+describe("a stopped store is one file (issue 13)", () => {
+  test("after writes and SIGTERM, only ssod.db and master.key remain in data/", async () => {
+    const server = await startBuiltServer();
+    const data = join(server.dir, "data");
+    try {
+      const key = firstKey(server);
+      assert.ok(key, server.stderr());
+      await Promise.all(Array.from({ length: 50 }, () => issueToken(server, key)));
+      // Reads on the main thread's connection too, so that both connections have used the WAL.
+      assert.equal((await fetch(`${server.url}/v1/sources`, { headers: { Authorization: `Bearer ${key}` } })).status, 200);
+      assert.ok(existsSync(join(data, "ssod.db-wal")), "the store runs in WAL mode");
+    } finally {
+      await stop(server);
+    }
+    assert.deepEqual(readdirSync(data).sort(), ["master.key", "ssod.db"]);
+  });
+
+  test("while another process has the store open, its -wal and -shm stay; the last one to stop folds them back", async () => {
+    const servers = await startBuiltServers(2);
+    const [a, b] = servers as [ServerProcess, ServerProcess];
+    const data = join(a.dir, "data");
+    try {
+      const key = firstKey(a) ?? firstKey(b);
+      assert.ok(key, a.stderr() + b.stderr());
+      for (const server of servers) await Promise.all(Array.from({ length: 10 }, () => issueToken(server, key)));
+      await stop(a);
+      assert.ok(existsSync(join(data, "ssod.db-wal")) && existsSync(join(data, "ssod.db-shm")), "the files of a store still open stay");
+      await issueToken(b, key);
+    } finally {
+      await stopAll(servers);
+    }
+    assert.equal(await b.exited, 0);
+    assert.deepEqual(readdirSync(data).sort(), ["master.key", "ssod.db"]);
   });
 });

@@ -117,7 +117,8 @@ export async function openLocalDriver(url: string, options: LocalDriverOptions):
       mode === "read" ? read(() => reader.transaction(statements, "BEGIN DEFERRED")) : writer.call({ op: "batch", statements, mode }),
     migrate: (statements) => writer.call({ op: "migrate", statements }),
     close: async () => {
-      reader.close();
+      // The reader first: the writer's close must be this process's last connection (local-worker.ts).
+      await reader.close();
       await writer.close();
     },
   };
