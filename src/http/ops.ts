@@ -22,12 +22,17 @@ export function opsApp(core: Core, options: Pick<AppOptions, "metrics" | "metric
     "/readyz",
     describeRoute({
       tags: ["operations"],
-      summary: "The store answers and its migrations are applied",
+      summary: "The store answers, takes writes and has its migrations applied",
       security: callers.anyone,
-      responses: { 200: jsonAnswer(statusView, "Ready"), 503: jsonAnswer(statusView, "Not ready (Retry-After), or shutting down") },
+      responses: { 200: jsonAnswer(statusView, "Ready"), 503: jsonAnswer(statusView, "Not ready (Retry-After): store unavailable, refusing writes (disk full) or not migrated; or shutting down") },
     }),
     async (c) => {
       if (isShuttingDown()) return c.json({ status: "shutting down" }, 503);
+      // A full disk (SPEC §5): not ready until a write goes through again.
+      if (!(await core.store.writesAccepted())) {
+        c.header("Retry-After", "1");
+        return c.json({ status: "store refuses writes (disk full)" }, 503);
+      }
       const ready = await migrationsApplied(core.store.driver).catch(() => false);
       if (!ready) c.header("Retry-After", "1");
       return ready ? c.json({ status: "ready" }) : c.json({ status: "store unavailable or not migrated" }, 503);

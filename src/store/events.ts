@@ -5,9 +5,9 @@ export type StoreEvent =
   | { kind: "mode-tightened"; path: string; from: number; to: number }
   /** The data folder can be read by others but holds more than ssod's files, so its mode is left alone. */
   | { kind: "folder-left-open"; path: string; mode: number }
-  /** A write failed because the disk is full: from now on writes are refused (503) until one succeeds. */
+  /** A write failed because the disk is full: an incident begins (said once, however many writes fail in it). */
   | { kind: "writes-refused"; since: Date; reason: string }
-  /** A write succeeded again after `since`. */
-  | { kind: "writes-accepted"; since: Date; refusedForMs: number };
+  /** Writes have gone through again, with no refusal for a quiet while: the incident that began at `since` is over. */
+  | { kind: "writes-accepted"; since: Date; refusedForMs: number; failedWrites: number };
 
 export type StoreEventListener = (event: StoreEvent) => void;

@@ -21,7 +21,7 @@ import { issuesOf } from "../validation";
 import { SUPPORTED_API_VERSION, generateSsoTokenBody, generateSsoTokenHeaders, generatedView, lobErrorView } from "./schemas";
 
 type C = Context<AppEnv>;
-type Status = 400 | 401 | 403 | 406 | 413 | 429 | 500 | 502 | 504;
+type Status = 400 | 401 | 403 | 406 | 413 | 429 | 500 | 502 | 503 | 504;
 
 function refuse(c: C, status: Status, message: string) {
   return c.json({ ReturnCode: "0", ReturnMessage: message }, status);
@@ -48,6 +48,11 @@ export function lobApp(core: Core, logger: Logger) {
   const app = new Hono<AppEnv>();
 
   app.onError((error, c) => {
+    // A full disk is 503 + Retry-After in every dialect (SPEC §5), though seed 001 lists only 502 and 504.
+    if (error instanceof StoreUnavailableError && error.reason === "full") {
+      c.header("Retry-After", "1");
+      return refuse(c, 503, "Service Unavailable");
+    }
     if (error instanceof StoreUnavailableError) return refuse(c, error.reason === "timeout" ? 504 : 502, error.reason === "timeout" ? "Timed out" : "Internal Server Error");
     if (error instanceof CoreError) return refuse(c, error.code === "source_unavailable" ? 403 : 400, error.message);
     logger.error({ err: error, reqId: c.get("requestId") }, "unhandled error");
