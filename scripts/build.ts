@@ -77,19 +77,30 @@ function bindingPath(target: string): string {
 /** The large payloads, gzipped, by name: kept out of the code (src/assets.ts). */
 export type Assets = Map<string, Buffer>;
 
-let packed: Assets | undefined;
+let packed: { assets: Assets; sha256: Map<string, string> } | undefined;
 
-/** Gzipped once per process: `npm test` builds the single file and then the executable from the same assets. */
-function packAssets(): Assets {
+/**
+ * Gzipped once per process: `npm test` builds the single file and then the
+ * executable from the same assets. Beside each, the SHA-256 of its
+ * uncompressed bytes: the code carries it, and loads a binding written to
+ * disk only when the file matches it (src/store/native-binding.ts).
+ */
+function packAssets(): { assets: Assets; sha256: Map<string, string> } {
   const files: [string, string][] = [
     [DOCS_ASSET, require.resolve("rapidoc/dist/rapidoc-min.js")],
     ...BINDING_TARGETS.map((t): [string, string] => [libsqlAsset(t), bindingPath(t)]),
   ];
-  return (packed ??= new Map(files.map(([name, path]) => [name, gzipSync(readFileSync(path), { level: 9 })])));
+  return (packed ??= (() => {
+    const raw = files.map(([name, path]): [string, Buffer] => [name, readFileSync(path)]);
+    return {
+      assets: new Map(raw.map(([name, bytes]) => [name, gzipSync(bytes, { level: 9 })])),
+      sha256: new Map(raw.map(([name, bytes]) => [name, createHash("sha256").update(bytes).digest("hex")])),
+    };
+  })());
 }
 
 /** What the single file carries in its code besides ssod itself (src/embedded.ts). */
-async function payload(minify: boolean, assets: Assets) {
+async function payload(minify: boolean, sha256: Map<string, string>) {
   const worker = await build({
     entryPoints: [join(root, "src/store/local-worker.ts")],
     bundle: true,
@@ -107,7 +118,7 @@ async function payload(minify: boolean, assets: Assets) {
     version: pkg.version,
     migrations: readMigrationsFolder(new URL("../drizzle/", import.meta.url)),
     storeWorker: worker.outputFiles[0]!.text,
-    assets: Object.fromEntries([...assets].map(([name, packed]) => [name, createHash("sha256").update(packed).digest("hex").slice(0, 16)])),
+    assets: Object.fromEntries(sha256),
   };
 }
 
@@ -129,7 +140,7 @@ export async function buildSingleFile(options: BuildOptions = {}): Promise<{ out
   const outfile = options.outfile ?? out;
   const started = performance.now();
   mkdirSync(dirname(outfile), { recursive: true });
-  const assets = packAssets();
+  const { assets, sha256 } = packAssets();
   await build({
     entryPoints: [join(root, "src/main.ts")],
     bundle: true,
@@ -143,7 +154,7 @@ export async function buildSingleFile(options: BuildOptions = {}): Promise<{ out
     ...(format === "esm"
       ? { banner: { js: 'import { createRequire as __ssodCreateRequire } from "node:module"; const require = __ssodCreateRequire(import.meta.url);' } }
       : {}),
-    plugins: [embeddedPlugin(await payload(minify, assets)), libsqlLoaderRewrite, absentOptionalModules],
+    plugins: [embeddedPlugin(await payload(minify, sha256)), libsqlLoaderRewrite, absentOptionalModules],
     // In CommonJS, import.meta is empty: only the from-source fallbacks read it, never the built file.
     logLevel: format === "cjs" ? "error" : "warning",
   });

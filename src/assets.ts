@@ -4,6 +4,7 @@
 // dist/ssod.mjs carries them in a comment after its code, the standalone
 // executable as SEA assets. Each is read only when it is needed: a binding at
 // the first start on a machine, the script at the first /docs request.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { getAsset, isSea } from "node:sea";
 import { fileURLToPath } from "node:url";
@@ -18,15 +19,26 @@ export const libsqlTargets = (): string[] => Object.keys(embedded.assets ?? {}).
 /** Opens the comment after the code of dist/ssod.mjs: then one `name base64(gzip)` line per asset. */
 export const ASSETS_MARKER = "/*ssod-assets\n";
 
-/** A digest of the embedded asset (it names cached copies), or undefined when this build has none by that name. */
-export function assetDigest(name: string): string | undefined {
+/**
+ * The SHA-256 (hex) of the embedded asset's uncompressed bytes, built into the
+ * code (a copy written to disk is loaded only when it matches), or undefined
+ * when this build has none by that name.
+ */
+export function assetSha256(name: string): string | undefined {
   return embedded.assets?.[name];
 }
 
-/** The asset's bytes, or undefined when running from source (the caller falls back to node_modules). */
+/**
+ * The asset's bytes, checked against the SHA-256 built into the code (from
+ * the standalone executable's SEA assets or the single file's trailer alike),
+ * or undefined when running from source (the caller falls back to node_modules).
+ */
 export function readAsset(name: string): Buffer | undefined {
-  if (assetDigest(name) === undefined) return undefined;
-  return gunzipSync(isSea() ? Buffer.from(getAsset(name)) : fromTrailer(name));
+  const sha256 = assetSha256(name);
+  if (sha256 === undefined) return undefined;
+  const bytes = gunzipSync(isSea() ? Buffer.from(getAsset(name)) : fromTrailer(name));
+  if (createHash("sha256").update(bytes).digest("hex") !== sha256) throw new Error(`this ssod build's embedded ${name} is damaged: download it again`);
+  return bytes;
 }
 
 function fromTrailer(name: string): Buffer {

@@ -11,7 +11,7 @@ export interface Embedded {
   migrations?: EmbeddedMigration[];
   /** CommonJS source of the store worker, run with `new Worker(source, { eval: true })`. */
   storeWorker?: string;
-  /** The large payloads kept out of the code, by name, with a digest of each (src/assets.ts). */
+  /** The large payloads kept out of the code, by name, with the SHA-256 (hex) of each one's uncompressed bytes (src/assets.ts). */
   assets?: Record<string, string>;
 }
 

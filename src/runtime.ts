@@ -12,6 +12,7 @@ import { migrate, type MigrationReport } from "./store/migrations";
 import { displayStore } from "./cli/banner";
 import { Metrics } from "./metrics";
 import { StoreAuthError, StoreUnavailableError } from "./store/errors";
+import type { StoreEventListener } from "./store/events";
 import { refusesToken, remoteTransport } from "./store/remote-driver";
 import { isRemoteUrl, openStore, type Store, type StoreCall } from "./store/store";
 
@@ -33,13 +34,42 @@ export function dataDirOf(url: string): string | undefined {
   return isRemoteUrl(url) ? undefined : dirname(resolve(filePathOf(url)));
 }
 
+const octal = (mode: number) => mode.toString(8).padStart(4, "0");
+
+/** Logs the store's events: each one line, said once (a full disk once per incident, not once per request). */
+export function logStoreEvents(logger: Logger): StoreEventListener {
+  return (event) => {
+    switch (event.kind) {
+      case "mode-tightened":
+        return logger.warn({ path: event.path, from: octal(event.from), to: octal(event.to) }, "file mode tightened");
+      case "folder-left-open":
+        return logger.warn({ path: event.path, mode: octal(event.mode) }, "data folder readable by other users");
+      case "writes-refused":
+        return logger.warn({ since: event.since.toISOString(), reason: event.reason }, "store refuses writes: the disk is full; writes answer 503 until space is freed");
+      case "writes-accepted":
+        return logger.info({ since: event.since.toISOString(), refusedForMs: event.refusedForMs }, "store accepts writes again");
+    }
+  };
+}
+
+/** For the CLI's one-shot commands, which have no log: the same events as plain lines on stderr. */
+const stderrStoreEvents: StoreEventListener = (event) => {
+  if (event.kind === "mode-tightened") process.stderr.write(`ssod: ${event.path} could be read by other users: mode ${octal(event.from)} tightened to ${octal(event.to)}\n`);
+  else if (event.kind === "folder-left-open") process.stderr.write(`ssod: the data folder ${event.path} (mode ${octal(event.mode)}) can be read by other users; it holds other files, so its mode is left alone\n`);
+};
+
 /** Opens the store named by the configuration and applies pending migrations. */
-export async function openMigratedStore(config: Config, metrics?: Metrics): Promise<{ store: Store; migrations: MigrationReport }> {
+export async function openMigratedStore(
+  config: Config,
+  metrics?: Metrics,
+  onEvent: StoreEventListener = stderrStoreEvents,
+): Promise<{ store: Store; migrations: MigrationReport }> {
   const store = await openStore({
     url: config.databaseUrl,
     authToken: config.databaseAuthToken,
     cacheDir: config.cacheDir,
     timeoutMs: config.storeTimeout * 1000,
+    onEvent,
     ...(metrics ? { observe: (call: StoreCall) => metrics.storeCall(call) } : {}),
   });
   try {
@@ -60,13 +90,13 @@ export async function openMigratedStore(config: Config, metrics?: Metrics): Prom
  */
 export async function openCore(
   config: Config,
-  options: { metrics?: Metrics; publicUrl?: string } = {},
+  options: { metrics?: Metrics; publicUrl?: string; onEvent?: StoreEventListener } = {},
 ): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult; migrations: MigrationReport }> {
-  const { metrics } = options;
+  const { metrics, onEvent } = options;
   const dataDir = dataDirOf(config.databaseUrl);
   // Checked before the store is touched: a remote store without the master key is a configuration error.
   requireMasterKeySetting(config.masterKey, dataDir);
-  const { store, migrations } = await openMigratedStore(config, metrics);
+  const { store, migrations } = await openMigratedStore(config, metrics, onEvent);
   try {
     const masterKey = await loadMasterKey(store, config.masterKey, dataDir);
     const core = createCore(
@@ -103,7 +133,7 @@ async function startupError(error: unknown, config: Config): Promise<unknown> {
 /** Everything a serving process is made of, each part complete when made. */
 export async function openRuntime(config: Config, logger: Logger, publicUrl?: string): Promise<Runtime> {
   const metrics = new Metrics();
-  const { store, core, bootstrap: first, migrations } = await openCore(config, { metrics, ...(publicUrl ? { publicUrl } : {}) });
+  const { store, core, bootstrap: first, migrations } = await openCore(config, { metrics, onEvent: logStoreEvents(logger), ...(publicUrl ? { publicUrl } : {}) });
   let shuttingDown = false;
   const app = createApp({
     core,

@@ -13,6 +13,7 @@ import { ConfigError } from "./core/errors";
 import { startSweeper } from "./core/sweeper";
 import type { Logger } from "./log";
 import { openRuntime, type Runtime } from "./runtime";
+import { StoreUnavailableError } from "./store/errors";
 import { version } from "./version";
 
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -77,7 +78,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // Not left in the buffer: supervisors and tests wait for this line.
   logger.flush();
 
-  const stopSweeper = startSweeper(runtime.core, config.sweepInterval, (error) => logger.warn({ err: error }, "sweep failed"));
+  const stopSweeper = startSweeper(runtime.core, config.sweepInterval, (error) => {
+    // A full disk is said once per incident, by the store (runtime.ts): not again at every sweep.
+    if (error instanceof StoreUnavailableError && error.reason === "full") return;
+    logger.warn({ err: error }, "sweep failed");
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -6,8 +6,9 @@ import type { Config } from "../config";
 import { createLogger } from "../log";
 import { openCore, openMigratedStore } from "../runtime";
 import { serveUntilSignalled } from "../server";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
+import { createPrivateFile } from "../store/data-folder";
 import { filePathOf } from "../store/file-url";
 import { isRemoteUrl, openStore } from "../store/store";
 import { version } from "../version";
@@ -124,7 +125,12 @@ export const COMMANDS: Command[] = [
       if (existsSync(target)) throw new Error(`${target} already exists; name a new file`);
       const store = await openStore({ url: config!.databaseUrl, cacheDir: config!.cacheDir });
       try {
-        await store.driver.execute({ sql: "VACUUM INTO ?", args: [target] });
+        // Made empty and 0600 first, whatever the umask: a backup holds what the store holds (SPEC §5 "Files").
+        createPrivateFile(target);
+        await store.driver.execute({ sql: "VACUUM INTO ?", args: [target] }).catch((error: unknown) => {
+          rmSync(target, { force: true });
+          throw error;
+        });
         process.stdout.write(`backed up ${displayStore(config!.databaseUrl)} to ${target}\n`);
       } finally {
         await store.close();

@@ -4,6 +4,7 @@
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { eq } from "drizzle-orm";
+import { MASTER_KEY_FILE } from "../store/data-folder";
 import { settings as settingsTable } from "../store/schema";
 import type { Store } from "../store/store";
 import { createFirstAdminKey, ensureAdminKey } from "./admin-keys";
@@ -13,7 +14,6 @@ import { ConfigError } from "./errors";
 import { ensureSigningKey } from "./signing-keys";
 import { DEFAULT_SOURCE_CODE } from "./sources";
 
-const MASTER_KEY_FILE = "master.key";
 const CHECK_KEY = "master_key_check";
 
 /** Refuses, before the store is touched, a remote store without SSOD_MASTER_KEY (SPEC §4). */

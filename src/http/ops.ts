@@ -31,12 +31,20 @@ export function opsRoutes(options: OpsOptions) {
       method: "get",
       path: "/readyz",
       tag: OPS,
-      summary: "The store answers and its migrations are applied",
+      summary: "The store answers, takes writes and has its migrations applied",
       auth: anyone,
-      answers: { 200: { description: "Ready", schema: statusView }, 503: { description: "Not ready (Retry-After), or shutting down", schema: statusView } },
+      answers: {
+        200: { description: "Ready", schema: statusView },
+        503: { description: "Not ready (Retry-After): store unavailable, refusing writes (disk full) or not migrated; or shutting down", schema: statusView },
+      },
       failures: [],
       async handle({ c, core }) {
         if (options.isShuttingDown()) return reply(503, { status: "shutting down" });
+        // A full disk (SPEC §5): not ready until a write goes through again.
+        if (!(await core.store.writesAccepted())) {
+          c.header("Retry-After", "1");
+          return reply(503, { status: "store refuses writes (disk full)" });
+        }
         if (await migrationsApplied(core.store.driver).catch(() => false)) return reply(200, { status: "ready" });
         c.header("Retry-After", "1");
         return reply(503, { status: "store unavailable or not migrated" });

@@ -1,12 +1,20 @@
 // Store failures, sorted by what a caller can do about them.
 import { DrizzleQueryError } from "drizzle-orm/errors";
-/** The store could not be reached or stayed busy: retry later (HTTP 503 + Retry-After). */
+
+/**
+ * The store could not be reached, stayed busy, or its disk is full: retry
+ * later (HTTP 503 + Retry-After). Nothing was written.
+ */
 export class StoreUnavailableError extends Error {
   override readonly name: string = "StoreUnavailableError";
   constructor(
     message: string,
-    /** "timeout" when the store answered too slowly, "unreachable" otherwise (LOB maps them to 504 / 502). */
-    readonly reason: "unreachable" | "timeout" | "busy",
+    /**
+     * "timeout" when the store answered too slowly, "full" when its disk is
+     * full (SQLITE_FULL: the write was rolled back), "unreachable" or "busy"
+     * otherwise. LOB maps timeout to 504, full to 503 and the rest to 502.
+     */
+    readonly reason: "unreachable" | "timeout" | "busy" | "full",
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -73,6 +81,11 @@ export function classifyStoreError(thrown: unknown): StoreUnavailableError | Sto
   const causeCode = codeOf((error as { cause?: unknown } | undefined)?.cause) ?? "";
   const message = error instanceof Error ? error.message : String(error);
   if (code.startsWith("AUTH_") || /HTTP status 40[13]\b/.test(message)) return new StoreAuthError(`the store refused the credentials (${code || message})`);
+  // SQLite's ENOSPC (a local file, or sqld's own disk): the transaction was rolled back, so a store outage, not a bug.
+  // Only SQLITE_FULL: other I/O errors (SQLITE_IOERR_*) are not known to mean "nothing was written".
+  if (code === "SQLITE_FULL" || causeCode === "SQLITE_FULL" || /database or disk is full|SQLITE_FULL/i.test(message)) {
+    return new StoreUnavailableError("the store's disk is full", "full", { cause: error });
+  }
   if (BUSY_CODES.has(code) || /database is locked|SQLITE_BUSY/i.test(message)) {
     return new StoreUnavailableError("the store is busy", "busy", { cause: error });
   }

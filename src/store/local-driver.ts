@@ -1,10 +1,10 @@
 // The embedded store: a libSQL file, written from a worker thread, read from the main thread.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { Worker } from "node:worker_threads";
 import { embedded } from "../embedded";
 import type { Driver, Result } from "./driver";
 import { StoreQueryError, StoreUnavailableError, classifyStoreError } from "./errors";
+import { prepareDataFolder } from "./data-folder";
+import type { StoreEventListener } from "./events";
 import { filePathOf } from "./file-url";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./local-protocol";
 import { ensureLibsqlBinding } from "./native-binding";
@@ -83,10 +83,18 @@ async function openReader(path: string, busyTimeoutMs: number): Promise<SqliteCo
   return connection;
 }
 
-export async function openLocalDriver(url: string, options: { busyTimeoutMs: number; cacheDir?: string | undefined }): Promise<Driver> {
+export interface LocalDriverOptions {
+  busyTimeoutMs: number;
+  cacheDir?: string | undefined;
+  /** Told of file modes tightened at start. */
+  onEvent?: StoreEventListener | undefined;
+}
+
+export async function openLocalDriver(url: string, options: LocalDriverOptions): Promise<Driver> {
   const path = filePathOf(url);
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const libsqlBinding = ensureLibsqlBinding(options.cacheDir);
+  // The folder 0700 and the database file 0600 before SQLite makes them (SPEC §5 "Files").
+  if (path !== ":memory:") prepareDataFolder(path, options.onEvent ?? (() => {}));
   // The writer first: it creates the file and switches it to WAL.
   const writer = connection({ url, busyTimeoutMs: options.busyTimeoutMs, ...(libsqlBinding ? { libsqlBinding } : {}) });
   await writer.check(path);
@@ -109,7 +117,8 @@ export async function openLocalDriver(url: string, options: { busyTimeoutMs: num
       mode === "read" ? read(() => reader.transaction(statements, "BEGIN DEFERRED")) : writer.call({ op: "batch", statements, mode }),
     migrate: (statements) => writer.call({ op: "migrate", statements }),
     close: async () => {
-      reader.close();
+      // The reader first: the writer's close must be this process's last connection (local-worker.ts).
+      await reader.close();
       await writer.close();
     },
   };

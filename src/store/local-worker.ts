@@ -38,19 +38,33 @@ function handle(request: WorkerRequest): Result[] {
     case "migrate":
       return migrate(request);
     case "close":
-      // Fold the WAL back into the database file, so that a stopped store is
-      // one self-contained file. Passive: another process still writing is
-      // not waited for (its own close will do it).
-      connection.exec("PRAGMA wal_checkpoint(PASSIVE)");
-      connection.close();
-      return [];
+      throw new Error("close is handled by close()");
   }
 }
 
-port.on("message", (request: WorkerRequest) => {
+/**
+ * Folds the WAL back into the database file and closes, so that a stopped
+ * store is one self-contained file: the main thread's reader is closed
+ * first, so this is the process's last connection, and when no other
+ * process has the store open SQLite removes the -wal and -shm files as it
+ * closes. Another process's connection keeps them (its own close folds
+ * them); it is not waited for.
+ */
+async function close(): Promise<Result[]> {
+  try {
+    connection.exec("PRAGMA busy_timeout = 0");
+    connection.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  } catch {
+    // busy (another process is writing): its close will fold the WAL back
+  }
+  await connection.close();
+  return [];
+}
+
+port.on("message", async (request: WorkerRequest) => {
   let reply: WorkerReply;
   try {
-    reply = { id: request.id, ok: true, results: handle(request) };
+    reply = { id: request.id, ok: true, results: request.op === "close" ? await close() : handle(request) };
   } catch (error) {
     const e = error as { message?: string; code?: string };
     reply = { id: request.id, ok: false, error: { message: String(e.message ?? error), code: String(e.code ?? "UNKNOWN") } };

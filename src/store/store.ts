@@ -5,11 +5,13 @@
 import { drizzle, type SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import type { Driver, Result, SqlValue, Statement } from "./driver";
 import { StoreUnavailableError } from "./errors";
+import type { StoreEventListener } from "./events";
 import { GroupCommit, type BulkWrite, type GroupCommitOptions, type WriteUnit } from "./group-commit";
 import { openLocalDriver } from "./local-driver";
 import { BatchedLookup, type LookupDefinition } from "./lookup";
 import { openRemoteDriver } from "./remote-driver";
 import * as schema from "./schema";
+import { WriteHealth } from "./write-health";
 
 export type Database = SqliteRemoteDatabase<typeof schema>;
 
@@ -23,6 +25,8 @@ export interface StoreOptions {
   /** How long any store call may take before it is abandoned with a 503. */
   timeoutMs?: number;
   groupCommit?: Partial<GroupCommitOptions>;
+  /** Told of the rare events an operator should read about in the log (src/store/events.ts). */
+  onEvent?: StoreEventListener | undefined;
   /** Told of every store call: what kind, how long, whether it failed (metrics). */
   observe?: (call: StoreCall) => void;
 }
@@ -41,9 +45,23 @@ export interface Store {
   write<T>(unit: WriteUnit<T>): Promise<T>;
   bulk<I, O>(op: BulkWrite<I, O>, input: I): Promise<O>;
   lookup<K extends string | number, V>(definition: LookupDefinition<V>): BatchedLookup<K, V>;
+  /** Since when the store has refused writes because its disk is full (SPEC §5), or undefined while they go through. */
+  readonly writesRefusedSince: Date | undefined;
+  /**
+   * Whether writes go through: true at once while they do; while they are
+   * refused, whether a tiny write now succeeds (tried at most once a second).
+   * For /readyz.
+   */
+  writesAccepted(): Promise<boolean>;
   /** Waits for queued writes, then closes the connection. */
   close(): Promise<void>;
 }
+
+/** What /readyz writes to learn whether the disk has room again: one small row, overwritten each time. */
+const WRITE_PROBE: Statement = {
+  sql: "INSERT INTO settings (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  args: [],
+};
 
 /** A Drizzle query (insert, update, delete, select) as a plain statement for a WriteUnit. */
 export function statement(query: { toSQL(): { sql: string; params: unknown[] } }): Statement {
@@ -51,8 +69,8 @@ export function statement(query: { toSQL(): { sql: string; params: unknown[] } }
   return { sql, args: params as SqlValue[] };
 }
 
-/** Bounds every call in time (a 503 rather than a hang) and reports it to `observe`. */
-function guarded(driver: Driver, timeoutMs: number, observe: (call: StoreCall) => void): Driver {
+/** Bounds every call in time (a 503 rather than a hang) and reports it to `observe`, and each write's outcome to `health`. */
+function guarded(driver: Driver, timeoutMs: number, observe: (call: StoreCall) => void, health: WriteHealth): Driver {
   const bounded = <T>(kind: StoreCall["kind"], work: Promise<T>): Promise<T> => {
     const started = performance.now();
     let timer: NodeJS.Timeout;
@@ -66,11 +84,13 @@ function guarded(driver: Driver, timeoutMs: number, observe: (call: StoreCall) =
       (value) => {
         clearTimeout(timer);
         observe({ kind, ms: performance.now() - started });
+        if (kind === "write") health.observe();
         return value;
       },
       (error: unknown) => {
         clearTimeout(timer);
         observe({ kind, ms: performance.now() - started, error: error instanceof StoreUnavailableError ? "unavailable" : "query" });
+        if (kind === "write") health.observe(error);
         throw error;
       },
     );
@@ -108,8 +128,9 @@ export function isRemoteUrl(url: string): boolean {
 export async function openStore(options: StoreOptions): Promise<Store> {
   const raw = isRemoteUrl(options.url)
     ? openRemoteDriver(options.url, options.authToken)
-    : await openLocalDriver(options.url, { busyTimeoutMs: options.busyTimeoutMs ?? 5_000, cacheDir: options.cacheDir });
-  const driver = guarded(raw, options.timeoutMs ?? 10_000, options.observe ?? (() => {}));
+    : await openLocalDriver(options.url, { busyTimeoutMs: options.busyTimeoutMs ?? 5_000, cacheDir: options.cacheDir, onEvent: options.onEvent });
+  const health = new WriteHealth(options.onEvent ?? (() => {}));
+  const driver = guarded(raw, options.timeoutMs ?? 10_000, options.observe ?? (() => {}), health);
   const commits = new GroupCommit(driver, {
     maxEntries: 512,
     maxInFlight: 2,
@@ -124,9 +145,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     write: (unit) => commits.write(unit),
     bulk: (op, input) => commits.bulk(op, input),
     lookup: (definition) => new BatchedLookup(driver, definition),
+    get writesRefusedSince() {
+      return health.refusingSince;
+    },
+    writesAccepted: () => health.writesAccepted(() => driver.execute({ ...WRITE_PROBE, args: [new Date().toISOString()] })),
     close: async () => {
       await commits.drain();
       await driver.close();
+      health.close();
     },
   };
 }
