@@ -303,7 +303,9 @@ describe("406: the caller's IP outside the source's allowlist", () => {
     const token = await hsToken(proxiedIp4);
     const opts = (ip: string) => ({ ip, server: proxied });
     await generatedOk(await generate(headersFor(proxiedIp4.clientId, token, { "x-forwarded-for": "10.1.2.3" }), BODY, opts("203.0.113.9")));
-    await generatedOk(await generate(headersFor(proxiedIp4.clientId, token, { "x-forwarded-for": "10.1.2.3, 172.16.0.1" }), BODY, opts("203.0.113.9")));
+    // The proxy appends the address it saw on the right: the leftmost is the client's own text, never trusted.
+    await assertLobError(await generate(headersFor(proxiedIp4.clientId, token, { "x-forwarded-for": "10.1.2.3, 172.16.0.1" }), BODY, opts("203.0.113.9")), 406);
+    await generatedOk(await generate(headersFor(proxiedIp4.clientId, token, { "x-forwarded-for": "172.16.0.1, 10.1.2.3" }), BODY, opts("203.0.113.9")));
     await assertLobError(await generate(headersFor(proxiedIp4.clientId, token, { "x-forwarded-for": "203.0.113.50" }), BODY, opts("10.1.2.3")), 406);
     // Without the header the peer counts.
     await generatedOk(await generate(headersFor(proxiedIp4.clientId, token), BODY, opts("10.1.2.3")));

@@ -1,5 +1,7 @@
-// The client's address: the TCP peer, or the address a trusted proxy put in
-// X-Forwarded-For (read right to left, skipping the proxies we trust).
+// The client's address (SPEC §5 "Client IP"): the TCP peer, or the address a
+// trusted proxy put in X-Forwarded-For. Proxies append the address they saw
+// on the right, so the list is read from the right: the leftmost entries are
+// whatever the client wrote, and never trusted.
 import { BlockList, isIP } from "node:net";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
@@ -30,9 +32,10 @@ export function clientIp(trustProxy: boolean | string[]): MiddlewareHandler<AppE
         .split(",")
         .map((h) => normalise(h.trim()))
         .filter((h) => isIP(h) > 0);
-      // Trusting every peer, the leftmost address is the client; trusting a
-      // list, it is the rightmost address that is not one of our proxies.
-      const client = trustProxy === true ? hops[0] : (hops.findLast((h) => !isTrusted(h)) ?? hops[0]);
+      // `true`: the peer is the one trusted proxy, and the client is the
+      // address it appended (the rightmost). A list: the rightmost address
+      // that is not one of our proxies.
+      const client = trustProxy === true ? hops.at(-1) : hops.findLast((h) => !isTrusted(h));
       ip = client ?? peer;
     }
     c.set("clientIp", ip);
