@@ -15,7 +15,8 @@ import { test } from "node:test";
 import { SignJWT } from "jose";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { MasterKey, sha256 } from "../src/core/crypto";
-import { BUILT, startBuiltServer, track } from "./helpers/process";
+import { track } from "./helpers/children";
+import { BUILT, startBuiltServer } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 function cli(args: string[], env: Record<string, string>, dir: string, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { tempDir } from "./helpers/temp";
-import { track } from "./helpers/process";
+import { track } from "./helpers/children";
 
 const EXECUTABLE = fileURLToPath(new URL("../dist/ssod-linux-x64", import.meta.url));
 

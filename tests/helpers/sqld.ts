@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
 import { tempDir } from "./temp";
-import { track } from "./process";
+import { track } from "./children";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PREFIX = join(ROOT, ".cache/sqld");
