@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type BrowserContext } from "playwright-core";
 import { generateAdminKey } from "../src/core/admin-keys";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
 import { freePort } from "./helpers/sqld";
 import { basicAuth as basic } from "./helpers/sources";
 
@@ -84,12 +84,10 @@ before(async () => {
   });
 });
 
+// Whatever before() got to: the browser, ssod and the target app.
 after(async () => {
   await browser?.close();
-  if (ssod) {
-    ssod.kill("SIGTERM");
-    await ssod.exited;
-  }
+  await stopAll([ssod]);
   await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
 });
 

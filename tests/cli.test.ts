@@ -190,10 +190,7 @@ describe("admin-key create and admin create, then the built server", () => {
     env = { SSOD_DATABASE_URL: `file:${dbIn(dir)}` };
   });
   after(async () => {
-    if (server) {
-      server.kill("SIGTERM");
-      await server.exited;
-    }
+    await stopAll([server]);
   });
 
   test("`admin-key create --name ci` prints exactly one ssod_ak_ key, stored only as a hash", async () => {

@@ -12,7 +12,7 @@ import fc from "fast-check";
 import { problemOf } from "./helpers/http";
 import { callerJwt as signCallerJwt } from "./helpers/identity-provider";
 import { openTestServer, type TestServer } from "./helpers/runtime";
-import { createSource } from "./helpers/sources";
+import { basicAuth, createSource } from "./helpers/sources";
 
 const RUNS = 200;
 
@@ -320,7 +320,7 @@ interface Endpoint {
 }
 
 const adminHeaders = () => ({ authorization: `Bearer ${adminKey}` });
-const basicHeaders = () => ({ authorization: `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}` });
+const basicHeaders = () => basicAuth(source);
 
 /** Mostly valid credentials (to reach the handler), sometimes junk. */
 function v1Auth(): fc.Arbitrary<Record<string, string>> {

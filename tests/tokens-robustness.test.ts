@@ -10,10 +10,11 @@ import fc from "fast-check";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { callerJwt, lobHeaders } from "./helpers/identity-provider";
 import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
+import { NO_THROTTLE } from "./helpers/runtime";
 import { basicAuth } from "./helpers/sources";
 
 const adminKey = generateAdminKey();
-const ENV = { SSOD_ADMIN_API_KEY: adminKey, SSOD_THROTTLE_IP_LIMIT: "1000000", SSOD_THROTTLE_CREDENTIAL_LIMIT: "1000000" };
+const ENV = { SSOD_ADMIN_API_KEY: adminKey, ...NO_THROTTLE };
 
 let server: ServerProcess | undefined;
 const crashes: string[] = [];
