@@ -37,8 +37,7 @@ const verify = async (token: string, audience: string) =>
 before(async () => {
   s = await openTestServer();
   admin = { authorization: `Bearer ${s.adminKey}` };
-  const r = await s.request("POST", "/v1/sources", { json: { code: "brief", name: "Brief", validForSeconds: 2 }, headers: admin });
-  assert.equal(r.status, 201);
+  await createSource(s, { code: "brief", name: "Brief", validForSeconds: 2 });
 });
 
 after(() => s.close());

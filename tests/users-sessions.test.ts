@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { problemOf } from "./helpers/http";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
 import { basicAuth, createSource } from "./helpers/sources";
-import { tykNonce } from "./helpers/tokens";
+import { issueOk, tykNonce } from "./helpers/tokens";
 
 let s: TestServer;
 let secure: TestServer; // SSOD_PUBLIC_URL=https://ssod.test
@@ -35,11 +35,8 @@ const USER_KEYS = ["id", "orgId", "email", "displayName", "externalId", "groups"
 const COOKIE = /^ssod_session=([A-Za-z0-9_-]{43}); Max-Age=(28799|28800); Path=\/; HttpOnly; SameSite=Lax$/;
 const SECURE_COOKIE = /^ssod_session=([A-Za-z0-9_-]{43}); Max-Age=(28799|28800); Path=\/; HttpOnly; Secure; SameSite=Lax$/;
 
-async function issue(server: TestServer, user: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  const r = await server.request("POST", "/v1/tokens", { json: { user, ...extra }, headers: { authorization: `Bearer ${server.adminKey}` } });
-  assert.equal(r.status, 201, await r.clone().text());
-  return (await r.json()) as { token: string; tokenRefNo: string; loginUrl: string };
-}
+/** A token for `user` from the server's admin key (the default source unless `extra` names another). */
+const issue = (server: TestServer, user: Record<string, unknown>, extra: Record<string, unknown> = {}) => issueOk(server, { user, ...extra });
 
 /** Creates (or finds) a user by redeeming a token for it; answers the user's id. */
 async function userFor(user: Record<string, unknown>): Promise<string> {
@@ -368,8 +365,7 @@ describe("sessions", () => {
   });
 
   test("a source with performLogin off signs in without a cookie", async () => {
-    const created = await s.request("POST", "/v1/sources", { json: { code: "no-cookie", name: "N", validForSeconds: 60, options: { performLogin: false } }, headers: admin });
-    assert.equal(created.status, 201);
+    await createSource(s, { code: "no-cookie", name: "N", validForSeconds: 60, options: { performLogin: false } });
     const t = await issue(s, { email: "nocookie@example.com" }, { sourceCode: "no-cookie" });
     const r = await s.request("GET", `/v1/login?token=${t.token}`);
     assert.equal(r.status, 200);
@@ -393,10 +389,7 @@ describe("sessions", () => {
   });
 
   test("GET /v1/login redirects (303) to the token's redirectUrl, or to the source's only one; with several and none chosen, a page", async () => {
-    const mk = async (code: string, redirectUrls: string[]) => {
-      const r = await s.request("POST", "/v1/sources", { json: { code, name: code, validForSeconds: 60, redirectUrls }, headers: admin });
-      assert.equal(r.status, 201);
-    };
+    const mk = (code: string, redirectUrls: string[]) => createSource(s, { code, validForSeconds: 60, redirectUrls });
     await mk("one-url", ["https://one.example/landing"]);
     await mk("two-urls", ["https://two.example/a", "https://two.example/b?x=1"]);
     const only = await issue(s, { email: "r1@example.com" }, { sourceCode: "one-url" });

@@ -3,19 +3,9 @@
 import assert from "node:assert/strict";
 import type { RequestOptions, TestServer } from "./runtime";
 
-export type Json = Record<string, unknown>;
+type Json = Record<string, unknown>;
 
-/** `Authorization: Bearer <admin key>`. */
-export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
-
-/** Asserts the status (showing the body when it is another) and parses the JSON body. */
-export async function jsonOf<T = Json>(r: Response, status: number): Promise<T> {
-  const text = await r.text();
-  assert.equal(r.status, status, text);
-  return JSON.parse(text) as T;
-}
-
-export interface Problem {
+interface Problem {
   type: string;
   title: string;
   status: number;
