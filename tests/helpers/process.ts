@@ -3,9 +3,11 @@
 //
 // Every process started here is stopped on every path: a start that fails
 // kills its child, `startBuiltServers` stops the ones that did start when
-// another fails, and whatever is still running when the test process exits
-// is killed then (the runner, scripts/test.ts, also kills a file's whole
-// process group when it overruns its time).
+// another fails, `stopAll` stops what a test's after() hands it (a server
+// that was never made included), and whatever is still running when the
+// test process exits is killed then (helpers/children.ts; the runner,
+// scripts/test.ts, also kills a file's whole process group when it overruns
+// its time).
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
