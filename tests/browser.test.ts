@@ -96,7 +96,7 @@ describe("signing in through a real browser", () => {
   before(async () => {
     context = await browser.newContext();
   });
-  after(() => context.close());
+  after(() => context?.close());
 
   test("loginUrl → 303 (no-referrer, no-store, cookie) → the target app shows the user's email", { timeout: 60_000 }, async () => {
     const r = await api("POST", "/v1/tokens", { user: { email: "browser.user@example.com", displayName: "Browser User" }, redirectUrl: `${appUrl}/welcome` }, basic(source));

@@ -40,7 +40,7 @@ before(async () => {
   await createSource(s, { code: "brief", name: "Brief", validForSeconds: 2 });
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("POST /v1/keys/rotate", () => {
   test("only an admin may rotate", async () => {

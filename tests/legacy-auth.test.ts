@@ -41,7 +41,7 @@ describe("credentials", () => {
     s = await openTestServer();
     await createAdminAccount(s.runtime.core, "alice", PASSWORD);
   });
-  after(() => s.close());
+  after(() => s?.close());
 
   test("no APIKey and no SessionID → 101, HTTP 401", async () => {
     for (const json of [{ Command: "sso.list" }, { Command: "sso.list", APIKey: "" }, { Command: "sso.list", SessionID: "" }]) {
@@ -166,7 +166,7 @@ describe("admin session lifetime (SSOD_ADMIN_SESSION_TTL)", () => {
     s = await openTestServer({ SSOD_ADMIN_SESSION_TTL: "60" });
     await createAdminAccount(s.runtime.core, "carol", PASSWORD);
   });
-  after(() => s.close());
+  after(() => s?.close());
 
   test("ExpiresAt is 60 s ahead with SSOD_ADMIN_SESSION_TTL=60, and the session row says the same", async () => {
     const started = Date.now();
@@ -188,7 +188,7 @@ describe("audit of failed authentication", () => {
     s = await openTestServer();
     await createAdminAccount(s.runtime.core, "frank", PASSWORD);
   });
-  after(() => s.close());
+  after(() => s?.close());
 
   async function auditText(query: string): Promise<{ items: Body[]; text: string }> {
     const r = await s.request("GET", `/v1/audit${query}`, { headers: { authorization: `Bearer ${s.adminKey}` } });

@@ -63,7 +63,7 @@ before(async () => {
   s = await openTestServer();
   await createAdminAccount(s.runtime.core, "alice", "a long password 123");
 });
-after(() => s.close());
+after(() => s?.close());
 
 // ---------------------------------------------------------------------------
 describe("seed 002's three examples", () => {

@@ -11,7 +11,7 @@ describe("GET /metrics", () => {
   before(async () => {
     server = await openTestServer();
   });
-  after(() => server.close());
+  after(() => server?.close());
 
   const scrape = async () => {
     const response = await server.request("GET", "/metrics");

@@ -418,7 +418,7 @@ describe("the default limits, through the legacy dialect: 30 failures per IP, 10
     await createAdminAccount(s.runtime.core, "dave", LEGACY_PASSWORD);
     await createAdminAccount(s.runtime.core, "erin", LEGACY_PASSWORD);
   });
-  after(() => s.close());
+  after(() => s?.close());
 
   function assertThrottled(r: LegacyAnswer) {
     assert.equal(r.status, 429);

@@ -70,7 +70,7 @@ before(async () => {
   src = await createSource({ code: "aud" });
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("token events", () => {
   test("token.issue: one row per token with the source code, the issuer and the subject; no user yet", async () => {

@@ -37,7 +37,7 @@ before(async () => {
   defaultClientId = items.find((i) => i.code === "default")!.clientId;
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("who issues for which source", () => {
   test("source Basic credentials issue for that source: 201 {token,tokenRefNo,expiresAt,loginUrl}", async () => {

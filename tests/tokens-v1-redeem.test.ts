@@ -66,7 +66,7 @@ before(async () => {
   short = await createSource({ code: "short", validForSeconds: 1 });
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("the 200 answer", () => {
   test("all options on: {tokenRefNo, source, claims, created, user, session}; the session id is in the answer, never in a cookie", async () => {

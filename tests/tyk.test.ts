@@ -77,7 +77,7 @@ before(async () => {
   withRedirect = await createSource({ code: "tyk-redirect", redirectUrls: ["https://portal.example/home"] });
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("POST /api/sso and /admin/sso: who may ask", () => {
   for (const path of ENDPOINTS) {

@@ -70,7 +70,7 @@ before(async () => {
   admin = { authorization: `Bearer ${s.adminKey}` };
   secretsSeen.push(s.adminKey);
 });
-after(() => s.close());
+after(() => s?.close());
 
 // ---------------------------------------------------------------------------
 describe("POST /v1/sources", () => {
