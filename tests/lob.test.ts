@@ -336,8 +336,9 @@ describe("401: the caller's JWT", () => {
 });
 
 describe("caller JWTs against an identity provider (RS256, JWKS): every attack is a 401 in the ReturnCode shape", () => {
-  test("the baseline: a well-formed token of the right issuer, audience and client is accepted", async () => {
+  test("the baseline: a well-formed token of the right issuer, audience and client is accepted (its keys fetched once)", async () => {
     await generatedOk(await generate(headersFor(audSrc.clientId, await audJwt())));
+    assert.equal(idp.fetched(AUD), 1);
   });
 
   const unsigned = (header: Record<string, unknown>) => `${b64(header)}.${b64({ client_id: audSrc.clientId, iss: ISSUER, aud: AUDIENCE, exp: now() + 300 })}.`;
