@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type BrowserContext } from "playwright-core";
 import { generateAdminKey } from "../src/core/admin-keys";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
 import { freePort } from "./helpers/sqld";
 import { basicAuth as basic } from "./helpers/sources";
 
@@ -84,12 +84,10 @@ before(async () => {
   });
 });
 
+// Whatever before() got to: the browser, ssod and the target app.
 after(async () => {
   await browser?.close();
-  if (ssod) {
-    ssod.kill("SIGTERM");
-    await ssod.exited;
-  }
+  await stopAll([ssod]);
   await new Promise<void>((resolve) => (app ? app.close(() => resolve()) : resolve()));
 });
 
@@ -98,7 +96,7 @@ describe("signing in through a real browser", () => {
   before(async () => {
     context = await browser.newContext();
   });
-  after(() => context.close());
+  after(() => context?.close());
 
   test("loginUrl → 303 (no-referrer, no-store, cookie) → the target app shows the user's email", { timeout: 60_000 }, async () => {
     const r = await api("POST", "/v1/tokens", { user: { email: "browser.user@example.com", displayName: "Browser User" }, redirectUrl: `${appUrl}/welcome` }, basic(source));

@@ -11,18 +11,12 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from "
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { BUILT, startBuiltServer, startBuiltServers, stopAll, type ServerProcess, track } from "./helpers/process";
+import { track } from "./helpers/children";
+import { BUILT, runBuilt, startBuiltServer, startBuiltServers, stopAll, type Run, type ServerProcess } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs `ssod ARGS` from source with only the environment given (plus PATH and HOME). */
 function ssod(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<Run> {
@@ -196,10 +190,7 @@ describe("admin-key create and admin create, then the built server", () => {
     env = { SSOD_DATABASE_URL: `file:${dbIn(dir)}` };
   });
   after(async () => {
-    if (server) {
-      server.kill("SIGTERM");
-      await server.exited;
-    }
+    await stopAll([server]);
   });
 
   test("`admin-key create --name ci` prints exactly one ssod_ak_ key, stored only as a hash", async () => {
@@ -377,21 +368,8 @@ describe("backup, restore and the master key file", () => {
     const dir = tempDir();
     copyFileSync(BUILT, join(dir, "ssod.mjs"));
     const cache = join(dir, "binding-cache");
-    const r = await runBuilt(dir, ["migrate", "--cache-dir", cache]);
+    const r = await runBuilt(["migrate", "--cache-dir", cache], { dir, file: join(dir, "ssod.mjs") });
     assert.equal(r.code, 0, r.stderr);
     assert.ok(readdirSync(cache).some((f) => /^libsql-linux-x64-(gnu|musl)-[0-9a-f]{16}\.node$/.test(f)), readdirSync(cache).join(", "));
   });
 });
-
-/** Runs the built file copied into `dir`, with a bare environment. */
-function runBuilt(dir: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = track(spawn(process.execPath, [join(dir, "ssod.mjs"), ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir }, stdio: ["ignore", "pipe", "pipe"] }));
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += String(d)));
-    child.stderr.on("data", (d) => (stderr += String(d)));
-    child.once("error", reject);
-    child.once("exit", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import { DockerfileParser, type Copy, type Instruction } from "dockerfile-ast";
-import { BUILT, track } from "./helpers/process";
+import { track } from "./helpers/children";
+import { BUILT } from "./helpers/process";
 import { freePort } from "./helpers/sqld";
 import { tempDir } from "./helpers/temp";
 

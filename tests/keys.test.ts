@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { calculateJwkThumbprint, createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet, type JWK } from "jose";
 import { openTestServer, type TestServer } from "./helpers/runtime";
+import { basicAuth, createSource } from "./helpers/sources";
 
 let s: TestServer;
 let admin: Record<string, string>;
@@ -36,18 +37,17 @@ const verify = async (token: string, audience: string) =>
 before(async () => {
   s = await openTestServer();
   admin = { authorization: `Bearer ${s.adminKey}` };
-  const r = await s.request("POST", "/v1/sources", { json: { code: "brief", name: "Brief", validForSeconds: 2 }, headers: admin });
-  assert.equal(r.status, 201);
+  await createSource(s, { code: "brief", name: "Brief", validForSeconds: 2 });
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("POST /v1/keys/rotate", () => {
   test("only an admin may rotate", async () => {
     assert.equal((await s.request("POST", "/v1/keys/rotate")).status, 401);
     assert.equal((await s.request("POST", "/v1/keys/rotate", { headers: { authorization: `Bearer ssod_ak_${"Z".repeat(43)}` } })).status, 401);
-    const src = (await (await s.request("POST", "/v1/sources", { json: { code: "k-src", name: "K", validForSeconds: 60 }, headers: admin })).json()) as { clientId: string; clientSecret: string };
-    const r = await s.request("POST", "/v1/keys/rotate", { headers: { authorization: `Basic ${Buffer.from(`${src.clientId}:${src.clientSecret}`).toString("base64")}` } });
+    const src = await createSource(s, { code: "k-src", name: "K", validForSeconds: 60 });
+    const r = await s.request("POST", "/v1/keys/rotate", { headers: basicAuth(src) });
     assert.equal(r.status, 403);
     assert.equal(((await r.json()) as { type: string }).type, "urn:ssod:problem:forbidden");
   });

@@ -1,12 +1,14 @@
 // Authentication of POST /api.php (seed 002, SPEC §2.3, §5): APIKey or
 // SessionID from admin.login, the codes a failure gets, admin sessions that
-// expire and close, throttling of failures per IP and per username (never of
-// valid credentials), and audit rows for failures that hold no secret.
+// expire and close, and audit rows for failures that hold no secret. Its
+// throttling (per IP and per username, never of valid credentials) is in
+// tests/throttling.test.ts with every other dialect's.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { createAdminAccount } from "../src/core/admin-accounts";
-import { openTestServer, type RequestOptions, type TestServer } from "./helpers/runtime";
+import { apiPhp } from "./helpers/http";
+import { openTestServer, type TestServer } from "./helpers/runtime";
 
 type Body = Record<string, unknown>;
 
@@ -20,17 +22,10 @@ function legacyTimeMs(text: string): number {
   return Date.UTC(y, mo - 1, d, h, mi, se);
 }
 
-async function post(s: TestServer, options: RequestOptions) {
-  const r = await s.request("POST", "/api.php", options);
-  const text = await r.text();
-  assert.ok(r.status < 500, `never a 5xx: ${r.status} ${text}`);
-  return { status: r.status, headers: r.headers, body: JSON.parse(text) as Body, text };
-}
 
 const refused = (code: number, text: string) => ({ Success: false, ErrorCode: [code], ErrorText: [text] });
 const AUTH_REQUIRED = refused(101, "Authentication required: APIKey or SessionID");
 const AUTH_FAILED = refused(102, "Authentication failed");
-const TOO_MANY = refused(103, "Too many failed attempts, retry later");
 const BAD_LOGIN = refused(104, "Invalid username or password");
 
 /** A well-formed admin key that was never issued. */
@@ -46,44 +41,44 @@ describe("credentials", () => {
     s = await openTestServer();
     await createAdminAccount(s.runtime.core, "alice", PASSWORD);
   });
-  after(() => s.close());
+  after(() => s?.close());
 
   test("no APIKey and no SessionID → 101, HTTP 401", async () => {
     for (const json of [{ Command: "sso.list" }, { Command: "sso.list", APIKey: "" }, { Command: "sso.list", SessionID: "" }]) {
-      const r = await post(s, { json, ip: newIp() });
+      const r = await apiPhp(s, { json, ip: newIp() });
       assert.equal(r.status, 401);
       assert.deepEqual(r.body, AUTH_REQUIRED);
     }
-    const form = await post(s, { form: { Command: "sso.create", SourceName: "n", SourceCode: "c", ValidForSeconds: "5" }, ip: newIp() });
+    const form = await apiPhp(s, { form: { Command: "sso.create", SourceName: "n", SourceCode: "c", ValidForSeconds: "5" }, ip: newIp() });
     assert.equal(form.status, 401);
     assert.deepEqual(form.body, AUTH_REQUIRED);
   });
 
   test("no credentials: nothing is created", async () => {
-    const r = await post(s, { json: { Command: "sso.create", SourceName: "n", SourceCode: "unauth_code", ValidForSeconds: 5 }, ip: newIp() });
+    const r = await apiPhp(s, { json: { Command: "sso.create", SourceName: "n", SourceCode: "unauth_code", ValidForSeconds: 5 }, ip: newIp() });
     assert.deepEqual(r.body, AUTH_REQUIRED);
-    const list = await post(s, { json: { Command: "sso.list", APIKey: s.adminKey } });
+    const list = await apiPhp(s, { json: { Command: "sso.list", APIKey: s.adminKey } });
     assert.ok(!(list.body.Sources as Body[]).some((x) => x.SourceCode === "unauth_code"));
   });
 
   test("a bad APIKey → 102, HTTP 401 (unknown, malformed, another key's prefix)", async () => {
     for (const key of [unknownKey(), "nonsense", s.adminKey.slice(0, -1), `${s.adminKey}x`, s.adminKey.toUpperCase()]) {
-      const r = await post(s, { json: { Command: "sso.list", APIKey: key }, ip: newIp() });
+      const r = await apiPhp(s, { json: { Command: "sso.list", APIKey: key }, ip: newIp() });
       assert.equal(r.status, 401, key);
       assert.deepEqual(r.body, AUTH_FAILED, key);
     }
   });
 
   test("a bad APIKey with a valid sso.create body creates nothing", async () => {
-    const r = await post(s, { json: { Command: "sso.create", APIKey: unknownKey(), SourceName: "n", SourceCode: "badkey_code", ValidForSeconds: 5 }, ip: newIp() });
+    const r = await apiPhp(s, { json: { Command: "sso.create", APIKey: unknownKey(), SourceName: "n", SourceCode: "badkey_code", ValidForSeconds: 5 }, ip: newIp() });
     assert.deepEqual(r.body, AUTH_FAILED);
-    const list = await post(s, { json: { Command: "sso.list", APIKey: s.adminKey } });
+    const list = await apiPhp(s, { json: { Command: "sso.list", APIKey: s.adminKey } });
     assert.ok(!(list.body.Sources as Body[]).some((x) => x.SourceCode === "badkey_code"));
   });
 
   test("a bad SessionID → 102, HTTP 401", async () => {
     for (const sid of ["wrong", randomBytes(32).toString("base64url"), "x".repeat(43), "' OR 1=1 --"]) {
-      const r = await post(s, { json: { Command: "sso.list", SessionID: sid }, ip: newIp() });
+      const r = await apiPhp(s, { json: { Command: "sso.list", SessionID: sid }, ip: newIp() });
       assert.equal(r.status, 401, sid);
       assert.deepEqual(r.body, AUTH_FAILED, sid);
     }
@@ -96,19 +91,19 @@ describe("credentials", () => {
       ["nobody", PASSWORD],
       ["alice", ""],
     ] as const) {
-      const r = await post(s, { json: { Command: "admin.login", Username: user, Password: password }, ip: newIp() });
+      const r = await apiPhp(s, { json: { Command: "admin.login", Username: user, Password: password }, ip: newIp() });
       assert.equal(r.status, 401, `${user}/${password}`);
       assert.deepEqual(r.body, BAD_LOGIN);
       assert.ok(!("SessionID" in r.body));
     }
-    const missing = await post(s, { json: { Command: "admin.login" }, ip: newIp() });
+    const missing = await apiPhp(s, { json: { Command: "admin.login" }, ip: newIp() });
     assert.equal(missing.status, 401);
     assert.deepEqual(missing.body, BAD_LOGIN);
   });
 
   test("admin.login: success body, a SessionID that works, ExpiresAt about 1 h ahead (default)", async () => {
     const started = Date.now();
-    const r = await post(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
+    const r = await apiPhp(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(Object.keys(r.body).sort(), ["ErrorCode", "ErrorText", "ExpiresAt", "SessionID", "Success"]);
     assert.equal(r.body.Success, true);
@@ -119,22 +114,22 @@ describe("credentials", () => {
     // Whole seconds, UTC: 3600 s from now, give or take the truncation and the test's own time.
     assert.ok(expires >= started + 3600_000 - 2000 && expires <= Date.now() + 3600_000 + 1000, `ExpiresAt ${r.body.ExpiresAt}`);
 
-    const list = await post(s, { json: { Command: "sso.list", SessionID: r.body.SessionID } });
+    const list = await apiPhp(s, { json: { Command: "sso.list", SessionID: r.body.SessionID } });
     assert.equal(list.status, 200);
     assert.equal(list.body.Success, true);
   });
 
   test("admin.login in a form body, field names in any case", async () => {
-    const r = await post(s, { form: { command: "admin.login", USERNAME: "alice", password: PASSWORD }, ip: newIp() });
+    const r = await apiPhp(s, { form: { command: "admin.login", USERNAME: "alice", password: PASSWORD }, ip: newIp() });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.Success, true);
-    const list = await post(s, { form: { Command: "sso.list", sessionid: String(r.body.SessionID) } });
+    const list = await apiPhp(s, { form: { Command: "sso.list", sessionid: String(r.body.SessionID) } });
     assert.equal(list.body.Success, true);
   });
 
   test("each login gets its own SessionID, stored only as a hash", async () => {
-    const a = await post(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
-    const b = await post(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
+    const a = await apiPhp(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
+    const b = await apiPhp(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
     assert.notEqual(a.body.SessionID, b.body.SessionID);
     const rows = await s.runtime.store.driver.query({ sql: "SELECT * FROM admin_sessions", args: [] });
     const dump = JSON.stringify(rows.rows);
@@ -143,23 +138,23 @@ describe("credentials", () => {
   });
 
   test("an expired SessionID → 102", async () => {
-    const login = await post(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
+    const login = await apiPhp(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
     const sid = String(login.body.SessionID);
-    assert.equal((await post(s, { json: { Command: "sso.list", SessionID: sid } })).body.Success, true);
+    assert.equal((await apiPhp(s, { json: { Command: "sso.list", SessionID: sid } })).body.Success, true);
     // No fake clock: the session's expiry is moved into the past in the store itself.
     await s.runtime.store.driver.execute({ sql: "UPDATE admin_sessions SET expires_at = ?", args: [Date.now() - 1000] });
-    const r = await post(s, { json: { Command: "sso.list", SessionID: sid }, ip: newIp() });
+    const r = await apiPhp(s, { json: { Command: "sso.list", SessionID: sid }, ip: newIp() });
     assert.equal(r.status, 401);
     assert.deepEqual(r.body, AUTH_FAILED);
   });
 
   test("admin.logout closes the session", async () => {
-    const login = await post(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
+    const login = await apiPhp(s, { json: { Command: "admin.login", Username: "alice", Password: PASSWORD }, ip: newIp() });
     const sid = String(login.body.SessionID);
-    const out = await post(s, { json: { Command: "admin.logout", SessionID: sid } });
+    const out = await apiPhp(s, { json: { Command: "admin.logout", SessionID: sid } });
     assert.equal(out.status, 200);
     assert.deepEqual(out.body, { Success: true, ErrorCode: 0, ErrorText: "" });
-    const r = await post(s, { json: { Command: "sso.list", SessionID: sid }, ip: newIp() });
+    const r = await apiPhp(s, { json: { Command: "sso.list", SessionID: sid }, ip: newIp() });
     assert.deepEqual(r.body, AUTH_FAILED);
   });
 });
@@ -171,11 +166,11 @@ describe("admin session lifetime (SSOD_ADMIN_SESSION_TTL)", () => {
     s = await openTestServer({ SSOD_ADMIN_SESSION_TTL: "60" });
     await createAdminAccount(s.runtime.core, "carol", PASSWORD);
   });
-  after(() => s.close());
+  after(() => s?.close());
 
   test("ExpiresAt is 60 s ahead with SSOD_ADMIN_SESSION_TTL=60, and the session row says the same", async () => {
     const started = Date.now();
-    const r = await post(s, { json: { Command: "admin.login", Username: "carol", Password: PASSWORD } });
+    const r = await apiPhp(s, { json: { Command: "admin.login", Username: "carol", Password: PASSWORD } });
     assert.equal(r.status, 200, r.text);
     const expires = legacyTimeMs(String(r.body.ExpiresAt));
     assert.ok(expires >= started + 60_000 - 2000 && expires <= Date.now() + 60_000 + 1000, `ExpiresAt ${r.body.ExpiresAt}`);
@@ -187,99 +182,13 @@ describe("admin session lifetime (SSOD_ADMIN_SESSION_TTL)", () => {
 });
 
 // ---------------------------------------------------------------------------
-describe("throttling (SPEC §5)", () => {
-  let s: TestServer;
-  before(async () => {
-    s = await openTestServer();
-    await createAdminAccount(s.runtime.core, "dave", PASSWORD);
-    await createAdminAccount(s.runtime.core, "erin", PASSWORD);
-  });
-  after(() => s.close());
-
-  function assertThrottled(r: { status: number; headers: Headers; body: Body }) {
-    assert.equal(r.status, 429);
-    assert.deepEqual(r.body, TOO_MANY);
-    const retry = r.headers.get("retry-after");
-    assert.match(retry ?? "", /^\d+$/, `Retry-After: ${retry}`);
-    assert.ok(Number(retry) >= 1 && Number(retry) <= 60, `Retry-After: ${retry}`);
-  }
-
-  test("30 failed APIKeys from one IP are 401s; the 31st is 429 + Retry-After, code 103", async () => {
-    const ip = newIp();
-    for (let i = 1; i <= 30; i++) {
-      const r = await post(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip });
-      assert.equal(r.status, 401, `attempt ${i}: ${r.text}`);
-      assert.deepEqual(r.body, AUTH_FAILED);
-    }
-    assertThrottled(await post(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip }));
-    assertThrottled(await post(s, { json: { Command: "sso.list", SessionID: "nope" }, ip }));
-    // Another IP is not affected.
-    const other = await post(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip: newIp() });
-    assert.equal(other.status, 401);
-    assert.deepEqual(other.body, AUTH_FAILED);
-  });
-
-  test("valid credentials from a throttled IP are never refused: APIKey and SessionID", async () => {
-    const ip = newIp();
-    const login = await post(s, { json: { Command: "admin.login", Username: "erin", Password: PASSWORD }, ip });
-    assert.equal(login.body.Success, true);
-    for (let i = 0; i < 31; i++) await post(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip });
-    assertThrottled(await post(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip }));
-
-    const byKey = await post(s, { json: { Command: "sso.list", APIKey: s.adminKey }, ip });
-    assert.equal(byKey.status, 200, byKey.text);
-    assert.equal(byKey.body.Success, true);
-    const created = await post(s, { json: { Command: "sso.create", APIKey: s.adminKey, SourceName: "t", SourceCode: "throttled_ip_ok", ValidForSeconds: 5 }, ip });
-    assert.equal(created.status, 200, created.text);
-    assert.equal(created.body.Success, true);
-    const bySession = await post(s, { json: { Command: "sso.list", SessionID: login.body.SessionID }, ip });
-    assert.equal(bySession.status, 200, bySession.text);
-    // A valid request that fails validation is a 400 with its own codes, not a 429.
-    const invalid = await post(s, { json: { Command: "sso.create", APIKey: s.adminKey }, ip });
-    assert.equal(invalid.status, 400);
-    assert.deepEqual(invalid.body.ErrorCode, [1, 2, 7]);
-    // And the right password logs in from the throttled IP.
-    const relog = await post(s, { json: { Command: "admin.login", Username: "erin", Password: PASSWORD }, ip });
-    assert.equal(relog.status, 200, relog.text);
-    assert.equal(relog.body.Success, true);
-  });
-
-  test("admin.login: 10 wrong passwords for one username (each from its own IP), then 429", async () => {
-    for (let i = 1; i <= 10; i++) {
-      const r = await post(s, { json: { Command: "admin.login", Username: "dave", Password: `wrong ${i}` }, ip: newIp() });
-      assert.equal(r.status, 401, `attempt ${i}: ${r.text}`);
-      assert.deepEqual(r.body, BAD_LOGIN);
-    }
-    const eleventh = await post(s, { json: { Command: "admin.login", Username: "dave", Password: "wrong 11" }, ip: newIp() });
-    assertThrottled(eleventh);
-    // Another username from a fresh IP is not throttled.
-    const other = await post(s, { json: { Command: "admin.login", Username: "erin", Password: "wrong" }, ip: newIp() });
-    assert.equal(other.status, 401);
-    assert.deepEqual(other.body, BAD_LOGIN);
-    // The real owner, with the right password, still gets in.
-    const owner = await post(s, { json: { Command: "admin.login", Username: "dave", Password: PASSWORD }, ip: newIp() });
-    assert.equal(owner.status, 200, owner.text);
-    assert.equal(owner.body.Success, true);
-  });
-
-  test("admin.login: 30 failures from one IP over many usernames, then 429 from that IP", async () => {
-    const ip = newIp();
-    for (let i = 1; i <= 30; i++) {
-      const r = await post(s, { json: { Command: "admin.login", Username: `user${i}`, Password: "whatever" }, ip });
-      assert.equal(r.status, 401, `attempt ${i}`);
-    }
-    assertThrottled(await post(s, { json: { Command: "admin.login", Username: "user31", Password: "whatever" }, ip }));
-  });
-});
-
-// ---------------------------------------------------------------------------
 describe("audit of failed authentication", () => {
   let s: TestServer;
   before(async () => {
     s = await openTestServer();
     await createAdminAccount(s.runtime.core, "frank", PASSWORD);
   });
-  after(() => s.close());
+  after(() => s?.close());
 
   async function auditText(query: string): Promise<{ items: Body[]; text: string }> {
     const r = await s.request("GET", `/v1/audit${query}`, { headers: { authorization: `Bearer ${s.adminKey}` } });
@@ -293,11 +202,11 @@ describe("audit of failed authentication", () => {
     const wrongSession = randomBytes(32).toString("base64url");
     const wrongPassword = `hunter2-${randomBytes(8).toString("hex")}`;
     const ip = "198.51.100.7";
-    assert.deepEqual((await post(s, { json: { Command: "sso.list", APIKey: wrongKey }, ip })).body, AUTH_FAILED);
-    assert.deepEqual((await post(s, { json: { Command: "sso.list", SessionID: wrongSession }, ip })).body, AUTH_FAILED);
-    assert.deepEqual((await post(s, { json: { Command: "admin.login", Username: "frank", Password: wrongPassword }, ip })).body, BAD_LOGIN);
+    assert.deepEqual((await apiPhp(s, { json: { Command: "sso.list", APIKey: wrongKey }, ip })).body, AUTH_FAILED);
+    assert.deepEqual((await apiPhp(s, { json: { Command: "sso.list", SessionID: wrongSession }, ip })).body, AUTH_FAILED);
+    assert.deepEqual((await apiPhp(s, { json: { Command: "admin.login", Username: "frank", Password: wrongPassword }, ip })).body, BAD_LOGIN);
     // And a successful login, whose SessionID must not be logged either.
-    const login = await post(s, { json: { Command: "admin.login", Username: "frank", Password: PASSWORD }, ip });
+    const login = await apiPhp(s, { json: { Command: "admin.login", Username: "frank", Password: PASSWORD }, ip });
     const sid = String(login.body.SessionID);
 
     const { items, text } = await auditText("?action=admin.auth_failed&limit=500");
@@ -322,7 +231,7 @@ describe("audit of failed authentication", () => {
   test("a throttled flood is audited: at least one row per failure answered 401", async () => {
     const ip = "198.51.100.99";
     const keys = Array.from({ length: 35 }, unknownKey);
-    for (const key of keys) await post(s, { json: { Command: "sso.list", APIKey: key }, ip });
+    for (const key of keys) await apiPhp(s, { json: { Command: "sso.list", APIKey: key }, ip });
     const { items, text } = await auditText("?action=admin.auth_failed&limit=500");
     const fromIp = items.filter((i) => i.ip === ip);
     assert.ok(fromIp.length >= 30, `${fromIp.length} rows`);

@@ -1,77 +1,74 @@
 // The line-of-business token API (seed 001, SPEC §2.2): POST /GenerateSSOToken,
-// every row of the seed's status table in SPEC's order of checks, a caller JWT
+// every row of the seed's status table in SPEC's order of checks, and the
+// 200 answer's TokenNo checked with the signing secret. The caller JWT is
 // verified against a real JWKS-serving identity provider on loopback (RS256,
 // kid; rotated to an unknown kid), or as HS256 with the source's client secret
-// when it has none; the 200 answer's TokenNo checked with the signing secret.
+// when it has none, and every classic attack on it is a 401 in seed 001's
+// {"ReturnCode":"0",…} shape: alg none, HS/RS confusion (HS256 signed with the
+// identity provider's public key), expired, nbf in the future, wrong issuer,
+// wrong audience, a tampered payload, a stranger's key under the real kid, an
+// unknown kid (a flood of them must not hammer the JWKS endpoint), embedded
+// jwk / jku headers. Clock skew: 10 s past expiry passes with the default 30 s
+// and fails with SSOD_CLOCK_SKEW=0.
 import assert from "node:assert/strict";
-import { createPublicKey, type JsonWebKeyInput } from "node:crypto";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SignJWT, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWK, type JWTPayload, type CryptoKey } from "jose";
-import { openTestServer, type TestServer } from "./helpers/runtime";
+import { decodeProtectedHeader, exportJWK, exportSPKI, jwtVerify, type JWTPayload } from "jose";
+import { LOB_BODY as BODY, callerJwt, lobHeaders as headersFor, rsaKey, signWith, startIdentityProvider, type IdentityProvider, type IdpKey } from "./helpers/identity-provider";
+import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
 import { createSource, type CreatedSource } from "./helpers/sources";
 
-const NO_THROTTLE = { SSOD_THROTTLE_IP_LIMIT: "1000000", SSOD_THROTTLE_CREDENTIAL_LIMIT: "1000000" };
 const ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TEST";
 const SCOPE = "sso/generate";
 // The seed's sample client id.
 const IDP_CLIENT_ID = "1RrLMyLrZGA=";
-const BODY = { CIINo: "10001004", LOBId: "01", Functionality: "D" };
+const AUDIENCE = "lob-audience";
+const enc = new TextEncoder();
 
-// ---- a JWKS-serving identity provider on loopback ----
+// ---- the identity provider: one key set per JWKS path, every fetch counted ----
 
-interface IdpKey {
-  kid: string;
-  privateKey: CryptoKey;
-  publicJwk: JWK;
+/** The required-scope source's keys: rotated at the very end. */
+const MAIN = "/.well-known/jwks.json";
+/** The audience source's keys: the one every attack below is tried against. */
+const AUD = "/aud/jwks.json";
+/** A source only the flood of unknown kids uses, so its fetches are the flood's own. */
+const FLOOD = "/flood/jwks.json";
+/** The same provider for the server with no clock skew. */
+const STRICT = "/strict/jwks.json";
+/** Never published: a jku header points here. */
+const ATTACKER = "/attacker/jwks.json";
+
+let idp: IdentityProvider;
+let realKey: IdpKey; // published everywhere at first
+let current: IdpKey; // what MAIN publishes
+let stranger: IdpKey; // an RSA key the identity provider never published, under the real kid
+
+const now = () => Math.floor(Date.now() / 1000);
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+/** An identity provider token: RS256 under the key's kid, iss ISSUER, issued now, expiring in five minutes; every part overridable (null leaves exp out). */
+function idpJwt(claims: JWTPayload, options: { key?: IdpKey | Uint8Array; header?: Record<string, unknown>; iss?: string; exp?: number | null; nbf?: number } = {}): Promise<string> {
+  const all: JWTPayload = { iss: options.iss ?? ISSUER, iat: now(), ...claims };
+  if (options.exp !== null) all.exp = options.exp ?? now() + 300;
+  if (options.nbf !== undefined) all.nbf = options.nbf;
+  return signWith(options.key ?? current, all, { typ: "JWT", ...options.header });
 }
 
-async function idpKey(kid: string): Promise<IdpKey> {
-  const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
-  return { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" } };
-}
-
-let idp: Server;
-let jwksUrl: string;
-let published: IdpKey[] = [];
-const fetches: number[] = [];
-
-let current: IdpKey;
-let stranger: IdpKey; // an RSA key the identity provider never published
-
-async function idpToken(claims: JWTPayload, options: { key?: IdpKey; kid?: string; issuer?: string; exp?: number | string; alg?: string } = {}): Promise<string> {
-  const key = options.key ?? current;
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "RS256", kid: options.kid ?? key.kid }).setIssuer(options.issuer ?? ISSUER).setIssuedAt();
-  if (options.exp !== undefined) jwt.setExpirationTime(options.exp);
-  else jwt.setExpirationTime("5m");
-  return jwt.sign(key.privateKey);
-}
-
+/** The required-scope source's claims. */
 const goodClaims = (extra: JWTPayload = {}): JWTPayload => ({ client_id: IDP_CLIENT_ID, token_use: "access", scope: `openid ${SCOPE}`, ...extra });
+/** The audience source's token, as an attacker would bend it: claims, header, key, issuer, audience (null: none), expiry (null: none), nbf. */
+function audJwt(options: { claims?: JWTPayload; header?: Record<string, unknown>; key?: IdpKey | Uint8Array; alg?: string; iss?: string; aud?: string | null; exp?: number | null; nbf?: number; clientId?: string } = {}) {
+  const claims: JWTPayload = { client_id: options.clientId ?? audSrc.clientId, token_use: "access", ...options.claims };
+  if (options.aud !== null) claims.aud = options.aud ?? AUDIENCE;
+  return idpJwt(claims, { key: options.key ?? realKey, header: { kid: realKey.kid, ...(options.alg ? { alg: options.alg } : {}), ...options.header }, iss: options.iss, exp: options.exp, nbf: options.nbf });
+}
 
 // ---- ssod ----
 
 let s: TestServer;
 let proxied: TestServer; // SSOD_TRUST_PROXY=true
+let strict: TestServer; // SSOD_CLOCK_SKEW=0
 let admin: Record<string, string>;
-
-
-
-const hsToken = (src: CreatedSource, claims: JWTPayload = { client_id: src.clientId }, exp: number | string = "5m") =>
-  new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt().setExpirationTime(exp).sign(new TextEncoder().encode(src.clientSecret));
-
-function headersFor(clientId: string, authorization?: string, extra: Record<string, string | undefined> = {}): Record<string, string> {
-  const headers: Record<string, string | undefined> = {
-    "x-api-version": "1.0.0",
-    "x-lob-client-id": clientId,
-    "content-type": "application/json",
-    ...(authorization !== undefined ? { authorization } : {}),
-    ...extra,
-  };
-  return Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<string, string>;
-}
 
 function generate(headers: Record<string, string>, body: unknown = BODY, options: { ip?: string; server?: TestServer } = {}) {
   return (options.server ?? s).request("POST", "/GenerateSSOToken", { body: typeof body === "string" ? body : JSON.stringify(body), headers, ip: options.ip });
@@ -111,33 +108,29 @@ async function generatedOk(r: Response): Promise<Generated> {
 }
 
 let withIdp: CreatedSource; // identity provider, required scope
+let audSrc: CreatedSource; // identity provider, audience
+let floodSrc: CreatedSource;
 let hs: CreatedSource; // no identity provider: HS256 with the client secret
 let ip4: CreatedSource;
 let ip6: CreatedSource;
 let proxiedIp4: CreatedSource;
 let unreachableIdp: CreatedSource;
+let strictAud: CreatedSource;
+let strictHs: CreatedSource;
 
 before(async () => {
-  current = await idpKey("key-2024-01");
-  stranger = await idpKey("key-2024-01");
-  published = [current];
-  idp = createServer((req, res) => {
-    if (req.url !== "/.well-known/jwks.json") {
-      res.writeHead(404).end();
-      return;
-    }
-    fetches.push(Date.now());
-    res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ keys: published.map((k) => k.publicJwk) }));
-  });
-  await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
-  jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/.well-known/jwks.json`;
+  realKey = await rsaKey("key-2024-01");
+  current = realKey;
+  stranger = await rsaKey("key-2024-01");
+  idp = await startIdentityProvider();
+  for (const path of [MAIN, AUD, FLOOD, STRICT]) idp.publish(path, [realKey]);
+  const provider = (path: string, extra: Record<string, string>) => ({ issuer: ISSUER, jwksUrl: idp.url(path), ...extra });
 
   s = await openTestServer(NO_THROTTLE);
   admin = { authorization: `Bearer ${s.adminKey}` };
-  withIdp = await createSource(s, { code: "lob-idp", clientId: IDP_CLIENT_ID, validForSeconds: 3600, identityProvider: { issuer: ISSUER, jwksUrl, requiredScope: SCOPE } });
-  // identity provider with an audience, reached through its client id "aud-client"
-  await createSource(s, { code: "lob-aud", clientId: "aud-client", identityProvider: { issuer: ISSUER, jwksUrl, audience: "lob-audience" } });
+  withIdp = await createSource(s, { code: "lob-idp", clientId: IDP_CLIENT_ID, validForSeconds: 3600, identityProvider: provider(MAIN, { requiredScope: SCOPE }) });
+  audSrc = await createSource(s, { code: "lob-aud", clientId: "aud-client", identityProvider: provider(AUD, { audience: AUDIENCE }) });
+  floodSrc = await createSource(s, { code: "lob-flood", clientId: "flood-client", identityProvider: provider(FLOOD, { audience: AUDIENCE }) });
   hs = await createSource(s, { code: "lob-hs", validForSeconds: 90 });
   ip4 = await createSource(s, { code: "lob-ip4", allowedIps: ["10.1.0.0/16", "192.0.2.7"] });
   ip6 = await createSource(s, { code: "lob-ip6", allowedIps: ["2001:db8:abcd::/48"] });
@@ -145,32 +138,36 @@ before(async () => {
   unreachableIdp = await createSource(s, { code: "lob-unreachable", identityProvider: { issuer: ISSUER, jwksUrl: "http://127.0.0.1:9/jwks.json" } });
   proxied = await openTestServer({ ...NO_THROTTLE, SSOD_TRUST_PROXY: "true" });
   proxiedIp4 = await createSource(proxied, { code: "lob-ip4", allowedIps: ["10.1.0.0/16"] });
+  strict = await openTestServer({ ...NO_THROTTLE, SSOD_CLOCK_SKEW: "0" });
+  strictAud = await createSource(strict, { code: "lob-aud", clientId: "aud-client", identityProvider: provider(STRICT, { audience: AUDIENCE }) });
+  strictHs = await createSource(strict, { code: "lob-hs" });
 
   // The first good call: ssod fetches the identity provider's keys now.
-  await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims()))));
-  assert.equal(fetches.length, 1);
+  await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims()))));
+  assert.equal(idp.fetched(MAIN), 1);
 });
 
 after(async () => {
   await s?.close();
   await proxied?.close();
-  await new Promise<void>((resolve) => (idp ? idp.close(() => resolve()) : resolve()));
+  await strict?.close();
+  await idp?.close();
 });
 
 describe("the 200 answer (seed 001's sample)", () => {
   test("with an identity provider: exactly {ReturnCode, ReturnMessage, TokenRefNo, TokenNo}", async () => {
-    const body = await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims()))));
-    const { payload } = await jwtVerify(body.TokenNo, new TextEncoder().encode(withIdp.signingSecret), { algorithms: ["HS256"] });
+    const body = await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims()))));
+    const { payload } = await jwtVerify(body.TokenNo, enc.encode(withIdp.signingSecret), { algorithms: ["HS256"] });
     assert.equal(payload.jti, body.TokenRefNo);
     assert.equal(payload.exp! - payload.iat!, 3600);
   });
 
   test("the TokenNo is HS256 with the source's signing secret and carries the seed's claims, exp = iat + validForSeconds, jti = TokenRefNo", async () => {
     const before = Date.now();
-    const body = await generatedOk(await generate(headersFor(hs.clientId, await hsToken(hs))));
+    const body = await generatedOk(await generate(headersFor(hs.clientId, await callerJwt(hs))));
     const after = Date.now();
     assert.deepEqual(decodeProtectedHeader(body.TokenNo), { alg: "HS256", typ: "JWT" });
-    const { payload } = await jwtVerify(body.TokenNo, new TextEncoder().encode(hs.signingSecret), { algorithms: ["HS256"] });
+    const { payload } = await jwtVerify(body.TokenNo, enc.encode(hs.signingSecret), { algorithms: ["HS256"] });
     assert.deepEqual(Object.keys(payload), ["CIINo", "LOBId", "Functionality", "Date", "iat", "exp", "jti"]);
     assert.equal(payload.CIINo, "10001004");
     assert.equal(payload.LOBId, "01");
@@ -182,11 +179,11 @@ describe("the 200 answer (seed 001's sample)", () => {
     assert.equal(payload.exp, payload.iat! + 90);
     assert.equal(payload.jti, body.TokenRefNo);
     // Not signed with the client secret.
-    await assert.rejects(jwtVerify(body.TokenNo, new TextEncoder().encode(hs.clientSecret), { algorithms: ["HS256"] }));
+    await assert.rejects(jwtVerify(body.TokenNo, enc.encode(hs.clientSecret), { algorithms: ["HS256"] }));
   });
 
   test("the TokenNo is redeemable once through /v1/tokens/redeem, naming the user by CIINo", async () => {
-    const body = await generatedOk(await generate(headersFor(hs.clientId, await hsToken(hs)), { CIINo: "CII-REDEEM", LOBId: "07", Functionality: "Claims" }));
+    const body = await generatedOk(await generate(headersFor(hs.clientId, await callerJwt(hs)), { CIINo: "CII-REDEEM", LOBId: "07", Functionality: "Claims" }));
     const r = await s.request("POST", "/v1/tokens/redeem", { json: { token: body.TokenNo }, headers: admin });
     assert.equal(r.status, 200);
     const redeemed = (await r.json()) as { tokenRefNo: string; source: string; claims: unknown; created: boolean; user: { externalId: string; email: null } };
@@ -200,22 +197,22 @@ describe("the 200 answer (seed 001's sample)", () => {
     assert.equal(again.status, 400);
     assert.deepEqual(await again.json(), { type: "urn:ssod:problem:invalid-token", title: "Invalid or expired token", status: 400 });
     // The same CIINo later is the same user.
-    const next = await generatedOk(await generate(headersFor(hs.clientId, await hsToken(hs)), { CIINo: "CII-REDEEM", LOBId: "08", Functionality: "X" }));
+    const next = await generatedOk(await generate(headersFor(hs.clientId, await callerJwt(hs)), { CIINo: "CII-REDEEM", LOBId: "08", Functionality: "X" }));
     const r2 = await s.request("POST", "/v1/tokens/redeem", { json: { token: next.TokenNo }, headers: admin });
     assert.equal(((await r2.json()) as { created: boolean }).created, false);
   });
 
   test("Authorization with or without 'Bearer ', Content-Type with a charset, the body's strings trimmed", async () => {
-    const token = await hsToken(hs);
+    const token = await callerJwt(hs);
     await generatedOk(await generate(headersFor(hs.clientId, `Bearer ${token}`)));
     await generatedOk(await generate(headersFor(hs.clientId, token, { "content-type": "application/json; charset=utf-8" })));
     const body = await generatedOk(await generate(headersFor(hs.clientId, token), { CIINo: " 42 ", LOBId: "01", Functionality: "D" }));
-    const { payload } = await jwtVerify(body.TokenNo, new TextEncoder().encode(hs.signingSecret));
+    const { payload } = await jwtVerify(body.TokenNo, enc.encode(hs.signingSecret));
     assert.equal(payload.CIINo, "42");
   });
 
   test("the introspected token has the source's lifetime and the lob claims", async () => {
-    const body = await generatedOk(await generate(headersFor(hs.clientId, await hsToken(hs))));
+    const body = await generatedOk(await generate(headersFor(hs.clientId, await callerJwt(hs))));
     const r = await s.request("POST", "/v1/tokens/introspect", { json: { token: body.TokenNo }, headers: admin });
     const info = (await r.json()) as Record<string, unknown>;
     assert.equal(info.active, true);
@@ -231,23 +228,23 @@ describe("the 200 answer (seed 001's sample)", () => {
 
 describe("400: headers (checked first)", () => {
   test("missing x-lob-client-id", async () => {
-    await assertLobError(await generate(headersFor(hs.clientId, await hsToken(hs), { "x-lob-client-id": undefined })), 400, /x-lob-client-id/);
-    await assertLobError(await generate(headersFor(hs.clientId, await hsToken(hs), { "x-lob-client-id": "   " })), 400, /x-lob-client-id/);
+    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "x-lob-client-id": undefined })), 400, /x-lob-client-id/);
+    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "x-lob-client-id": "   " })), 400, /x-lob-client-id/);
   });
 
   test("missing x-api-version", async () => {
-    await assertLobError(await generate(headersFor(hs.clientId, await hsToken(hs), { "x-api-version": undefined })), 400, /x-api-version/);
+    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "x-api-version": undefined })), 400, /x-api-version/);
   });
 
   test("missing or non-JSON Content-Type", async () => {
-    await assertLobError(await generate(headersFor(hs.clientId, await hsToken(hs), { "content-type": undefined })), 400, /Content-Type/);
-    await assertLobError(await generate(headersFor(hs.clientId, await hsToken(hs), { "content-type": "text/plain" })), 400, /Content-Type/);
-    await assertLobError(await generate(headersFor(hs.clientId, await hsToken(hs), { "content-type": "application/x-www-form-urlencoded" })), 400, /Content-Type/);
+    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "content-type": undefined })), 400, /Content-Type/);
+    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "content-type": "text/plain" })), 400, /Content-Type/);
+    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "content-type": "application/x-www-form-urlencoded" })), 400, /Content-Type/);
   });
 
   test("an unsupported x-api-version (only 1.0.0)", async () => {
     for (const version of ["2.0.0", "1.0", "1.0.1", "v1.0.0"]) {
-      await assertLobError(await generate(headersFor(hs.clientId, await hsToken(hs), { "x-api-version": version })), 400, /1\.0\.0/);
+      await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "x-api-version": version })), 400, /1\.0\.0/);
     }
   });
 
@@ -260,8 +257,8 @@ describe("400: headers (checked first)", () => {
 
 describe("403: unknown client id", () => {
   test("an x-lob-client-id no source has", async () => {
-    await assertLobError(await generate(headersFor("no-such-client", await hsToken(hs))), 403, /x-lob-client-id/);
-    await assertLobError(await generate(headersFor("x".repeat(500), await hsToken(hs))), 403);
+    await assertLobError(await generate(headersFor("no-such-client", await callerJwt(hs))), 403, /x-lob-client-id/);
+    await assertLobError(await generate(headersFor("x".repeat(500), await callerJwt(hs))), 403);
   });
 
   test("comes before the IP and token checks", async () => {
@@ -272,7 +269,7 @@ describe("403: unknown client id", () => {
 
 describe("406: the caller's IP outside the source's allowlist", () => {
   test("IPv4 CIDR and single address", async () => {
-    const token = await hsToken(ip4);
+    const token = await callerJwt(ip4);
     await generatedOk(await generate(headersFor(ip4.clientId, token), BODY, { ip: "10.1.2.3" }));
     await generatedOk(await generate(headersFor(ip4.clientId, token), BODY, { ip: "10.1.255.254" }));
     await generatedOk(await generate(headersFor(ip4.clientId, token), BODY, { ip: "192.0.2.7" }));
@@ -284,7 +281,7 @@ describe("406: the caller's IP outside the source's allowlist", () => {
   });
 
   test("IPv6 CIDR", async () => {
-    const token = await hsToken(ip6);
+    const token = await callerJwt(ip6);
     await generatedOk(await generate(headersFor(ip6.clientId, token), BODY, { ip: "2001:db8:abcd:12::5" }));
     await generatedOk(await generate(headersFor(ip6.clientId, token), BODY, { ip: "2001:0db8:abcd:ffff:ffff:ffff:ffff:ffff" }));
     await assertLobError(await generate(headersFor(ip6.clientId, token), BODY, { ip: "2001:db8:abce::1" }), 406);
@@ -293,14 +290,14 @@ describe("406: the caller's IP outside the source's allowlist", () => {
   });
 
   test("X-Forwarded-For is ignored without SSOD_TRUST_PROXY", async () => {
-    const token = await hsToken(ip4);
+    const token = await callerJwt(ip4);
     await assertLobError(await generate(headersFor(ip4.clientId, token, { "x-forwarded-for": "10.1.2.3" }), BODY, { ip: "203.0.113.9" }), 406);
     // ... and cannot make an allowed peer look refused either.
     await generatedOk(await generate(headersFor(ip4.clientId, token, { "x-forwarded-for": "203.0.113.9" }), BODY, { ip: "10.1.2.3" }));
   });
 
   test("X-Forwarded-For is honoured with SSOD_TRUST_PROXY=true", async () => {
-    const token = await hsToken(proxiedIp4);
+    const token = await callerJwt(proxiedIp4);
     const opts = (ip: string) => ({ ip, server: proxied });
     await generatedOk(await generate(headersFor(proxiedIp4.clientId, token, { "x-forwarded-for": "10.1.2.3" }), BODY, opts("203.0.113.9")));
     // The proxy appends the address it saw on the right: the leftmost is the client's own text, never trusted.
@@ -334,93 +331,167 @@ describe("401: the caller's JWT", () => {
     }
   });
 
-  test("expired (beyond the clock-skew tolerance)", async () => {
-    const past = Math.floor(Date.now() / 1000) - 600;
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims(), { exp: past }))), 401, /expired/);
-    await assertLobError(await generate(headersFor(hs.clientId, await hsToken(hs, { client_id: hs.clientId }, past))), 401, /expired/);
-  });
-
-  test("without exp", async () => {
-    const noExp = await new SignJWT(goodClaims()).setProtectedHeader({ alg: "RS256", kid: current.kid }).setIssuer(ISSUER).sign(current.privateKey);
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, noExp)), 401);
-  });
-
-  test("a wrong signature (a key the identity provider never published, under a published kid)", async () => {
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims(), { key: stranger }))), 401);
-    const hsWrong = await new SignJWT({ client_id: hs.clientId }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(`${hs.clientSecret}x`));
-    await assertLobError(await generate(headersFor(hs.clientId, hsWrong)), 401);
-    // Another source's client secret does not do either.
-    await assertLobError(await generate(headersFor(hs.clientId, await hsToken(ip4, { client_id: hs.clientId }))), 401);
-    // A tampered payload under a good signature.
-    const good = await idpToken(goodClaims());
-    const [h, , sig] = good.split(".");
-    const forged = `${h}.${Buffer.from(JSON.stringify({ ...goodClaims(), iss: ISSUER, exp: Math.floor(Date.now() / 1000) + 3600 })).toString("base64url")}.${sig}`;
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, forged)), 401);
-  });
-
-  test("a wrong issuer", async () => {
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims(), { issuer: "https://evil.example" }))), 401);
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims(), { issuer: `${ISSUER}/` }))), 401);
-  });
-
-  test("alg none, with or without a kid", async () => {
-    const none = (header: Record<string, unknown>, claims: JWTPayload) =>
-      `${Buffer.from(JSON.stringify(header)).toString("base64url")}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.`;
-    const claims = { ...goodClaims(), iss: ISSUER, exp: Math.floor(Date.now() / 1000) + 300 };
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, none({ alg: "none", kid: current.kid }, claims))), 401);
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, none({ alg: "none" }, claims))), 401);
-    await assertLobError(await generate(headersFor(hs.clientId, none({ alg: "none", typ: "JWT" }, { client_id: hs.clientId, exp: claims.exp }))), 401);
-  });
-
-  test("HS256 when the source has an RS256 identity provider (signed with its client secret, or with the IdP's public key)", async () => {
-    const withSecret = await new SignJWT(goodClaims()).setProtectedHeader({ alg: "HS256", kid: current.kid }).setIssuer(ISSUER).setExpirationTime("5m").sign(new TextEncoder().encode(withIdp.clientSecret));
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, withSecret)), 401);
-    const pem = createPublicKey({ key: current.publicJwk as JsonWebKeyInput["key"], format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
-    const withPublicKey = await new SignJWT(goodClaims()).setProtectedHeader({ alg: "HS256", kid: current.kid }).setIssuer(ISSUER).setExpirationTime("5m").sign(new TextEncoder().encode(pem));
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, withPublicKey)), 401);
-  });
-
-  test("RS256 when the source has no identity provider (HS256 only)", async () => {
-    await assertLobError(await generate(headersFor(hs.clientId, await idpToken({ client_id: hs.clientId }))), 401);
-  });
-
-  test("an audience the source does not expect", async () => {
-    const ok = await idpToken({ client_id: "aud-client", aud: "lob-audience" });
-    await generatedOk(await generate(headersFor("aud-client", ok)));
-    await assertLobError(await generate(headersFor("aud-client", await idpToken({ client_id: "aud-client", aud: "someone-else" }))), 401);
-    await assertLobError(await generate(headersFor("aud-client", await idpToken({ client_id: "aud-client" }))), 401);
-  });
-
   test("a 401 comes before a bad body", async () => {
     await assertLobError(await generate(headersFor(IDP_CLIENT_ID), {}), 401);
     await assertLobError(await generate(headersFor(IDP_CLIENT_ID, "x.y.z"), "not json"), 401);
   });
 });
 
+describe("caller JWTs against an identity provider (RS256, JWKS): every attack is a 401 in the ReturnCode shape", () => {
+  test("the baseline: a well-formed token of the right issuer, audience and client is accepted (its keys fetched once)", async () => {
+    await generatedOk(await generate(headersFor(audSrc.clientId, await audJwt())));
+    assert.equal(idp.fetched(AUD), 1);
+  });
+
+  const unsigned = (header: Record<string, unknown>) => `${b64(header)}.${b64({ client_id: audSrc.clientId, iss: ISSUER, aud: AUDIENCE, exp: now() + 300 })}.`;
+  const cases: [string, () => Promise<string>, RegExp?][] = [
+    ["alg none, unsigned", async () => unsigned({ alg: "none", typ: "JWT" })],
+    ["alg none with the real kid", async () => unsigned({ alg: "none", kid: realKey.kid })],
+    ["alg NONE (case games)", async () => unsigned({ alg: "NONE", kid: realKey.kid })],
+    ["HS256 signed with the identity provider's public key PEM (RS/HS confusion)", async () => audJwt({ alg: "HS256", key: enc.encode(await exportSPKI(realKey.publicKey)) })],
+    ["HS256 signed with the public key's JWK n (RS/HS confusion)", async () => audJwt({ alg: "HS256", key: enc.encode(String(realKey.publicJwk.n)) })],
+    ["HS256 signed with the source's own client secret (its provider signs RS256)", async () => audJwt({ alg: "HS256", key: enc.encode(audSrc.clientSecret) })],
+    ["expired five minutes ago", async () => audJwt({ exp: now() - 300 }), /expired/],
+    ["nbf five minutes in the future", async () => audJwt({ nbf: now() + 300 })],
+    ["iat an hour in the future with nbf in the future", async () => audJwt({ nbf: now() + 3600, claims: { iat: now() + 3600 } })],
+    ["no exp", async () => audJwt({ exp: null })],
+    ["wrong issuer", async () => audJwt({ iss: "https://evil.example/pool-1" })],
+    ["issuer with a trailing slash", async () => audJwt({ iss: `${ISSUER}/` })],
+    ["wrong audience", async () => audJwt({ aud: "someone-else" })],
+    ["no audience", async () => audJwt({ aud: null })],
+    [
+      "tampered payload (claims changed, signature kept)",
+      async () => {
+        const [h, , sig] = (await audJwt()).split(".");
+        return `${h}.${b64({ client_id: audSrc.clientId, iss: ISSUER, aud: AUDIENCE, exp: now() + 99_999, admin: true })}.${sig}`;
+      },
+    ],
+    [
+      "tampered header (kid changed, signature kept)",
+      async () => {
+        const [, p, sig] = (await audJwt()).split(".");
+        return `${b64({ alg: "RS256", kid: "other" })}.${p}.${sig}`;
+      },
+    ],
+    ["signature stripped", async () => `${(await audJwt()).split(".").slice(0, 2).join(".")}.`],
+    ["a stranger's key under the real kid", async () => audJwt({ key: stranger })],
+    ["the stranger's public key embedded as a jwk header", async () => audJwt({ key: stranger, header: { kid: "embedded", jwk: await exportJWK(stranger.publicKey) } })],
+    ["a jku header pointing at the attacker's key set", async () => audJwt({ key: stranger, header: { kid: "jku-kid", jku: idp.url(ATTACKER) } })],
+    [
+      "RS512 claimed over an RS256 signature",
+      async () => {
+        const [, p, sig] = (await audJwt()).split(".");
+        return `${b64({ alg: "RS512", kid: realKey.kid })}.${p}.${sig}`;
+      },
+    ],
+    ["garbage with three dots", async () => "a.b.c"],
+    ["an empty header and payload", async () => ".."],
+  ];
+  for (const [label, make, message] of cases) {
+    test(label, async () => {
+      await assertLobError(await generate(headersFor(audSrc.clientId, `Bearer ${await make()}`)), 401, message);
+    });
+  }
+
+  test("the attacker's jku was never fetched", () => {
+    assert.equal(idp.fetched(ATTACKER), 0);
+  });
+
+  test("a flood of 50 unknown kids fetches the JWKS at most twice (cold), and at most twice more when warm", async (t) => {
+    const unknown = (i: number) => audJwt({ key: stranger, header: { kid: `unknown-${i}` }, clientId: floodSrc.clientId });
+    const cold = await Promise.all(Array.from({ length: 50 }, async (_, i) => generate(headersFor(floodSrc.clientId, await unknown(i)))));
+    for (const r of cold) await assertLobError(r, 401);
+    const coldFetches = idp.fetched(FLOOD);
+    assert.ok(coldFetches >= 1 && coldFetches <= 2, `cold flood: ${coldFetches} JWKS fetches`);
+    const before = idp.fetched(AUD);
+    const warm = [];
+    for (let i = 0; i < 50; i++) warm.push(await generate(headersFor(audSrc.clientId, await audJwt({ key: stranger, header: { kid: `warm-unknown-${i}` } }))));
+    for (const r of warm) await assertLobError(r, 401);
+    const warmFetches = idp.fetched(AUD) - before;
+    assert.ok(warmFetches <= 2, `warm flood: ${warmFetches} JWKS fetches`);
+    // The identity provider still works for a real token.
+    await generatedOk(await generate(headersFor(audSrc.clientId, await audJwt())));
+    t.diagnostic(`100 unknown-kid tokens → JWKS fetches: cold ${coldFetches}, warm ${warmFetches}`);
+  });
+});
+
+describe("caller JWTs as HS256 with the client secret (no identity provider): every forgery is a 401", () => {
+  const cases: [string, () => Promise<string>, RegExp?][] = [
+    ["alg none", async () => `${b64({ alg: "none", typ: "JWT" })}.${b64({ client_id: hs.clientId, exp: now() + 300 })}.`],
+    ["HS512 with the client secret", async () => callerJwt(hs, { alg: "HS512" })],
+    ["HS384 with the client secret", async () => callerJwt(hs, { alg: "HS384" })],
+    ["RS256 with some RSA key", async () => signWith(stranger, { client_id: hs.clientId, exp: now() + 300 }, { kid: undefined })],
+    ["a wrong secret of the right length", async () => callerJwt(hs, { secret: hs.clientSecret.replace(/.$/, (c) => (c === "A" ? "B" : "A")) })],
+    ["a wrong secret of another length", async () => callerJwt(hs, { secret: "short-secret-value-xxxxxxxxxxxxxx" })],
+    ["the signing secret instead of the client secret", async () => callerJwt(hs, { secret: hs.signingSecret })],
+    ["another source's client secret", async () => callerJwt(hs, { secret: ip4.clientSecret })],
+    ["expired five minutes ago", async () => callerJwt(hs, { exp: now() - 300 }), /expired/],
+    ["nbf five minutes in the future", async () => callerJwt(hs, { nbf: now() + 300 })],
+    ["no exp", async () => callerJwt(hs, { exp: null })],
+    [
+      "tampered payload",
+      async () => {
+        const [h, , sig] = (await callerJwt(hs)).split(".");
+        return `${h}.${b64({ client_id: hs.clientId, exp: now() + 99_999 })}.${sig}`;
+      },
+    ],
+  ];
+  for (const [label, make, message] of cases) {
+    test(label, async () => {
+      await assertLobError(await generate(headersFor(hs.clientId, await make())), 401, message);
+    });
+  }
+});
+
+describe("clock skew", () => {
+  test("10 s past expiry: accepted with the default skew (30 s), refused with SSOD_CLOCK_SKEW=0 (identity provider)", async () => {
+    await generatedOk(await generate(headersFor(audSrc.clientId, await audJwt({ exp: now() - 10 }))));
+    await assertLobError(await generate(headersFor(strictAud.clientId, await audJwt({ exp: now() - 10, clientId: strictAud.clientId })), BODY, { server: strict }), 401);
+    // The strict server does accept a fresh token: it is the skew that refused.
+    await generatedOk(await generate(headersFor(strictAud.clientId, await audJwt({ clientId: strictAud.clientId })), BODY, { server: strict }));
+  });
+
+  test("10 s past expiry: accepted with the default skew, refused with SSOD_CLOCK_SKEW=0 (HS256)", async () => {
+    await generatedOk(await generate(headersFor(hs.clientId, await callerJwt(hs, { exp: now() - 10 }))));
+    await assertLobError(await generate(headersFor(strictHs.clientId, await callerJwt(strictHs, { exp: now() - 10 })), BODY, { server: strict }), 401);
+    await generatedOk(await generate(headersFor(strictHs.clientId, await callerJwt(strictHs)), BODY, { server: strict }));
+  });
+
+  test("nbf 10 s ahead: accepted with the default skew, refused with SSOD_CLOCK_SKEW=0", async () => {
+    await generatedOk(await generate(headersFor(hs.clientId, await callerJwt(hs, { nbf: now() + 10 }))));
+    await assertLobError(await generate(headersFor(strictHs.clientId, await callerJwt(strictHs, { nbf: now() + 10 })), BODY, { server: strict }), 401);
+  });
+
+  test("40 s past expiry is refused even with the default skew", async () => {
+    await assertLobError(await generate(headersFor(audSrc.clientId, await audJwt({ exp: now() - 40 }))), 401);
+    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs, { exp: now() - 40 }))), 401);
+  });
+});
+
 describe("403: valid token, not allowed", () => {
   test("lacking the required scope", async () => {
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ scope: "openid profile" })))), 403, /scope/);
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ scope: undefined })))), 403, /scope/);
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ scope: "openid profile" })))), 403, /scope/);
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ scope: undefined })))), 403, /scope/);
     // A scope that merely starts with the required one is not it.
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ scope: `${SCOPE}x` })))), 403, /scope/);
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ scope: `${SCOPE}x` })))), 403, /scope/);
     // scp as a list counts.
-    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ scope: undefined, scp: ["openid", SCOPE] })))));
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ scope: undefined, scp: ["openid", SCOPE] })))));
   });
 
   test("issued to another client (client_id or azp)", async () => {
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ client_id: "another-client" })))), 403, /another client/);
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ client_id: undefined, azp: "another-client" })))), 403, /another client/);
-    await assertLobError(await generate(headersFor(hs.clientId, await hsToken(hs, { client_id: ip4.clientId }))), 403, /another client/);
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ client_id: "another-client" })))), 403, /another client/);
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ client_id: undefined, azp: "another-client" })))), 403, /another client/);
+    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs, { claims: { client_id: ip4.clientId } }))), 403, /another client/);
   });
 
   test("a 403 comes before a bad body", async () => {
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ scope: "openid" }))), { CIINo: "" }), 403);
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ scope: "openid" }))), { CIINo: "" }), 403);
   });
 });
 
 describe("400: the body (checked last)", () => {
   test("missing or empty CIINo, LOBId, Functionality; not JSON; not an object", async () => {
-    const token = await hsToken(hs);
+    const token = await callerJwt(hs);
     const bodies: [string, unknown][] = [
       ["missing CIINo", { LOBId: "01", Functionality: "D" }],
       ["missing LOBId", { CIINo: "1", Functionality: "D" }],
@@ -450,7 +521,7 @@ describe("400: the body (checked last)", () => {
 describe("a caller token presented again (verified tokens are remembered for a minute)", () => {
   test("honoured again; refused at once after the source's client secret is rotated", async () => {
     const src = await createSource(s, { code: "lob-remembered" });
-    const token = await hsToken(src);
+    const token = await callerJwt(src);
     await generatedOk(await generate(headersFor(src.clientId, token)));
     await generatedOk(await generate(headersFor(src.clientId, token)));
     const rotated = await s.request("POST", `/v1/sources/${src.id}/secret`, { headers: admin });
@@ -459,24 +530,19 @@ describe("a caller token presented again (verified tokens are remembered for a m
   });
 
   test("refused once it has expired, though it was accepted a moment before", async () => {
-    const strict = await openTestServer({ ...NO_THROTTLE, SSOD_CLOCK_SKEW: "0" });
-    try {
-      const src = await createSource(strict, { code: "lob-expiring" });
-      const token = await hsToken(src, { client_id: src.clientId }, Math.floor(Date.now() / 1000) + 2);
-      await generatedOk(await generate(headersFor(src.clientId, token), BODY, { server: strict }));
-      await sleep(2_100);
-      await assertLobError(await generate(headersFor(src.clientId, token), BODY, { server: strict }), 401, /expired/);
-    } finally {
-      await strict.close();
-    }
+    const src = await createSource(strict, { code: "lob-expiring" });
+    const token = await callerJwt(src, { exp: now() + 2 });
+    await generatedOk(await generate(headersFor(src.clientId, token), BODY, { server: strict }));
+    await sleep(2_100);
+    await assertLobError(await generate(headersFor(src.clientId, token), BODY, { server: strict }), 401, /expired/);
   });
 
   test("refused at once when the source's identity provider changes (another audience)", async () => {
-    await createSource(s, { code: "lob-aud-change", clientId: "aud-change", identityProvider: { issuer: ISSUER, jwksUrl, audience: "first-audience" } });
-    const token = await idpToken({ client_id: "aud-change", aud: "first-audience" });
+    await createSource(s, { code: "lob-aud-change", clientId: "aud-change", identityProvider: { issuer: ISSUER, jwksUrl: idp.url(AUD), audience: "first-audience" } });
+    const token = await idpJwt({ client_id: "aud-change", aud: "first-audience" });
     await generatedOk(await generate(headersFor("aud-change", token)));
     const patched = await s.request("PATCH", "/v1/sources/lob-aud-change", {
-      json: { identityProvider: { issuer: ISSUER, jwksUrl, audience: "second-audience" } },
+      json: { identityProvider: { issuer: ISSUER, jwksUrl: idp.url(AUD), audience: "second-audience" } },
       headers: admin,
     });
     assert.equal(patched.status, 200, await patched.clone().text());
@@ -486,30 +552,30 @@ describe("a caller token presented again (verified tokens are remembered for a m
 
 describe("the identity provider", () => {
   test("unreachable: 502 in the seed's error shape, never a 500", async () => {
-    const token = await idpToken({ client_id: unreachableIdp.clientId });
+    const token = await idpJwt({ client_id: unreachableIdp.clientId });
     await assertLobError(await generate(headersFor(unreachableIdp.clientId, token)), 502);
   });
 
   test("keys are cached: good calls do not refetch the JWKS", async () => {
-    const before = fetches.length;
-    for (let i = 0; i < 3; i++) await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims()))));
-    assert.equal(fetches.length, before);
+    const before = idp.fetched(MAIN);
+    for (let i = 0; i < 3; i++) await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims()))));
+    assert.equal(idp.fetched(MAIN), before);
   });
 
   // Last: jose waits 30 s (its cooldown) after a fetch before it refetches for an unknown kid.
-  test("rotated to a new key with an unknown kid: ssod refetches the JWKS and accepts it", async () => {
-    const wait = fetches[fetches.length - 1]! + 31_000 - Date.now();
+  test("rotated to a new key with an unknown kid: ssod refetches the JWKS and accepts it", { timeout: 60_000 }, async () => {
+    const wait = idp.lastFetchAt(MAIN)! + 31_000 - Date.now();
     if (wait > 0) await sleep(wait);
-    const before = fetches.length;
-    const next = await idpKey("key-2024-02");
-    published = [next];
+    const before = idp.fetched(MAIN);
+    const next = await rsaKey("key-2024-02");
+    idp.publish(MAIN, [next]);
     current = next;
-    const body = await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims()))));
-    assert.equal(fetches.length, before + 1, "one refetch for the unknown kid");
-    const { payload } = await jwtVerify(body.TokenNo, new TextEncoder().encode(withIdp.signingSecret));
+    const body = await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims()))));
+    assert.equal(idp.fetched(MAIN), before + 1, "one refetch for the unknown kid");
+    const { payload } = await jwtVerify(body.TokenNo, enc.encode(withIdp.signingSecret));
     assert.equal(payload.jti, body.TokenRefNo);
     // And the new key is cached from then on.
-    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims()))));
-    assert.equal(fetches.length, before + 1);
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims()))));
+    assert.equal(idp.fetched(MAIN), before + 1);
   });
 });

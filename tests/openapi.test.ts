@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
-import { SignJWT } from "jose";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { callerJwt as signCallerJwt } from "./helpers/identity-provider";
+import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
 
 const ADMIN_KEY = `ssod_ak_${"o".repeat(43)}`;
 // Seed 001's x-lob-client-id: a source is made with it, so the seed's example can succeed.
@@ -42,12 +42,12 @@ describe("the OpenAPI document", () => {
     });
     assert.equal(created.status, 201);
     const { clientSecret } = (await created.json()) as { clientSecret: string };
-    callerJwt = await new SignJWT({ client_id: SEED_CLIENT_ID }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("10m").sign(new TextEncoder().encode(clientSecret));
+    callerJwt = await signCallerJwt({ clientId: SEED_CLIENT_ID, clientSecret }, { exp: Math.floor(Date.now() / 1000) + 600 });
     const response = await fetch(`${server.url}/openapi.json`);
     assert.equal(response.status, 200);
     spec = (await response.json()) as typeof spec;
   });
-  after(() => server.kill("SIGKILL"));
+  after(() => stopAll([server], "SIGKILL"));
 
   test("is OpenAPI 3.1 and covers all four dialects", () => {
     assert.equal(spec.openapi, "3.1.0");
@@ -100,10 +100,11 @@ describe("the OpenAPI document", () => {
       const target = `${server.url}${url}${query.size > 0 ? `?${query}` : ""}`;
       const response = await fetch(target, { method: method.toUpperCase(), headers, ...(body ? { body } : {}), redirect: "manual" });
       statuses[name] = response.status;
-      assert.ok(response.status < 500 || op.responses[String(response.status)], `${name}: ${response.status} is documented`);
       const documented = op.responses[String(response.status)];
       assert.ok(documented, `${name} answered ${response.status}, documented are ${Object.keys(op.responses).join(", ")}`);
       const mediaType = (response.headers.get("content-type") ?? "").split(";")[0]!;
+      // Where the answer's content is documented, the answer is in one of the documented media types (so its schema below is checked, not skipped).
+      if (documented.content) assert.ok(documented.content[mediaType], `${name} ${response.status}: ${mediaType || "no content type"} is not among ${Object.keys(documented.content).join(", ")}`);
       const schema = documented.content?.[mediaType]?.schema;
       if (schema) {
         const json = (await response.json()) as unknown;

@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "@libsql/client/http";
-import { startBuiltServer, startBuiltServers, type ServerProcess } from "./helpers/process";
+import { postJson } from "./helpers/http";
+import { startBuiltServer, startBuiltServers, stopAll, type ServerProcess } from "./helpers/process";
+import { basicAuth } from "./helpers/sources";
 import { startSqld, type Sqld } from "./helpers/sqld";
 import { remoteTransport } from "../src/store/remote-driver";
 
@@ -11,8 +13,9 @@ const ADMIN_KEY = `ssod_ak_${"s".repeat(43)}`;
 const MASTER_KEY = "5".repeat(64);
 const admin = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
 
+/** POSTs JSON (with the admin key unless told otherwise); the answer's body parsed, null when it is not JSON. */
 async function post(url: string, body: unknown, headers: Record<string, string> = admin) {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+  const response = await postJson(url, body, headers);
   return { status: response.status, headers: response.headers, body: (await response.json().catch(() => null)) as Record<string, unknown> | null };
 }
 
@@ -38,9 +41,10 @@ for (const transport of ["http", "ws"] as const) {
       sqld = await startSqld();
       instances = await startInstances(sqld, transport === "http" ? sqld.url : sqld.wsUrl, 3);
     });
+    // Whatever before() got to: the instances that started (startBuiltServers stops the others itself), and sqld.
     after(async () => {
-      for (const instance of instances) instance.kill("SIGKILL");
-      await sqld.stop();
+      await stopAll(instances ?? [], "SIGKILL");
+      await sqld?.stop();
     });
 
     test("they start together on an empty server and the migrations run once", async () => {
@@ -74,10 +78,10 @@ for (const transport of ["http", "ws"] as const) {
       test("a source created on one issues on another and redeems on the third", async () => {
         const created = await post(`${a().url}/v1/sources`, { code: "shared", name: "Shared", validForSeconds: 300 });
         assert.equal(created.status, 201);
-        const basic = `Basic ${Buffer.from(`${created.body!.clientId}:${created.body!.clientSecret}`).toString("base64")}`;
-        const issued = await post(`${b().url}/v1/tokens`, { user: { email: "shared@example.com" } }, { authorization: basic });
+        const basic = basicAuth({ clientId: String(created.body!.clientId), clientSecret: String(created.body!.clientSecret) });
+        const issued = await post(`${b().url}/v1/tokens`, { user: { email: "shared@example.com" } }, basic);
         assert.equal(issued.status, 201);
-        const redeemed = await post(`${c().url}/v1/tokens/redeem`, { token: issued.body!.token }, { authorization: basic });
+        const redeemed = await post(`${c().url}/v1/tokens/redeem`, { token: issued.body!.token }, basic);
         assert.equal(redeemed.status, 200);
         assert.equal(redeemed.body!.source, "shared");
       });
@@ -142,8 +146,7 @@ for (const transport of ["http", "ws"] as const) {
           assert.equal((await post(`${a().url}/v1/tokens/redeem`, { token: issued.token })).status, 200);
           assert.equal((await post(`${fourth.url}/v1/tokens/redeem`, { token: issued.token })).status, 400);
         } finally {
-          fourth.kill("SIGTERM");
-          await fourth.exited;
+          await stopAll([fourth]);
         }
       });
     }
@@ -188,7 +191,11 @@ for (const transport of ["http", "ws"] as const) {
           env: { SSOD_DATABASE_URL: url, SSOD_DATABASE_AUTH_TOKEN: sqld.wrongToken, SSOD_MASTER_KEY: MASTER_KEY },
           timeoutMs: 10_000,
         }).then(
-          () => assert.fail(`started with a wrong token on ${url}`),
+          // A server that did come up is stopped before the test fails.
+          async (server) => {
+            await stopAll([server], "SIGKILL");
+            assert.fail(`started with a wrong token on ${url}`);
+          },
           (error: Error) => error.message,
         );
         assert.ok(Date.now() - started < 8_000, "fails at once");

@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { tempDir } from "./helpers/temp";
-import { track } from "./helpers/process";
 import { NODE24_VERSION } from "../scripts/node24";
+import { track } from "./helpers/children";
 
 const EXECUTABLE = fileURLToPath(new URL("../dist/ssod-linux-x64", import.meta.url));
 

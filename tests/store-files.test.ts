@@ -10,7 +10,8 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { startBuiltServer, startBuiltServers, stopAll, track, type ServerProcess } from "./helpers/process";
+import { track } from "./helpers/children";
+import { startBuiltServer, startBuiltServers, stopAll, type ServerProcess } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const modeOf = (path: string) => lstatSync(path).mode & 0o7777;

@@ -147,9 +147,13 @@ for (const backend of backends) describe(`group commit (store.write) on ${backen
     store = await openStore({ ...target, groupCommit: { onBatch: ({ entries, ok }) => batches.push({ entries, ok }) } });
     await migrate(store.driver);
   });
+  // Whatever before() got to: the store, if it opened, and the backend (an sqld) in any case.
   after(async () => {
-    await store.close();
-    await backend.stop();
+    try {
+      await store?.close();
+    } finally {
+      await backend.stop();
+    }
   });
 
   /** A write unit that inserts one settings row and answers with its key. */
@@ -319,7 +323,7 @@ describe("sqld over a WebSocket: the connection's life", () => {
   before(async () => {
     sqld = await startSqld();
   });
-  after(() => sqld.stop());
+  after(() => sqld?.stop());
 
   test("a token in a libsql:// URL (?authToken=) is used when none is given apart", async () => {
     const url = `${sqld.wsUrl.replace(/^ws:/, "libsql:")}?tls=0&authToken=${sqld.token}`;
@@ -368,18 +372,20 @@ describe("sqld over a WebSocket that goes silent", () => {
   test("a call that times out gives a 503-class error, and the next call gets a new connection", async () => {
     const sqld = await startSqld();
     const proxy = relay(Number(new URL(sqld.url).port));
-    const port = await proxy.listen();
-    const store = await openStore({ url: `ws://127.0.0.1:${port}`, authToken: sqld.token, timeoutMs: 1_000 });
+    let store: Store | undefined;
     try {
+      const port = await proxy.listen();
+      store = await openStore({ url: `ws://127.0.0.1:${port}`, authToken: sqld.token, timeoutMs: 1_000 });
       await migrate(store.driver);
-      const put = (key: string) => store.write({ statements: [{ sql: "INSERT INTO settings (key, value) VALUES (?, 'v')", args: [key] }], decode: () => key });
+      const open = store;
+      const put = (key: string) => open.write({ statements: [{ sql: "INSERT INTO settings (key, value) VALUES (?, 'v')", args: [key] }], decode: () => key });
       assert.equal(await put("before"), "before");
       proxy.freeze();
       await assert.rejects(put("frozen"), (error: Error) => error instanceof StoreUnavailableError && error.reason === "timeout");
       assert.equal(await put("after"), "after", "a new connection, not the silent one");
       assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key IN ('before', 'after')"), 2);
     } finally {
-      await store.close();
+      await store?.close();
       proxy.close();
       await sqld.stop();
     }

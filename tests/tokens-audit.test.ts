@@ -5,11 +5,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SignJWT } from "jose";
 import { sweepOnce } from "../src/core/sweeper";
 import { rowObjects } from "../src/store/driver";
-import { openTestServer, type TestServer } from "./helpers/runtime";
+import { callerJwt as signCallerJwt, lobHeaders } from "./helpers/identity-provider";
+import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
 import { basicAuth as basic, createSource as createSourceOn, type CreatedSource } from "./helpers/sources";
+import { issueOk as issueOn } from "./helpers/tokens";
 
 let s: TestServer;
 let admin: Record<string, string>;
@@ -30,11 +31,7 @@ interface AuditItem {
 
 const createSource = (body: Record<string, unknown>) => createSourceOn(s, body);
 
-async function issueOk(headers: Record<string, string>, json: unknown) {
-  const r = await s.request("POST", "/v1/tokens", { json, headers });
-  assert.equal(r.status, 201, await r.clone().text());
-  return (await r.json()) as { token: string; tokenRefNo: string; expiresAt: string; loginUrl: string };
-}
+const issueOk = (headers: Record<string, string>, json: unknown) => issueOn(s, json, headers);
 
 async function auditPage(query: string): Promise<{ items: AuditItem[]; nextCursor: string | null }> {
   const r = await s.request("GET", `/v1/audit${query}`, { headers: admin });
@@ -68,12 +65,12 @@ async function tokenRows(refNo: string): Promise<number> {
 let src: CreatedSource;
 
 before(async () => {
-  s = await openTestServer({ SSOD_SWEEP_GRACE: "0", SSOD_THROTTLE_IP_LIMIT: "1000000", SSOD_THROTTLE_CREDENTIAL_LIMIT: "1000000" });
+  s = await openTestServer({ ...NO_THROTTLE, SSOD_SWEEP_GRACE: "0" });
   admin = { authorization: `Bearer ${s.adminKey}` };
   src = await createSource({ code: "aud" });
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("token events", () => {
   test("token.issue: one row per token with the source code, the issuer and the subject; no user yet", async () => {
@@ -212,10 +209,10 @@ describe("no secret reaches the audit log", () => {
     assert.equal((await s.request("GET", `/tap?nonce=${nonce}`)).status, 200);
     secrets.push(nonce);
     // LOB: a caller JWT signed with the client secret, a TokenNo back.
-    const callerJwt = await new SignJWT({ client_id: src.clientId }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(src.clientSecret));
+    const callerJwt = await signCallerJwt(src);
     const lob = await s.request("POST", "/GenerateSSOToken", {
       body: JSON.stringify({ CIINo: "SEC-1", LOBId: "01", Functionality: "D" }),
-      headers: { "x-api-version": "1.0.0", "x-lob-client-id": src.clientId, "content-type": "application/json", authorization: callerJwt },
+      headers: lobHeaders(src.clientId, callerJwt),
     });
     assert.equal(lob.status, 200);
     const tokenNo = ((await lob.json()) as { TokenNo: string }).TokenNo;

@@ -1,17 +1,20 @@
 // SPEC §5: "No request, however malformed, gets a 5xx or a stack trace." For
 // the token endpoints of every dialect, against the built server as a real
 // process (a crash must fail a test, not the test runner): targeted inputs
-// (lone UTF-16 surrogates in claims) and fast-check generated requests, each
-// issued token read back through introspection and redemption.
+// (lone UTF-16 surrogates in claims, refused in each dialect's shape; claims
+// too big for a jwt) and fast-check generated requests, each issued token
+// read back through introspection and redemption.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
-import { SignJWT } from "jose";
 import { generateAdminKey } from "../src/core/admin-keys";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { callerJwt, lobHeaders } from "./helpers/identity-provider";
+import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
+import { NO_THROTTLE } from "./helpers/runtime";
+import { basicAuth } from "./helpers/sources";
 
 const adminKey = generateAdminKey();
-const ENV = { SSOD_ADMIN_API_KEY: adminKey, SSOD_THROTTLE_IP_LIMIT: "1000000", SSOD_THROTTLE_CREDENTIAL_LIMIT: "1000000" };
+const ENV = { SSOD_ADMIN_API_KEY: adminKey, ...NO_THROTTLE };
 
 let server: ServerProcess | undefined;
 const crashes: string[] = [];
@@ -44,7 +47,7 @@ async function live(): Promise<ServerProcess> {
 }
 
 const admin = { authorization: `Bearer ${adminKey}` };
-const basic = () => ({ authorization: `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}` });
+const basic = () => basicAuth(source);
 
 /** Sends a request; fails (naming the request) on a 5xx or when the process died answering it. */
 async function send(method: string, path: string, options: { body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string; headers: Headers }> {
@@ -81,80 +84,80 @@ before(async () => {
 });
 
 after(async () => {
-  if (server && alive(server)) {
-    server.kill("SIGTERM");
-    await server.exited;
-  }
+  await stopAll([server]);
   if (crashes.length) console.log(`ssod processes that died during this file: ${crashes.length}\n${crashes.join("\n")}`);
 });
 
-describe("claims with lone UTF-16 surrogates (valid JSON escapes, not valid Unicode)", () => {
-  // JSON text written by hand: "\ud800" is a legal JSON string escape.
-  test("v1: a displayName with \\ud800 is refused or stored, and reading the token back never kills the server", { timeout: 60_000 }, async () => {
+/** A /v1 refusal of unclean text: 400 invalid-request, pointing at the field. */
+function assertInvalidAt(answer: { status: number; text: string; headers: Headers }, pointer: string, detail: string) {
+  assert.equal(answer.status, 400, answer.text);
+  assert.equal(answer.headers.get("content-type"), "application/problem+json");
+  const problem = JSON.parse(answer.text) as { type: string; errors: { pointer: string; detail: string }[] };
+  assert.equal(problem.type, "urn:ssod:problem:invalid-request");
+  assert.deepEqual(problem.errors, [{ pointer, detail }]);
+}
+
+const LONE = "must be valid Unicode (a lone surrogate is not)";
+
+describe("claims with lone UTF-16 surrogates (valid JSON escapes, not valid Unicode) are refused in each dialect's shape, and the server lives on", () => {
+  // JSON text written by hand: "\ud800" is a legal JSON string escape. send() fails on a 5xx or a dead process.
+  test("v1: a displayName with \\ud800 → 400 invalid-request at /user/displayName", { timeout: 60_000 }, async () => {
     const issued = await send("POST", "/v1/tokens", { body: '{"user":{"email":"lone@example.com","displayName":"x\\ud800y"}}', headers: jsonHeaders(admin) });
-    if (issued.status !== 201) {
-      assert.equal(issued.status, 400);
-      return;
-    }
-    await readBack((JSON.parse(issued.text) as { token: string }).token);
+    assertInvalidAt(issued, "/user/displayName", LONE);
   });
 
-  test("v1: groups, orgId and externalId with lone surrogates", { timeout: 60_000 }, async () => {
+  test("v1: groups, orgId and externalId with lone surrogates → 400 invalid-request, each at its field", { timeout: 60_000 }, async () => {
     await live();
-    for (const user of ['{"email":"g@example.com","groups":["\\udfff"]}', '{"email":"o@example.com","orgId":"\\udc00"}', '{"externalId":"\\ud83d"}']) {
-      const issued = await send("POST", "/v1/tokens", { body: `{"user":${user}}`, headers: jsonHeaders(basic()) });
-      if (issued.status === 201) await readBack((JSON.parse(issued.text) as { token: string }).token);
-      else assert.equal(issued.status, 400);
+    for (const [user, pointer] of [
+      ['{"email":"g@example.com","groups":["\\udfff"]}', "/user/groups/0"],
+      ['{"email":"o@example.com","orgId":"\\udc00"}', "/user/orgId"],
+      ['{"externalId":"\\ud83d"}', "/user/externalId"],
+    ] as const) {
+      assertInvalidAt(await send("POST", "/v1/tokens", { body: `{"user":${user}}`, headers: jsonHeaders(basic()) }), pointer, LONE);
     }
   });
 
-  test("Tyk: a nonce with a lone surrogate in displayName, redeemed in the browser (no credentials needed)", { timeout: 60_000 }, async () => {
+  test("Tyk: a lone surrogate in displayName → 400 errors naming displayName; no nonce to land with", { timeout: 60_000 }, async () => {
     const issued = await send("POST", "/api/sso", { body: '{"emailAddress":"tyk-lone@example.com","displayName":"\\udc00","forSection":"portal"}', headers: jsonHeaders({ "admin-auth": adminKey }) });
-    if (issued.status !== 200) {
-      assert.equal(issued.status, 400);
-      return;
-    }
-    const nonce = (JSON.parse(issued.text) as { Meta: string }).Meta;
-    const landed = await send("GET", `/sso?nonce=${nonce}`);
-    assert.ok(landed.status === 200 || landed.status === 303 || landed.status === 400, String(landed.status));
+    assert.equal(issued.status, 400, issued.text);
+    assert.deepEqual(JSON.parse(issued.text), { errors: [{ title: "Bad Request", detail: `displayName: ${LONE}` }] });
   });
 
-  test("LOB: a CIINo with a lone surrogate, the TokenNo redeemed", { timeout: 60_000 }, async () => {
+  test("LOB: a CIINo of lone surrogates → 400 ReturnCode 0 naming CIINo", { timeout: 60_000 }, async () => {
     await live();
-    const caller = await new SignJWT({ client_id: source.clientId }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(source.clientSecret));
-    const issued = await send("POST", "/GenerateSSOToken", {
-      body: '{"CIINo":"\\ud800\\ud800","LOBId":"01","Functionality":"D"}',
-      headers: { "x-api-version": "1.0.0", "x-lob-client-id": source.clientId, "content-type": "application/json", authorization: caller },
-    });
-    if (issued.status !== 200) {
-      assert.equal(issued.status, 400);
-      return;
-    }
-    await readBack((JSON.parse(issued.text) as { TokenNo: string }).TokenNo);
+    const issued = await send("POST", "/GenerateSSOToken", { body: '{"CIINo":"\\ud800\\ud800","LOBId":"01","Functionality":"D"}', headers: lobHeaders(source.clientId, await callerJwt(source)) });
+    assert.equal(issued.status, 400, issued.text);
+    assert.deepEqual(JSON.parse(issued.text), { ReturnCode: "0", ReturnMessage: `Bad Request: CIINo ${LONE}` });
   });
 });
 
 describe("tokens ssod issues are tokens ssod can redeem", () => {
-  test("a jwt with every claim at its maximum size: the loginUrl and /v1/tokens/redeem take it (or issue refuses it)", { timeout: 60_000 }, async () => {
-    const user = {
+  const biggest = {
+    user: {
       email: `${"e".repeat(60)}@${"d".repeat(60)}.example.com`,
       displayName: "N".repeat(200),
       externalId: "X".repeat(128),
       orgId: "O".repeat(128),
       groups: Array.from({ length: 100 }, (_, i) => `${i}-`.padEnd(128, "g")),
-    };
-    const issued = await send("POST", "/v1/tokens", {
-      body: JSON.stringify({ user, section: "S".repeat(64), lobId: "L".repeat(128), functionality: "F".repeat(128), format: "jwt" }),
-      headers: jsonHeaders(admin),
-    });
-    if (issued.status === 400) return;
-    assert.equal(issued.status, 201);
+    },
+    section: "S".repeat(64),
+    lobId: "L".repeat(128),
+    functionality: "F".repeat(128),
+  };
+
+  test("every claim at its maximum size: a jwt is refused at issue (too long to carry, 400 at /user), a nonce carries them and redeems", { timeout: 60_000 }, async () => {
+    const jwt = await send("POST", "/v1/tokens", { body: JSON.stringify({ ...biggest, format: "jwt" }), headers: jsonHeaders(admin) });
+    assertInvalidAt(jwt, "/user", "too much to carry in a token");
+    assert.match((JSON.parse(jwt.text) as { detail: string }).detail, /over 8192: .*use format "nonce"/);
+    const issued = await send("POST", "/v1/tokens", { body: JSON.stringify({ ...biggest, format: "nonce" }), headers: jsonHeaders(admin) });
+    assert.equal(issued.status, 201, issued.text);
     const { token } = JSON.parse(issued.text) as { token: string };
     const info = await send("POST", "/v1/tokens/introspect", { body: JSON.stringify({ token }), headers: jsonHeaders(admin) });
     assert.equal(info.status, 200, `introspect: ${info.text.slice(0, 200)}`);
     assert.equal((JSON.parse(info.text) as { active: boolean }).active, true);
     const redeemed = await send("POST", "/v1/tokens/redeem", { body: JSON.stringify({ token }), headers: jsonHeaders(admin) });
-    assert.equal(redeemed.status, 200, `a token issued with 201 (${token.length} characters) is refused at redemption: ${redeemed.text.slice(0, 200)}`);
+    assert.equal(redeemed.status, 200, `a token issued with 201 is refused at redemption: ${redeemed.text.slice(0, 200)}`);
+    assert.deepEqual((JSON.parse(redeemed.text) as { claims: { groups: string[] } }).claims.groups, biggest.user.groups);
   });
 
   test("a jwt of ~5 kB (30 groups of 128 characters) is redeemable at its own loginUrl", { timeout: 60_000 }, async () => {
@@ -280,7 +283,7 @@ describe("generated requests never get a 5xx", () => {
         async (body, auth, version, client) => {
           const s = await live();
           void s;
-          const caller = await new SignJWT({ client_id: source.clientId }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(source.clientSecret));
+          const caller = await callerJwt(source);
           const headers: Record<string, string> = { "content-type": "application/json" };
           if (version) headers["x-api-version"] = version;
           if (client) headers["x-lob-client-id"] = client === "own" ? source.clientId : "unknown-client";

@@ -5,22 +5,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
-import { openTestServer, type TestServer } from "./helpers/runtime";
+import { problemOf } from "./helpers/http";
+import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
 import { basicAuth as basic, createSource as createSourceOn, type CreatedSource } from "./helpers/sources";
+import { introspect as introspectOn, issueOk as issueOn, type Issued } from "./helpers/tokens";
 
 let s: TestServer;
 let admin: Record<string, string>;
-
-// Throttling is not under test here: failures must not turn into 429s.
-const NO_THROTTLE = { SSOD_THROTTLE_IP_LIMIT: "1000000", SSOD_THROTTLE_CREDENTIAL_LIMIT: "1000000" };
-
-
-interface Issued {
-  token: string;
-  tokenRefNo: string;
-  expiresAt: string;
-  loginUrl: string;
-}
 
 const createSource = (body: Record<string, unknown>) => createSourceOn(s, body);
 
@@ -28,22 +19,9 @@ async function issue(headers: Record<string, string>, json: unknown): Promise<Re
   return s.request("POST", "/v1/tokens", { json, headers });
 }
 
-async function issueOk(headers: Record<string, string>, json: unknown): Promise<Issued> {
-  const r = await issue(headers, json);
-  assert.equal(r.status, 201, await r.clone().text());
-  return (await r.json()) as Issued;
-}
+const issueOk = (headers: Record<string, string>, json: unknown) => issueOn(s, json, headers);
 
-async function introspect(token: string): Promise<Record<string, unknown>> {
-  const r = await s.request("POST", "/v1/tokens/introspect", { json: { token }, headers: admin });
-  assert.equal(r.status, 200);
-  return (await r.json()) as Record<string, unknown>;
-}
-
-async function problemOf(r: Response) {
-  assert.equal(r.headers.get("content-type"), "application/problem+json");
-  return (await r.json()) as { type: string; title: string; status: number; detail?: string; errors?: { pointer: string; detail: string }[] };
-}
+const introspect = (token: string) => introspectOn(s, token);
 
 let portal: CreatedSource;
 let other: CreatedSource;
@@ -59,7 +37,7 @@ before(async () => {
   defaultClientId = items.find((i) => i.code === "default")!.clientId;
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("who issues for which source", () => {
   test("source Basic credentials issue for that source: 201 {token,tokenRefNo,expiresAt,loginUrl}", async () => {
@@ -238,32 +216,87 @@ describe("lifetimes", () => {
 });
 
 describe("redirect URLs", () => {
+  const ALLOWED = "https://app.example/welcome";
+  const ALLOWED_2 = "https://app.example:8443/cb?x=1";
+
   test("a redirectUrl on the allowlist is accepted", async () => {
     await issueOk(basic(portal), { user: { email: "r@example.com" }, redirectUrl: "https://app.example/welcome" });
     await issueOk(basic(portal), { user: { email: "r@example.com" }, redirectUrl: "https://app.example/other" });
   });
 
-  test("a redirectUrl not on the allowlist → 400 problem", async () => {
-    for (const url of ["https://evil.example/welcome", "https://app.example/welcome/more", "https://app.example.evil.example/welcome", "http://app.example/welcome"]) {
-      const r = await issue(basic(portal), { user: { email: "r@example.com" }, redirectUrl: url });
-      assert.equal(r.status, 400, url);
-      const p = await problemOf(r);
-      assert.equal(p.type, "urn:ssod:problem:redirect-not-allowed", url);
-      assert.equal(p.title, "Redirect URL not allowed");
-      assert.deepEqual(p.errors?.map((e) => e.pointer), ["/redirectUrl"]);
+  // Near-misses of an allow-listed URL: each a URL, none the one allowed.
+  const NOT_ALLOWED = [
+    "http://app.example/welcome", // scheme
+    "https://app.example.evil/welcome", // host suffix
+    "https://evil.example/welcome", // host
+    "https://app.example./welcome", // trailing dot host
+    "https://аpp.example/welcome", // Cyrillic а (a homograph)
+    "https://app.example:8443/welcome", // port
+    "https://app.example:444/welcome",
+    "https://app.example/welcome/", // trailing slash
+    "https://app.example/Welcome", // path case
+    "https://app.example/welcome2",
+    "https://app.example/welcom",
+    "https://app.example/welcome/..%2F..%2Fevil",
+    "https://app.example/welcome?next=https://evil.example/",
+    "https://app.example/welcome#@evil.example",
+    "https://user@app.example/welcome", // userinfo
+    "https://app.example@evil.example/welcome",
+    "https://evil.example@app.example/welcome",
+    "https://app.example%2eevil.example/welcome", // encoded dot in host
+    "https://app.example/%77elcome", // encoded path
+    "https://app.example/welcome%2F",
+    "https://app.example\\@evil.example/welcome", // backslash
+    "https://app.example:8443/cb?x=2", // query
+    "https://app.example:8443/cb",
+    "https://app.example:8443/cb?x=1&y=2",
+    "https://app.example:8443/cb?X=1",
+    "https://app.example/welcome/more",
+    "https://app.example.evil.example/welcome",
+  ];
+  // Not an absolute http(s) URL at all.
+  const NOT_URLS = [
+    "https://app.example%40evil.example/welcome", // an encoded @ in the host
+    "//evil.example/welcome", // scheme-relative
+    "/welcome",
+    "javascript:alert(1)",
+    "javascript:alert(1)//https://app.example/welcome",
+    "data:text/html,<script>alert(1)</script>",
+    "ftp://app.example/welcome",
+    "",
+  ];
+
+  test(`refused at issue, by an admin key and by the source itself: ${NOT_ALLOWED.length} near-misses of the allowlist → 400 redirect-not-allowed, ${NOT_URLS.length} non-http(s) URLs → 400 invalid-request, each pointing at /redirectUrl`, async () => {
+    const app = await createSource({ code: "app", validForSeconds: 600, redirectUrls: [ALLOWED, ALLOWED_2] });
+    const wrong: string[] = [];
+    const expected = [
+      [NOT_ALLOWED, "urn:ssod:problem:redirect-not-allowed", "Redirect URL not allowed"],
+      [NOT_URLS, "urn:ssod:problem:invalid-request", "Invalid request"],
+    ] as const;
+    for (const [urls, type, title] of expected) {
+      for (const url of urls) {
+        for (const [who, headers, sourceCode] of [["admin key", admin, { sourceCode: "app" }], ["source", basic(app), {}]] as const) {
+          const r = await issue(headers, { user: { email: "r@example.com" }, redirectUrl: url, ...sourceCode });
+          const p = r.status === 400 ? await problemOf(r) : undefined;
+          const got = `${r.status} ${p?.type} ${p?.title} ${JSON.stringify(p?.errors?.map((e) => e.pointer))}`;
+          if (got !== `400 ${type} ${title} ["/redirectUrl"]`) wrong.push(`${JSON.stringify(url)} by the ${who} → ${got}`);
+        }
+      }
     }
+    assert.deepEqual(wrong, [], "redirect URLs off the allowlist were not refused as they should be");
+  });
+
+  test("never for a URL on another source's list", async () => {
+    const otherList = await createSource({ code: "other-list", validForSeconds: 60, redirectUrls: ["https://other.example/in"] });
+    const r = await issue(basic(otherList), { user: { email: "x@example.com" }, redirectUrl: ALLOWED });
+    assert.equal(r.status, 400);
+    assert.equal((await problemOf(r)).type, "urn:ssod:problem:redirect-not-allowed");
   });
 
   test("a source without redirect URLs refuses every redirectUrl", async () => {
     const r = await issue(basic(other), { user: { email: "r@example.com" }, redirectUrl: "https://app.example/welcome" });
     assert.equal(r.status, 400);
     assert.equal((await problemOf(r)).type, "urn:ssod:problem:redirect-not-allowed");
-  });
-
-  test("a redirectUrl that is not an http(s) URL → 400 invalid-request", async () => {
-    const r = await issue(basic(portal), { user: { email: "r@example.com" }, redirectUrl: "javascript:alert(1)" });
-    assert.equal(r.status, 400);
-    assert.equal((await problemOf(r)).type, "urn:ssod:problem:invalid-request");
   });
 });
 

@@ -6,22 +6,14 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { openTestServer, type TestServer } from "./helpers/runtime";
+import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
 import { basicAuth as basic, createSource as createSourceOn, type CreatedSource } from "./helpers/sources";
+import { introspect as introspectOn, issueOk as issueOn } from "./helpers/tokens";
 
 let s: TestServer;
 let admin: Record<string, string>;
 
-const NO_THROTTLE = { SSOD_THROTTLE_IP_LIMIT: "1000000", SSOD_THROTTLE_CREDENTIAL_LIMIT: "1000000" };
 const INVALID = { type: "urn:ssod:problem:invalid-token", title: "Invalid or expired token", status: 400 };
-
-
-interface Issued {
-  token: string;
-  tokenRefNo: string;
-  expiresAt: string;
-  loginUrl: string;
-}
 
 interface Redeemed {
   tokenRefNo: string;
@@ -34,11 +26,7 @@ interface Redeemed {
 
 const createSource = (body: Record<string, unknown>) => createSourceOn(s, body);
 
-async function issueOk(headers: Record<string, string>, json: unknown): Promise<Issued> {
-  const r = await s.request("POST", "/v1/tokens", { json, headers });
-  assert.equal(r.status, 201, await r.clone().text());
-  return (await r.json()) as Issued;
-}
+const issueOk = (headers: Record<string, string>, json: unknown) => issueOn(s, json, headers);
 
 const redeem = (token: string, headers = admin) => s.request("POST", "/v1/tokens/redeem", { json: { token }, headers });
 
@@ -58,11 +46,7 @@ async function assertRefused(r: Response, label: string): Promise<string> {
   return text;
 }
 
-async function introspect(token: string): Promise<Record<string, unknown>> {
-  const r = await s.request("POST", "/v1/tokens/introspect", { json: { token }, headers: admin });
-  assert.equal(r.status, 200);
-  return (await r.json()) as Record<string, unknown>;
-}
+const introspect = (token: string) => introspectOn(s, token);
 
 const isoNear = (iso: string, expectedMs: number, slackMs: number) => Math.abs(Date.parse(iso) - expectedMs) <= slackMs;
 
@@ -82,10 +66,10 @@ before(async () => {
   short = await createSource({ code: "short", validForSeconds: 1 });
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("the 200 answer", () => {
-  test("all options on: {tokenRefNo, source, claims, created, user, session}", async () => {
+  test("all options on: {tokenRefNo, source, claims, created, user, session}; the session id is in the answer, never in a cookie", async () => {
     const t = await issueOk(basic(full), {
       user: { email: "Shape@Example.com", displayName: "Shape Person", externalId: "SH-1", orgId: "acme", groups: ["red", "blue"] },
       section: "portal",
@@ -93,7 +77,11 @@ describe("the 200 answer", () => {
       functionality: "D",
     });
     const before = Date.now();
-    const body = await redeemOk(t.token);
+    const r = await redeem(t.token);
+    assert.equal(r.status, 200, await r.clone().text());
+    // The API is not a browser landing: it answers the session id and sets no cookie.
+    assert.deepEqual(r.headers.getSetCookie(), []);
+    const body = (await r.json()) as Redeemed;
     assert.deepEqual(Object.keys(body), ["tokenRefNo", "source", "claims", "created", "user", "session"]);
     assert.equal(body.tokenRefNo, t.tokenRefNo);
     assert.equal(body.source, "full");

@@ -5,13 +5,13 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { openTestServer, type TestServer } from "./helpers/runtime";
+import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
 import { basicAuth as basic, createSource as createSourceOn, type CreatedSource } from "./helpers/sources";
+import { introspect as introspectOn } from "./helpers/tokens";
 
 let s: TestServer;
 let admin: Record<string, string>;
 
-const NO_THROTTLE = { SSOD_THROTTLE_IP_LIMIT: "1000000", SSOD_THROTTLE_CREDENTIAL_LIMIT: "1000000" };
 const ENDPOINTS = ["/api/sso", "/admin/sso"] as const;
 const JSON_ACCEPT = { accept: "application/json" };
 /** A refused landing asked for JSON answers in seed 000's own error shape. */
@@ -55,11 +55,7 @@ async function assertErrors(r: Response, status: number, title: string): Promise
   return body.errors[0]!.detail;
 }
 
-async function introspect(token: string): Promise<Record<string, unknown>> {
-  const r = await s.request("POST", "/v1/tokens/introspect", { json: { token }, headers: admin });
-  assert.equal(r.status, 200);
-  return (await r.json()) as Record<string, unknown>;
-}
+const introspect = (token: string) => introspectOn(s, token);
 
 async function landJson(path: "/tap" | "/sso", nonce: string): Promise<RedeemedJson> {
   const r = await s.request("GET", `${path}?nonce=${nonce}`, { headers: JSON_ACCEPT });
@@ -83,7 +79,7 @@ before(async () => {
   withRedirect = await createSource({ code: "tyk-redirect", redirectUrls: ["https://portal.example/home"] });
 });
 
-after(() => s.close());
+after(() => s?.close());
 
 describe("POST /api/sso and /admin/sso: who may ask", () => {
   for (const path of ENDPOINTS) {

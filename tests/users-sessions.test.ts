@@ -4,9 +4,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { openTestServer, type TestServer } from "./helpers/runtime";
-
-const NO_THROTTLE = { SSOD_THROTTLE_IP_LIMIT: "1000000", SSOD_THROTTLE_CREDENTIAL_LIMIT: "1000000" };
+import { problemOf } from "./helpers/http";
+import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
+import { basicAuth, createSource } from "./helpers/sources";
+import { issueOk, tykNonce } from "./helpers/tokens";
 
 let s: TestServer;
 let secure: TestServer; // SSOD_PUBLIC_URL=https://ssod.test
@@ -34,11 +35,8 @@ const USER_KEYS = ["id", "orgId", "email", "displayName", "externalId", "groups"
 const COOKIE = /^ssod_session=([A-Za-z0-9_-]{43}); Max-Age=(28799|28800); Path=\/; HttpOnly; SameSite=Lax$/;
 const SECURE_COOKIE = /^ssod_session=([A-Za-z0-9_-]{43}); Max-Age=(28799|28800); Path=\/; HttpOnly; Secure; SameSite=Lax$/;
 
-async function issue(server: TestServer, user: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  const r = await server.request("POST", "/v1/tokens", { json: { user, ...extra }, headers: { authorization: `Bearer ${server.adminKey}` } });
-  assert.equal(r.status, 201, await r.clone().text());
-  return (await r.json()) as { token: string; tokenRefNo: string; loginUrl: string };
-}
+/** A token for `user` from the server's admin key (the default source unless `extra` names another). */
+const issue = (server: TestServer, user: Record<string, unknown>, extra: Record<string, unknown> = {}) => issueOk(server, { user, ...extra });
 
 /** Creates (or finds) a user by redeeming a token for it; answers the user's id. */
 async function userFor(user: Record<string, unknown>): Promise<string> {
@@ -63,11 +61,6 @@ async function listUsers(query: string): Promise<Page> {
   const r = await s.request("GET", `/v1/users${query}`, { headers: admin });
   assert.equal(r.status, 200, await r.clone().text());
   return (await r.json()) as Page;
-}
-
-async function problemOf(r: Response) {
-  assert.equal(r.headers.get("content-type"), "application/problem+json");
-  return (await r.json()) as { type: string; title: string; status: number; detail?: string };
 }
 
 const ids: Record<string, string> = {};
@@ -175,8 +168,8 @@ describe("GET /v1/users", () => {
       assert.equal((await problemOf(r)).type, "urn:ssod:problem:invalid-request");
     }
     assert.equal((await s.request("GET", "/v1/users")).status, 401);
-    const src = (await (await s.request("POST", "/v1/sources", { json: { code: "users-src", name: "U", validForSeconds: 60 }, headers: admin })).json()) as { clientId: string; clientSecret: string };
-    const r = await s.request("GET", "/v1/users", { headers: { authorization: `Basic ${Buffer.from(`${src.clientId}:${src.clientSecret}`).toString("base64")}` } });
+    const src = await createSource(s, { code: "users-src", name: "U", validForSeconds: 60 });
+    const r = await s.request("GET", "/v1/users", { headers: basicAuth(src) });
     assert.equal(r.status, 403);
     assert.equal((await problemOf(r)).type, "urn:ssod:problem:forbidden");
   });
@@ -266,18 +259,39 @@ describe("GET/PATCH/DELETE /v1/users/{id}", () => {
 });
 
 describe("sessions", () => {
-  test("GET /v1/login sets the session cookie: HttpOnly; SameSite=Lax; Path=/; no Secure over http", async () => {
-    const { setCookie } = await login(s, { email: "cookie@example.com" });
-    assert.match(setCookie, COOKIE);
-  });
+  // Every landing that signs a browser in sets the same cookie, over http and (Secure) over https.
+  for (const [label, landing] of [
+    ["/v1/login", async (server: TestServer) => `/v1/login?token=${(await issue(server, { email: "cookie@example.com" })).token}`],
+    ["/tap", async (server: TestServer) => `/tap?nonce=${await tykNonce(server, { emailAddress: "tyk-cookie@example.com", forSection: "dashboard" })}`],
+    ["/sso", async (server: TestServer) => `/sso?nonce=${await tykNonce(server, { emailAddress: "tyk-cookie@example.com", forSection: "portal" })}`],
+  ] as const) {
+    test(`${label} sets the session cookie: HttpOnly; SameSite=Lax; Path=/; no Domain; Secure only over https (SSOD_PUBLIC_URL=https://…), and so is its clearing`, async () => {
+      for (const [server, pattern, cleared] of [
+        [s, COOKIE, "ssod_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax"],
+        [secure, SECURE_COOKIE, "ssod_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax"],
+      ] as const) {
+        const r = await server.request("GET", await landing(server));
+        assert.equal(r.status, 200, await r.clone().text());
+        const cookies = r.headers.getSetCookie();
+        assert.equal(cookies.length, 1, JSON.stringify(cookies));
+        const m = pattern.exec(cookies[0]!);
+        assert.ok(m, `cookie flags: ${cookies[0]}`);
+        assert.doesNotMatch(cookies[0]!, /Domain=/i, "a Domain attribute widens the cookie to sibling hosts");
+        // The cookie is a working session, and it says who.
+        const cookie = `ssod_session=${m[1]}`;
+        const who = await server.request("GET", "/v1/session", { headers: { cookie } });
+        assert.equal(who.status, 200);
+        assert.equal(who.headers.get("cache-control"), "no-store");
+        // Logging out clears it with the same flags.
+        const out = await server.request("POST", "/v1/session/logout", { headers: { cookie } });
+        assert.equal(out.status, 204);
+        assert.deepEqual(out.headers.getSetCookie(), [cleared]);
+        assert.equal((await server.request("GET", "/v1/session", { headers: { cookie } })).status, 401);
+      }
+    });
+  }
 
-  test("over https (SSOD_PUBLIC_URL=https://…) the cookie is also Secure, and so is its clearing", async () => {
-    const { setCookie, cookie } = await login(secure, { email: "secure@example.com" });
-    assert.match(setCookie, SECURE_COOKIE);
-    const r = await secure.request("POST", "/v1/session/logout", { headers: { cookie } });
-    assert.equal(r.status, 204);
-    assert.equal(r.headers.get("set-cookie"), "ssod_session=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Lax");
-    // The loginUrl names the https public URL.
+  test("over https (SSOD_PUBLIC_URL=https://…) the loginUrl names the https public URL", async () => {
     const t = await issue(secure, { email: "secure@example.com" });
     assert.equal(t.loginUrl, `https://ssod.test/v1/login?token=${encodeURIComponent(t.token)}`);
   });
@@ -351,8 +365,7 @@ describe("sessions", () => {
   });
 
   test("a source with performLogin off signs in without a cookie", async () => {
-    const created = await s.request("POST", "/v1/sources", { json: { code: "no-cookie", name: "N", validForSeconds: 60, options: { performLogin: false } }, headers: admin });
-    assert.equal(created.status, 201);
+    await createSource(s, { code: "no-cookie", name: "N", validForSeconds: 60, options: { performLogin: false } });
     const t = await issue(s, { email: "nocookie@example.com" }, { sourceCode: "no-cookie" });
     const r = await s.request("GET", `/v1/login?token=${t.token}`);
     assert.equal(r.status, 200);
@@ -377,10 +390,7 @@ describe("sessions", () => {
   });
 
   test("GET /v1/login redirects (303) to the token's redirectUrl, or to the source's only one; with several and none chosen, a page", async () => {
-    const mk = async (code: string, redirectUrls: string[]) => {
-      const r = await s.request("POST", "/v1/sources", { json: { code, name: code, validForSeconds: 60, redirectUrls }, headers: admin });
-      assert.equal(r.status, 201);
-    };
+    const mk = (code: string, redirectUrls: string[]) => createSource(s, { code, validForSeconds: 60, redirectUrls });
     await mk("one-url", ["https://one.example/landing"]);
     await mk("two-urls", ["https://two.example/a", "https://two.example/b?x=1"]);
     const only = await issue(s, { email: "r1@example.com" }, { sourceCode: "one-url" });
@@ -398,14 +408,62 @@ describe("sessions", () => {
     assert.equal(r3.headers.get("location"), null);
   });
 
-  test("a redirect URL removed from the source after issue is no longer followed", async () => {
-    const created = await s.request("POST", "/v1/sources", { json: { code: "shrinking", name: "S", validForSeconds: 60, redirectUrls: ["https://keep.example/", "https://drop.example/"] }, headers: admin });
-    const src = (await created.json()) as { id: number };
-    const t = await issue(s, { email: "shrink@example.com" }, { sourceCode: "shrinking", redirectUrl: "https://drop.example/" });
-    const patched = await s.request("PATCH", `/v1/sources/${src.id}`, { json: { redirectUrls: ["https://keep.example/"] }, headers: admin });
-    assert.equal(patched.status, 200);
-    const r = await s.request("GET", `/v1/login?token=${t.token}`);
+  test("a redirectUrl given in an exact or equivalent spelling redirects (303) to the allow-listed URL itself", async () => {
+    const ALLOWED = "https://app.example/welcome";
+    const ALLOWED_2 = "https://app.example:8443/cb?x=1";
+    await createSource(s, { code: "app", validForSeconds: 600, redirectUrls: [ALLOWED, ALLOWED_2] });
+    for (const [asked, expected] of [
+      [ALLOWED, ALLOWED],
+      ["HTTPS://APP.EXAMPLE/welcome", ALLOWED],
+      ["https://app.example:443/welcome", ALLOWED],
+      [ALLOWED_2, ALLOWED_2],
+    ]) {
+      const token = (await issue(s, { email: "browser@example.com" }, { sourceCode: "app", redirectUrl: asked })).token;
+      const r = await s.request("GET", `/v1/login?token=${token}`);
+      assert.equal(r.status, 303);
+      assert.equal(r.headers.get("location"), expected);
+      assert.equal(r.headers.get("cache-control"), "no-store");
+      assert.equal(r.headers.get("referrer-policy"), "no-referrer");
+    }
+  });
+
+  test("a URL removed from the allowlist after issue is no longer followed", async () => {
+    const make = (code: string, urls: string[]) => createSource(s, { code, validForSeconds: 600, redirectUrls: urls });
+    const patch = async (code: string, urls: string[]) => {
+      const r = await s.request("PATCH", `/v1/sources/${code}`, { json: { redirectUrls: urls }, headers: admin });
+      assert.equal(r.status, 200, await r.clone().text());
+    };
+    const tokenFor = async (sourceCode: string, redirectUrl: string) => (await issue(s, { email: "browser@example.com" }, { sourceCode, redirectUrl })).token;
+    const removed = "https://gone.example/in";
+    // Replaced by another single URL: the browser goes there, not to the removed one.
+    await make("shrink1", [removed, "https://kept.example/in"]);
+    let token = await tokenFor("shrink1", removed);
+    await patch("shrink1", ["https://kept.example/in"]);
+    let r = await s.request("GET", `/v1/login?token=${token}`);
+    assert.notEqual(r.headers.get("location"), removed);
     assert.equal(r.status, 303);
-    assert.equal(r.headers.get("location"), "https://keep.example/");
+    assert.equal(r.headers.get("location"), "https://kept.example/in");
+    // Replaced by two others: no redirect at all, the signed-in page.
+    await make("shrink2", [removed]);
+    token = await tokenFor("shrink2", removed);
+    await patch("shrink2", ["https://a.example/", "https://b.example/"]);
+    r = await s.request("GET", `/v1/login?token=${token}`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("location"), null);
+    // The list emptied.
+    await make("shrink3", [removed]);
+    token = await tokenFor("shrink3", removed);
+    await patch("shrink3", []);
+    r = await s.request("GET", `/v1/login?token=${token}`);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("location"), null);
+    // Through the legacy dialect: sso.update keeps the list, so a URL still listed is still followed.
+    await make("shrink4", [removed]);
+    token = await tokenFor("shrink4", removed);
+    const id = ((await (await s.request("GET", "/v1/sources/shrink4", { headers: admin })).json()) as { id: number }).id;
+    const legacy = await s.request("POST", "/api.php", { json: { Command: "sso.update", APIKey: s.adminKey, SourceID: String(id), SourceName: "renamed", SourceCode: "shrink4", ValidForSeconds: "600" } });
+    assert.equal(legacy.status, 200, await legacy.clone().text());
+    r = await s.request("GET", `/v1/login?token=${token}`);
+    assert.equal(r.headers.get("location"), removed);
   });
 });

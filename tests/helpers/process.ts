@@ -3,13 +3,16 @@
 //
 // Every process started here is stopped on every path: a start that fails
 // kills its child, `startBuiltServers` stops the ones that did start when
-// another fails, and whatever is still running when the test process exits
-// is killed then (the runner, scripts/test.ts, also kills a file's whole
-// process group when it overruns its time).
+// another fails, `stopAll` stops what a test's after() hands it (a server
+// that was never made included), and whatever is still running when the
+// test process exits is killed then (helpers/children.ts; the runner,
+// scripts/test.ts, also kills a file's whole process group when it overruns
+// its time).
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { track } from "./children";
 import { tempDir } from "./temp";
 
 export const BUILT = fileURLToPath(new URL("../../dist/ssod.mjs", import.meta.url));
@@ -23,18 +26,6 @@ export interface ServerProcess {
   /** Resolves with the exit code (or the signal's name). */
   exited: Promise<number | string>;
   kill(signal?: NodeJS.Signals): void;
-}
-
-const running = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
-});
-
-/** Remembers a child until it exits, so that it is killed if the test process ends first. */
-export function track<T extends ChildProcess>(child: T): T {
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  return child;
 }
 
 /**
@@ -122,4 +113,35 @@ export async function stopAll(servers: readonly (ServerProcess | undefined)[], s
   const live = servers.filter((s): s is ServerProcess => s !== undefined);
   for (const server of live) server.kill(signal);
   await Promise.all(live.map((s) => s.exited));
+}
+
+export interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command of the built file (by default dist/ssod.mjs itself; `file`
+ * names a copy) in `dir`, with only PATH, HOME and the environment given, and
+ * `input` on its stdin; resolves when it exits.
+ */
+export function runBuilt(args: string[], options: { dir: string; file?: string; env?: Record<string, string>; input?: string }): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = track(
+      spawn(process.execPath, [options.file ?? BUILT, ...args], {
+        cwd: options.dir,
+        env: { PATH: process.env.PATH ?? "", HOME: options.dir, ...options.env },
+        stdio: ["pipe", "pipe", "pipe"],
+      }),
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += String(d)));
+    child.stderr.on("data", (d) => (stderr += String(d)));
+    child.once("error", reject);
+    child.once("exit", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
 }

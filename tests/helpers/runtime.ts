@@ -7,6 +7,9 @@ import { createLogger } from "../../src/log";
 import { openRuntime, type Runtime } from "../../src/runtime";
 import { tempDir } from "./temp";
 
+/** Throttling off, for files that are not about it: their failures must not turn into 429s. */
+export const NO_THROTTLE = { SSOD_THROTTLE_IP_LIMIT: "1000000", SSOD_THROTTLE_CREDENTIAL_LIMIT: "1000000" };
+
 export interface TestServer {
   runtime: Runtime;
   adminKey: string;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
 import { tempDir } from "./temp";
-import { track } from "./process";
+import { track } from "./children";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PREFIX = join(ROOT, ".cache/sqld");
@@ -85,22 +85,28 @@ export async function startSqld(): Promise<Sqld> {
     }));
     child.stdout!.on("data", (d) => (log += String(d)));
     child.stderr!.on("data", (d) => (log += String(d)));
-    await waitHealthy(url, child, () => log);
+    try {
+      await waitHealthy(url, child, () => log);
+    } catch (error) {
+      // An sqld that did not come up is not left running.
+      await stop("SIGKILL");
+      throw error;
+    }
   };
-  await launch();
-  const stop = () =>
+  const stop = (signal: NodeJS.Signals = "SIGTERM") =>
     new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once("exit", () => resolve());
-      child.kill("SIGTERM");
+      child.kill(signal);
     });
+  await launch();
   return {
     url,
     wsUrl: `ws://127.0.0.1:${port}`,
     token: await tokenFor(privateKey),
     wrongToken: await tokenFor(other.privateKey),
     dbPath,
-    stop,
+    stop: () => stop(),
     restart: launch,
     pid: () => child.pid,
   };

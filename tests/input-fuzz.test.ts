@@ -1,23 +1,20 @@
-// Hardening, SPEC §5: "No request, however malformed, gets a 5xx or a stack
-// trace; a body over 64 KiB gets 413." Property tests (fast-check) throw
-// random and malformed input at every endpoint of every dialect: random and
-// broken JSON, wrong content types, form bodies, huge strings and numbers,
-// deep nesting, prototype-pollution keys, NUL bytes, invalid UTF-8 (raw
-// bytes), SQL-looking text. Then the 64 KiB limit (with and without
-// Content-Length, against the built server) and slow clients (SSOD_REQUEST_TIMEOUT=2).
+// SPEC §5: "No request, however malformed, gets a 5xx or a stack trace."
+// Property tests (fast-check) throw random and malformed input at every
+// endpoint of every dialect, in process: random and broken JSON, wrong content
+// types, form bodies, huge strings and numbers, deep nesting,
+// prototype-pollution keys, NUL bytes, invalid UTF-8 (raw bytes), SQL-looking
+// text. What the text it cannot store whole (NUL) gets, and that text it can
+// (SQL) comes back literally. The 64 KiB limit on the wire and slow clients
+// are tests/body-limit-and-timeouts.test.ts.
 import assert from "node:assert/strict";
-import { request as httpRequest } from "node:http";
-import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
-import { SignJWT } from "jose";
-import { generateAdminKey } from "../src/core/admin-keys";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { problemOf } from "./helpers/http";
+import { callerJwt as signCallerJwt } from "./helpers/identity-provider";
 import { openTestServer, type TestServer } from "./helpers/runtime";
+import { basicAuth, createSource } from "./helpers/sources";
 
 const RUNS = 200;
-const MAX = 64 * 1024;
 
 // ---- checks every answer must pass ----
 
@@ -302,14 +299,9 @@ before(async () => {
   protoBefore = Object.getOwnPropertyNames(Object.prototype).sort();
   s = await openTestServer();
   adminKey = s.adminKey;
-  const admin = { authorization: `Bearer ${adminKey}` };
-  let r = await s.request("POST", "/v1/sources", { json: { code: "fuzz", name: "Fuzz", validForSeconds: 600, redirectUrls: ["https://app.example/in"] }, headers: admin });
-  assert.equal(r.status, 201);
-  source = (await r.json()) as typeof source;
-  r = await s.request("POST", "/v1/sources", { json: { code: "fuzz-patch", name: "Patched", validForSeconds: 600 }, headers: admin });
-  assert.equal(r.status, 201);
-  patchTarget = (await r.json()) as typeof patchTarget;
-  callerJwt = await new SignJWT({ client_id: source.clientId }).setProtectedHeader({ alg: "HS256", typ: "JWT" }).setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode(source.clientSecret));
+  source = await createSource(s, { code: "fuzz", name: "Fuzz", validForSeconds: 600, redirectUrls: ["https://app.example/in"] });
+  patchTarget = await createSource(s, { code: "fuzz-patch", name: "Patched", validForSeconds: 600 });
+  callerJwt = await signCallerJwt(source, { exp: Math.floor(Date.now() / 1000) + 3600 });
 });
 
 after(async () => {
@@ -328,7 +320,7 @@ interface Endpoint {
 }
 
 const adminHeaders = () => ({ authorization: `Bearer ${adminKey}` });
-const basicHeaders = () => ({ authorization: `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}` });
+const basicHeaders = () => basicAuth(source);
 
 /** Mostly valid credentials (to reach the handler), sometimes junk. */
 function v1Auth(): fc.Arbitrary<Record<string, string>> {
@@ -630,49 +622,47 @@ test("SQL-looking text is stored and returned literally (v1, legacy, user search
   r = await s.request("GET", `/v1/users?q=${encodeURIComponent("'); DROP TABLE users;--")}`, { headers: admin });
   const found = (await r.json()) as { items: { displayName: string }[] };
   assert.deepEqual(found.items.map((u) => u.displayName), [name]);
-  for (const wildcard of ["%", "_", "%%", "\\"]) {
+  // Each wildcard finds only names holding it literally, and finds Bobby exactly when his name holds it (so the check is never over an empty list alone).
+  for (const [wildcard, inBobby] of [["%", true], ["_", true], ["%%", false], ["\\", false]] as const) {
     r = await s.request("GET", `/v1/users?q=${encodeURIComponent(wildcard)}`, { headers: admin });
     assert.equal(r.status, 200);
     const items = ((await r.json()) as { items: { displayName: string | null }[] }).items;
     assert.ok(items.every((u) => (u.displayName ?? "").toLowerCase().includes(wildcard)), `q=${wildcard} matched ${items.length} users as a wildcard`);
+    assert.equal(items.some((u) => u.displayName === name), inBobby, `q=${wildcard}: Bobby ${inBobby ? "not found" : "found"}`);
   }
   r = await s.request("GET", `/v1/users?q=${encodeURIComponent("100%_sure")}`, { headers: admin });
   assert.equal(((await r.json()) as { items: unknown[] }).items.length, 1);
 });
 
-test("NUL bytes in text fields are refused or kept whole, never silently cut off", async () => {
+test("NUL bytes in text fields are refused with a 400 naming the field, in each dialect's shape: nothing is stored cut off at the NUL", async () => {
   const admin = adminHeaders();
-  const problems: string[] = [];
+  const NUL = "must not contain NUL characters";
   // A source's name and description.
   let r = await s.request("POST", "/v1/sources", { json: { code: "nul-src", name: "before\u0000after", description: "d1\u0000d2", validForSeconds: 60 }, headers: admin });
-  if (r.status === 201) {
-    const created = (await r.json()) as { id: number; name: string; description: string };
-    const back = (await (await s.request("GET", `/v1/sources/${created.id}`, { headers: admin })).json()) as { name: string; description: string };
-    if (back.name !== "before\u0000after") problems.push(`source name stored as ${j(back.name)} (201 answered ${j(created.name)})`);
-    if (back.description !== "d1\u0000d2") problems.push(`source description stored as ${j(back.description)}`);
-  } else assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
-  // Legacy sso.create.
+  assert.equal(r.status, 400);
+  let problem = await problemOf(r);
+  assert.equal(problem.type, "urn:ssod:problem:invalid-request");
+  assert.deepEqual(problem.errors, [{ pointer: "/name", detail: NUL }]);
+  assert.equal((await s.request("GET", "/v1/sources/nul-src", { headers: admin })).status, 404, "a refused source was stored");
+  // Legacy sso.create: the body is refused as a whole (code 105).
   r = await s.request("POST", "/api.php", { json: { Command: "sso.create", APIKey: adminKey, SourceName: "L\u0000M", SourceCode: "nul-legacy", ValidForSeconds: "60" } });
-  if (r.status === 200) {
-    const id = ((await r.json()) as { SSOSourceID: number }).SSOSourceID;
-    const back = (await (await s.request("GET", `/v1/sources/${id}`, { headers: admin })).json()) as { name: string };
-    if (back.name !== "L\u0000M") problems.push(`legacy SourceName stored as ${j(back.name)}`);
-  }
-  // A token's claims: the external id names the user.
+  assert.equal(r.status, 400);
+  assert.deepEqual(await r.json(), { Success: false, ErrorCode: [105], ErrorText: ["Invalid request body"] });
+  assert.equal((await s.request("GET", "/v1/sources/nul-legacy", { headers: admin })).status, 404, "a refused legacy source was stored");
+  // Tyk: the field is named in the error's detail.
+  r = await s.request("POST", "/api/sso", { json: { emailAddress: "nul@example.com", displayName: "Dis\u0000play" }, headers: admin });
+  assert.equal(r.status, 400);
+  assert.deepEqual(await r.json(), { errors: [{ title: "Bad Request", detail: `displayName: ${NUL}` }] });
+  // A token's claims: the external id names the user, so "nul-victim\0other" cut at the NUL would sign in as "nul-victim".
   r = await s.request("POST", "/v1/tokens", { json: { user: { externalId: "nul-victim" } }, headers: admin });
   const victim = (await (await s.request("POST", "/v1/tokens/redeem", { json: { token: ((await r.json()) as { token: string }).token }, headers: admin })).json()) as { user: { id: string } };
   r = await s.request("POST", "/v1/tokens", { json: { user: { externalId: "nul-victim\u0000other", displayName: "Dis\u0000play" } }, headers: admin });
-  if (r.status === 201) {
-    const token = ((await r.json()) as { token: string }).token;
-    const redeemed = (await (await s.request("POST", "/v1/tokens/redeem", { json: { token }, headers: admin })).json()) as {
-      claims: { externalId: string; displayName: string };
-      user: { id: string; externalId: string };
-    };
-    if (redeemed.claims.externalId !== "nul-victim\u0000other") problems.push(`externalId claim came back as ${j(redeemed.claims.externalId)}`);
-    if (redeemed.claims.displayName !== "Dis\u0000play") problems.push(`displayName claim came back as ${j(redeemed.claims.displayName)}`);
-    if (redeemed.user.id === victim.user.id) problems.push(`a token for externalId "nul-victim\\u0000other" signed in the user "nul-victim" (${victim.user.id})`);
-  } else assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
-  assert.deepEqual(problems, [], "text with NUL bytes was truncated at the NUL");
+  assert.equal(r.status, 400);
+  problem = await problemOf(r);
+  assert.equal(problem.type, "urn:ssod:problem:invalid-request");
+  assert.deepEqual(problem.errors, [{ pointer: "/user/externalId", detail: NUL }]);
+  const users = (await (await s.request("GET", "/v1/users?q=nul-victim", { headers: admin })).json()) as { items: { id: string }[] };
+  assert.deepEqual(users.items.map((u) => u.id), [victim.user.id], "the victim is still the only user of that external id");
 });
 
 test("after the fuzzing: /healthz answers and valid requests still work", async (t) => {
@@ -686,154 +676,4 @@ test("after the fuzzing: /healthz answers and valid requests still work", async 
   const statuses = [...tally.byStatus].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}×${v}`).join(" ");
   t.diagnostic(`in-process requests tried: ${tally.requests}; statuses: ${statuses}`);
   assert.ok(tally.requests > 1_000, `only ${tally.requests} requests were tried`);
-});
-
-// ---- the built server: body size limit on the wire, slow clients ----
-
-describe("the built server (SSOD_REQUEST_TIMEOUT=2)", () => {
-  let server: ServerProcess;
-  let key: string;
-  let port: number;
-
-  before(async () => {
-    key = generateAdminKey();
-    server = await startBuiltServer({ env: { SSOD_ADMIN_API_KEY: key, SSOD_REQUEST_TIMEOUT: "2", SSOD_LOG_LEVEL: "info" } });
-    port = Number(new URL(server.url).port);
-  });
-
-  after(async () => {
-    if (!server) return;
-    server.kill("SIGTERM");
-    await server.exited;
-  });
-
-  /** A raw request with node:http; chunked (no Content-Length) when asked. */
-  function raw(method: string, path: string, headers: Record<string, string>, body: Buffer, chunked: boolean): Promise<Answer & { headers: Record<string, string | string[] | undefined> }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: "127.0.0.1", port, method, path, headers: { ...headers, ...(chunked ? { "transfer-encoding": "chunked" } : { "content-length": String(body.length) }) } }, (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
-        res.on("error", reject);
-      });
-      // The server may answer 413 and stop reading before the whole body is sent.
-      req.on("error", (error) => reject(error));
-      if (chunked) {
-        // Several chunks, so the size is only known by counting.
-        for (let at = 0; at < body.length; at += 8192) req.write(body.subarray(at, at + 8192));
-        req.end();
-      } else req.end(body);
-    });
-  }
-
-  const LIMITED: { method: string; path: string; headers: () => Record<string, string>; shape: (body: string) => boolean }[] = [
-    { method: "POST", path: "/api.php", headers: () => ({ "content-type": "application/json" }), shape: (b) => j(JSON.parse(b)) === j({ Success: false, ErrorCode: [106], ErrorText: ["Request body too large"] }) },
-    { method: "POST", path: "/api.php", headers: () => ({ "content-type": "application/x-www-form-urlencoded" }), shape: (b) => (JSON.parse(b) as { ErrorCode: number[] }).ErrorCode[0] === 106 },
-    { method: "POST", path: "/api/sso", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { errors: { title: string }[] }).errors[0]!.title === "Payload Too Large" },
-    { method: "POST", path: "/admin/sso", headers: () => ({ "content-type": "application/json", "admin-auth": key }), shape: (b) => (JSON.parse(b) as { errors: unknown[] }).errors.length === 1 },
-    { method: "POST", path: "/GenerateSSOToken", headers: () => ({ "content-type": "application/json", "x-api-version": "1.0.0", "x-lob-client-id": "x" }), shape: (b) => (JSON.parse(b) as { ReturnCode: string }).ReturnCode === "0" },
-    { method: "POST", path: "/v1/sources", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "PATCH", path: "/v1/sources/default", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "POST", path: "/v1/tokens", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "POST", path: "/v1/tokens/redeem", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "POST", path: "/v1/tokens/introspect", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "POST", path: "/v1/tokens/revoke", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-  ];
-
-  for (const chunked of [false, true]) {
-    test(`bodies over 64 KiB get 413 in each dialect's shape (${chunked ? "chunked, no Content-Length" : "with Content-Length"})`, async (t) => {
-      const big = Buffer.from(j({ token: "t".repeat(MAX + 100) }));
-      const wrong: string[] = [];
-      for (const e of LIMITED) {
-        const a = await raw(e.method, e.path, e.headers(), big, chunked);
-        if (a.status !== 413 || !e.shape(a.body)) wrong.push(`${e.method} ${e.path}: ${a.status} ${a.body.slice(0, 120)}`);
-      }
-      t.diagnostic(`${LIMITED.length} oversized requests of ${big.length} bytes`);
-      assert.deepEqual(wrong, []);
-    });
-  }
-
-  test("the limit is 64 KiB exactly: 65,536 bytes pass, 65,537 get 413 (both framings)", async () => {
-    const sized = (n: number) => {
-      const shell = j({ user: { email: "edge@example.com", displayName: "" } });
-      const pad = n - Buffer.byteLength(shell);
-      const body = Buffer.from(j({ user: { email: "edge@example.com", displayName: "d".repeat(pad) } }));
-      assert.equal(body.length, n);
-      return body;
-    };
-    const headers = { "content-type": "application/json", authorization: `Bearer ${key}` };
-    for (const chunked of [false, true]) {
-      const at = await raw("POST", "/v1/tokens", headers, sized(MAX), chunked);
-      assert.notEqual(at.status, 413, `exactly 64 KiB (${chunked ? "chunked" : "Content-Length"}) was refused`);
-      assert.ok(at.status < 500, at.body);
-      const over = await raw("POST", "/v1/tokens", headers, sized(MAX + 1), chunked);
-      assert.equal(over.status, 413, `64 KiB + 1 (${chunked ? "chunked" : "Content-Length"}): ${over.status}`);
-    }
-  });
-
-  /** Opens a raw connection, sends `head`, then trickles `drip` every 300 ms; resolves when the server closes it (or at the deadline). */
-  function trickle(head: string, drip: string, deadlineMs: number): Promise<{ closedAfterMs: number | null; answer: string }> {
-    return new Promise((resolve) => {
-      const started = Date.now();
-      const socket: Socket = connect(port, "127.0.0.1");
-      let answer = "";
-      let done = false;
-      const finish = (closed: boolean) => {
-        if (done) return;
-        done = true;
-        clearInterval(timer);
-        clearTimeout(deadline);
-        socket.destroy();
-        resolve({ closedAfterMs: closed ? Date.now() - started : null, answer });
-      };
-      socket.on("data", (d) => {
-        answer += String(d);
-        // A 408 is as good as a close.
-        if (/^HTTP\/1\.1 408/.test(answer)) finish(true);
-      });
-      socket.on("close", () => finish(true));
-      socket.on("error", () => finish(true));
-      socket.write(head);
-      const timer = setInterval(() => {
-        if (socket.writable) socket.write(drip);
-      }, 300);
-      const deadline = setTimeout(() => finish(false), deadlineMs);
-    });
-  }
-
-  test("slow clients are cut off within a few seconds (408 or closed) while others are served", { timeout: 30_000 }, async (t) => {
-    const DEADLINE = 7_000; // SSOD_REQUEST_TIMEOUT=2 s, plus slack
-    const slow = Promise.all([
-      // Headers that never end: one more header line every 300 ms.
-      trickle("GET /healthz HTTP/1.1\r\nHost: x\r\n", "X-Slow: 1\r\n", DEADLINE),
-      // A declared body that never arrives in full.
-      trickle(`POST /v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{`, " ", DEADLINE),
-      // A chunked body that never ends.
-      trickle(`POST /v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n`, "1\r\n \r\n", DEADLINE),
-      // The legacy dialect, chunked, never ending.
-      trickle("POST /api.php HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nC\r\n", "1\r\na\r\n", DEADLINE),
-    ]);
-    // Meanwhile, others are served promptly.
-    await sleep(500);
-    const served: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const started = Date.now();
-      const health = await fetch(`${server.url}/healthz`);
-      const issued = await fetch(`${server.url}/v1/tokens`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: j({ user: { email: "other@example.com" } }) });
-      assert.equal(health.status, 200);
-      assert.equal(issued.status, 201);
-      served.push(Date.now() - started);
-      await sleep(400);
-    }
-    assert.ok(Math.max(...served) < 1_500, `others waited ${Math.max(...served)} ms`);
-    const results = await slow;
-    t.diagnostic(`slow clients closed after (ms): ${results.map((r) => r.closedAfterMs ?? `still open at ${DEADLINE}`).join(", ")}`);
-    const labels = ["slow headers", "Content-Length body never completed", "chunked body never ended", "legacy chunked body never ended"];
-    const open = results.flatMap((r, i) => (r.closedAfterMs === null ? [`${labels[i]}: still open after ${DEADLINE} ms`] : []));
-    assert.deepEqual(open, [], "slow requests were not cut off within a few seconds");
-    for (const r of results) assert.ok(r.answer === "" || /^HTTP\/1\.1 (408|4\d\d)/.test(r.answer), `answered ${r.answer.slice(0, 60)}`);
-    const health = await fetch(`${server.url}/healthz`);
-    assert.equal(health.status, 200);
-  });
 });

@@ -1,15 +1,19 @@
-// Hardening, SPEC §5: failures are throttled (429 + Retry-After, in each
-// dialect's own error shape) per client IP and per credential, yet a caller
-// presenting valid credentials is never locked out, and a valid token is
-// honoured even from a throttled IP. Limits kept short for the test:
-// SSOD_THROTTLE_IP_LIMIT=5, SSOD_THROTTLE_CREDENTIAL_LIMIT=3. The audit log
-// records each engagement once, and never the secrets that were tried.
+// SPEC §5: failures are throttled (429 + Retry-After, in each dialect's own
+// error shape) per client IP and per credential, yet a caller presenting
+// valid credentials is never locked out, and a valid token is honoured even
+// from a throttled IP. Limits kept short for most of the file:
+// SSOD_THROTTLE_IP_LIMIT=5, SSOD_THROTTLE_CREDENTIAL_LIMIT=3; the defaults
+// (30 per IP, 10 per credential) at the end, through the legacy dialect. The
+// audit log records each engagement once, and never the secrets that were tried.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { SignJWT } from "jose";
 import { createAdminAccount } from "../src/core/admin-accounts";
+import { apiPhp, type LegacyAnswer } from "./helpers/http";
+import { callerJwt, lobHeaders } from "./helpers/identity-provider";
 import { openTestServer, type TestServer } from "./helpers/runtime";
+import { basicAuth, createSource } from "./helpers/sources";
 
 const IP_LIMIT = 5;
 const CRED_LIMIT = 3;
@@ -44,14 +48,8 @@ before(async () => {
   s = await openTestServer({ SSOD_THROTTLE_IP_LIMIT: String(IP_LIMIT), SSOD_THROTTLE_CREDENTIAL_LIMIT: String(CRED_LIMIT) });
   adminKey = s.adminKey;
   await createAdminAccount(s.runtime.core, "victim", PASSWORD);
-  const r = await s.request("POST", "/v1/sources", { json: { code: "target", name: "Target", validForSeconds: 600 }, headers: { authorization: `Bearer ${adminKey}` } });
-  assert.equal(r.status, 201);
-  source = (await r.json()) as Src;
-  const make = async (code: string) => {
-    const made = await s.request("POST", "/v1/sources", { json: { code, name: code, validForSeconds: 600 }, headers: { authorization: `Bearer ${adminKey}` } });
-    assert.equal(made.status, 201);
-    return (await made.json()) as Src;
-  };
+  source = await createSource(s, { code: "target", name: "Target", validForSeconds: 600 });
+  const make = (code: string) => createSource(s, { code, validForSeconds: 600 });
   for (let i = 0; i < 6; i++) pool.push(await make(`pool${i}`));
   for (const kind of ["v1", "tyk", "lob"]) victims[kind] = await make(`victim-${kind}`);
 });
@@ -67,15 +65,13 @@ const wrongKey = () => {
   triedSecrets.push(key);
   return key;
 };
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`;
-const lobHeaders = (clientId: string, authorization: string) => ({ "x-api-version": "1.0.0", "x-lob-client-id": clientId, "content-type": "application/json", authorization });
+const basic = (clientId: string, clientSecret: string) => basicAuth({ clientId, clientSecret }).authorization;
 const lobBody = JSON.stringify({ CIINo: "1", LOBId: "2", Functionality: "3" });
-const goodJwt = (of: Src = source) =>
-  new SignJWT({ client_id: of.clientId }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(of.clientSecret));
+const goodJwt = (of: Src = source) => callerJwt(of);
 const badJwt = (clientId: string) => {
   const secret = `wrong-${Math.random()}`;
   triedSecrets.push(secret);
-  return new SignJWT({ client_id: clientId }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(secret));
+  return callerJwt({ clientId, clientSecret: secret });
 };
 let poolTurn = 0;
 
@@ -401,4 +397,103 @@ test("the audit log holds failures but none of the secrets that were tried", asy
   assert.ok(!text.includes(PASSWORD) && !text.includes(source.clientSecret) && !text.includes(adminKey));
   const engaged = await auditTargets("throttle.engaged");
   t.diagnostic(`requests tried: ${tally.requests}; answered 429: ${tally.throttled}; throttle.engaged rows: ${engaged.length}; secrets tried: ${triedSecrets.length}, found in the audit log: ${leaked.length}`);
+});
+
+// ---- the default limits (SSOD_THROTTLE_* unset) ----
+
+const LEGACY_PASSWORD = "a long password 123";
+const legacyRefusal = (code: number, text: string) => ({ Success: false, ErrorCode: [code], ErrorText: [text] });
+const AUTH_FAILED = legacyRefusal(102, "Authentication failed");
+const TOO_MANY = legacyRefusal(103, "Too many failed attempts, retry later");
+const BAD_LOGIN = legacyRefusal(104, "Invalid username or password");
+/** A well-formed admin key that was never issued. */
+const unknownKey = () => `ssod_ak_${randomBytes(32).toString("base64url")}`;
+/** A distinct client IP per test, so the per-IP throttle of one test does not leak into another. */
+let ipSeq = 10;
+const newIp = () => `203.0.113.${++ipSeq}`;
+
+// ---------------------------------------------------------------------------
+describe("the default limits, through the legacy dialect: 30 failures per IP, 10 per username", () => {
+  let s: TestServer;
+  before(async () => {
+    s = await openTestServer();
+    await createAdminAccount(s.runtime.core, "dave", LEGACY_PASSWORD);
+    await createAdminAccount(s.runtime.core, "erin", LEGACY_PASSWORD);
+  });
+  after(() => s?.close());
+
+  function assertThrottled(r: LegacyAnswer) {
+    assert.equal(r.status, 429);
+    assert.deepEqual(r.body, TOO_MANY);
+    const retry = r.headers.get("retry-after");
+    assert.match(retry ?? "", /^\d+$/, `Retry-After: ${retry}`);
+    assert.ok(Number(retry) >= 1 && Number(retry) <= 60, `Retry-After: ${retry}`);
+  }
+
+  test("30 failed APIKeys from one IP are 401s; the 31st is 429 + Retry-After, code 103", async () => {
+    const ip = newIp();
+    for (let i = 1; i <= 30; i++) {
+      const r = await apiPhp(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip });
+      assert.equal(r.status, 401, `attempt ${i}: ${r.text}`);
+      assert.deepEqual(r.body, AUTH_FAILED);
+    }
+    assertThrottled(await apiPhp(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip }));
+    assertThrottled(await apiPhp(s, { json: { Command: "sso.list", SessionID: "nope" }, ip }));
+    // Another IP is not affected.
+    const other = await apiPhp(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip: newIp() });
+    assert.equal(other.status, 401);
+    assert.deepEqual(other.body, AUTH_FAILED);
+  });
+
+  test("valid credentials from a throttled IP are never refused: APIKey and SessionID", async () => {
+    const ip = newIp();
+    const login = await apiPhp(s, { json: { Command: "admin.login", Username: "erin", Password: LEGACY_PASSWORD }, ip });
+    assert.equal(login.body.Success, true);
+    for (let i = 0; i < 31; i++) await apiPhp(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip });
+    assertThrottled(await apiPhp(s, { json: { Command: "sso.list", APIKey: unknownKey() }, ip }));
+
+    const byKey = await apiPhp(s, { json: { Command: "sso.list", APIKey: s.adminKey }, ip });
+    assert.equal(byKey.status, 200, byKey.text);
+    assert.equal(byKey.body.Success, true);
+    const created = await apiPhp(s, { json: { Command: "sso.create", APIKey: s.adminKey, SourceName: "t", SourceCode: "throttled_ip_ok", ValidForSeconds: 5 }, ip });
+    assert.equal(created.status, 200, created.text);
+    assert.equal(created.body.Success, true);
+    const bySession = await apiPhp(s, { json: { Command: "sso.list", SessionID: login.body.SessionID }, ip });
+    assert.equal(bySession.status, 200, bySession.text);
+    // A valid request that fails validation is a 400 with its own codes, not a 429.
+    const invalid = await apiPhp(s, { json: { Command: "sso.create", APIKey: s.adminKey }, ip });
+    assert.equal(invalid.status, 400);
+    assert.deepEqual(invalid.body.ErrorCode, [1, 2, 7]);
+    // And the right password logs in from the throttled IP.
+    const relog = await apiPhp(s, { json: { Command: "admin.login", Username: "erin", Password: LEGACY_PASSWORD }, ip });
+    assert.equal(relog.status, 200, relog.text);
+    assert.equal(relog.body.Success, true);
+  });
+
+  test("admin.login: 10 wrong passwords for one username (each from its own IP), then 429", async () => {
+    for (let i = 1; i <= 10; i++) {
+      const r = await apiPhp(s, { json: { Command: "admin.login", Username: "dave", Password: `wrong ${i}` }, ip: newIp() });
+      assert.equal(r.status, 401, `attempt ${i}: ${r.text}`);
+      assert.deepEqual(r.body, BAD_LOGIN);
+    }
+    const eleventh = await apiPhp(s, { json: { Command: "admin.login", Username: "dave", Password: "wrong 11" }, ip: newIp() });
+    assertThrottled(eleventh);
+    // Another username from a fresh IP is not throttled.
+    const other = await apiPhp(s, { json: { Command: "admin.login", Username: "erin", Password: "wrong" }, ip: newIp() });
+    assert.equal(other.status, 401);
+    assert.deepEqual(other.body, BAD_LOGIN);
+    // The real owner, with the right password, still gets in.
+    const owner = await apiPhp(s, { json: { Command: "admin.login", Username: "dave", Password: LEGACY_PASSWORD }, ip: newIp() });
+    assert.equal(owner.status, 200, owner.text);
+    assert.equal(owner.body.Success, true);
+  });
+
+  test("admin.login: 30 failures from one IP over many usernames, then 429 from that IP", async () => {
+    const ip = newIp();
+    for (let i = 1; i <= 30; i++) {
+      const r = await apiPhp(s, { json: { Command: "admin.login", Username: `user${i}`, Password: "whatever" }, ip });
+      assert.equal(r.status, 401, `attempt ${i}`);
+    }
+    assertThrottled(await apiPhp(s, { json: { Command: "admin.login", Username: "user31", Password: "whatever" }, ip }));
+  });
 });

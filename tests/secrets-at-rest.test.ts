@@ -1,34 +1,22 @@
-// Hardening, SPEC §5: "Secrets at rest are hashed (tokens, keys, client
-// secrets, sessions) or encrypted (signing secrets)." A built server (and the
-// CLI) make every kind of secret: admin keys, an admin account's password and
-// the SessionIDs admin.login hands out, sources' client and signing secrets
-// (made and rotated), tokens of every format (native nonce and JWT, Tyk nonce,
-// LOB TokenNo), redeemed, revoked and left alone, login sessions (API and
-// cookie), a rotated signing key. Then it is killed (so the WAL is left as
-// it was) and the database files are read as bytes: none of those secrets may
-// be found in them, as text or as raw bytes.
+// SPEC §5: "Secrets at rest are hashed (tokens, keys, client secrets,
+// sessions) or encrypted (signing secrets)." A built server (and the CLI)
+// make every kind of secret: admin keys, an admin account's password and the
+// SessionIDs admin.login hands out, sources' client and signing secrets (made
+// and rotated), tokens of every format (native nonce and JWT, Tyk nonce, LOB
+// TokenNo), redeemed, revoked and left alone, login sessions (API and
+// cookie), a rotated signing key. Then it is killed (so the WAL is left as it
+// was) and the database files are read as bytes: none of those secrets may be
+// found in them, as text or as raw bytes.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { SignJWT } from "jose";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { MasterKey, sha256 } from "../src/core/crypto";
-import { BUILT, startBuiltServer, track } from "./helpers/process";
+import { callerJwt as signCallerJwt, lobHeaders } from "./helpers/identity-provider";
+import { runBuilt, startBuiltServer, stopAll } from "./helpers/process";
+import { basicAuth } from "./helpers/sources";
 import { tempDir } from "./helpers/temp";
-
-function cli(args: string[], env: Record<string, string>, dir: string, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = track(spawn(process.execPath, [BUILT, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir, SSOD_CACHE_DIR: join(dir, ".cache"), ...env }, stdio: ["pipe", "pipe", "pipe"] }));
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += String(d)));
-    child.stderr.on("data", (d) => (stderr += String(d)));
-    child.stdin.end(input ?? "");
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 test("no token, key, client secret, signing secret, session id or password is in the database files", { timeout: 60_000 }, async (t) => {
   const dir = tempDir("ssod-at-rest-");
@@ -39,14 +27,15 @@ test("no token, key, client secret, signing secret, session id or password is in
   secrets.set("admin key (SSOD_ADMIN_API_KEY)", adminKey);
 
   // The CLI: a second admin key and an admin account.
-  const made = await cli(["admin-key", "create", "--name", "second"], env, dir);
+  const cliEnv = { ...env, SSOD_CACHE_DIR: join(dir, ".cache") };
+  const made = await runBuilt(["admin-key", "create", "--name", "second"], { dir, env: cliEnv });
   assert.equal(made.code, 0, made.stderr);
   const secondKey = made.stdout.trim();
   assert.match(secondKey, /^ssod_ak_[A-Za-z0-9_-]{43}$/);
   secrets.set("admin key (CLI)", secondKey);
   const PASSWORD = "at-rest password 4f9c2e";
   secrets.set("admin password", PASSWORD);
-  const account = await cli(["admin", "create", "--username", "root"], env, dir, `${PASSWORD}\n`);
+  const account = await runBuilt(["admin", "create", "--username", "root"], { dir, env: cliEnv, input: `${PASSWORD}\n` });
   assert.equal(account.code, 0, account.stderr);
 
   const server = await startBuiltServer({ env, dir });
@@ -84,7 +73,7 @@ test("no token, key, client secret, signing secret, session id or password is in
     }
 
     // Tokens of every format.
-    const basic = (s: (typeof sources)[number]) => ({ authorization: `Basic ${Buffer.from(`${s.clientId}:${s.clientSecret}`).toString("base64")}`, ...json });
+    const basic = (s: (typeof sources)[number]) => ({ ...basicAuth(s), ...json });
     const v1: string[] = [];
     for (let i = 0; i < 8; i++) {
       const issued = (await post("/v1/tokens", { user: { email: `rest${i}@example.com`, externalId: `EXT-${i}` }, format: i % 2 ? "jwt" : "nonce", redirectUrl: "https://app.example/in" }, basic(sources[i % 3]!))) as { token: string };
@@ -97,11 +86,11 @@ test("no token, key, client secret, signing secret, session id or password is in
       tyk.push(nonce);
       secrets.set(`Tyk nonce ${i}`, nonce);
     }
-    const callerJwt = await new SignJWT({ client_id: sources[0]!.clientId }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(sources[0]!.clientSecret));
+    const callerJwt = await signCallerJwt(sources[0]!);
     secrets.set("LOB caller JWT", callerJwt);
     const lob: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const r = (await post("/GenerateSSOToken", { CIINo: `CII${i}`, LOBId: "01", Functionality: "D" }, { "x-api-version": "1.0.0", "x-lob-client-id": sources[0]!.clientId, authorization: callerJwt, ...json })) as {
+      const r = (await post("/GenerateSSOToken", { CIINo: `CII${i}`, LOBId: "01", Functionality: "D" }, lobHeaders(sources[0]!.clientId, callerJwt))) as {
         TokenNo: string;
       };
       lob.push(r.TokenNo);
@@ -131,8 +120,7 @@ test("no token, key, client secret, signing secret, session id or password is in
     secrets.set("v1 jwt token after key rotation", late.token);
   } finally {
     // Killed, not stopped: the WAL stays as the last commits left it.
-    server.kill("SIGKILL");
-    await server.exited;
+    await stopAll([server], "SIGKILL");
   }
 
   const files = ["ssod.db", "ssod.db-wal", "ssod.db-shm"].filter((f) => existsSync(join(dir, f)));
@@ -185,11 +173,16 @@ test("no token, key, client secret, signing secret, session id or password is in
       }
     }
     // What is there instead: hashes and sealed boxes.
-    const sources = await client.execute("SELECT code, client_secret_hash, client_secret_enc, signing_secret_enc FROM sso_sources");
+    const sources = await client.execute("SELECT code, client_secret_hash, client_secret_enc, signing_secret_enc FROM sso_sources ORDER BY code");
+    assert.deepEqual(sources.rows.map((row) => row.code), ["default", "rest-a", "rest-b", "rest-c", "rest-legacy"]);
     for (const row of sources.rows) {
       assert.match(String(row.signing_secret_enc), /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, `${row.code}: signing secret not sealed`);
-      if (row.client_secret_enc !== null) assert.match(String(row.client_secret_enc), /^v1\./, `${row.code}: client secret copy not sealed`);
+      // A source keeps a sealed copy of its client secret exactly when it has one (a hash): the default source and one made by sso.create have neither.
+      assert.equal(row.client_secret_enc === null, row.client_secret_hash === null, `${row.code}: a client secret hash without its sealed copy, or the reverse`);
     }
+    const withSecret = sources.rows.filter((row) => row.client_secret_hash !== null);
+    assert.deepEqual(withSecret.map((row) => row.code), ["rest-a", "rest-b", "rest-c"]);
+    for (const row of withSecret) assert.match(String(row.client_secret_enc), /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, `${row.code}: client secret copy not sealed`);
     const password = await client.execute("SELECT password_hash FROM admin_accounts WHERE username = 'root'");
     assert.match(String(password.rows[0]!.password_hash), /^scrypt\$/);
     const counts = await client.execute("SELECT (SELECT count(*) FROM sso_tokens) AS tokens, (SELECT count(*) FROM login_sessions) AS sessions, (SELECT count(*) FROM admin_sessions) AS admin_sessions, (SELECT count(*) FROM admin_keys) AS keys");

@@ -1,4 +1,4 @@
-// Hardening, SPEC §4: "SIGTERM: stop accepting, finish in-flight requests,
+// SPEC §4: "SIGTERM: stop accepting, finish in-flight requests,
 // close the store, exit 0." A built server under load from 20 concurrent
 // clients issuing tokens over keep-alive connections (as HTTP clients do),
 // plus a few requests whose bodies are still arriving when the signal comes.
@@ -14,7 +14,7 @@ import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { sha256 } from "../src/core/crypto";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const CLIENTS = 20;
@@ -157,11 +157,11 @@ before(async () => {
   restarted = await startBuiltServer({ env, dir });
 });
 
+// Whatever before() got to: the server under test (gone, unless before() failed
+// before its SIGTERM or it never exited) and the restarted one.
 after(async () => {
-  if (restarted && restarted.child.exitCode === null) {
-    restarted.kill("SIGTERM");
-    await restarted.exited;
-  }
+  await stopAll([server], "SIGKILL");
+  await stopAll([restarted]);
 });
 
 const summary = () => {
