@@ -153,6 +153,10 @@ export async function openRuntime(config: Config, logger: Logger, publicUrl?: st
     beginShutdown: () => {
       shuttingDown = true;
     },
-    close: () => store.close(),
+    close: async () => {
+      // Failures counted while throttled land before the store closes.
+      await core.failureBursts.flush();
+      await store.close();
+    },
   };
 }

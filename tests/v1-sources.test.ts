@@ -22,6 +22,8 @@ const SOURCE_KEYS = [
   "allowedIps",
   "redirectUrls",
   "identityProvider",
+  "orgIds",
+  "landing",
   "createdAt",
   "updatedAt",
 ].sort();

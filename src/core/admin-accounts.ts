@@ -36,9 +36,14 @@ export async function createAdminAccount(core: Core, username: string, password:
   return { id: rows[0]!.id, username };
 }
 
-/** Checks a username and password; the same work is done whether or not the account exists. */
-export async function checkAdminPassword(core: Core, username: string, password: string): Promise<AdminIdentity | undefined> {
-  const account = await core.store.db.select().from(adminAccounts).where(eq(adminAccounts.username, username)).get();
+export type AdminAccount = typeof adminAccounts.$inferSelect;
+
+export async function findAdminAccount(core: Core, username: string): Promise<AdminAccount | undefined> {
+  return core.store.db.select().from(adminAccounts).where(eq(adminAccounts.username, username)).get();
+}
+
+/** Checks a password; the same work is done whether or not there is an account. */
+export async function checkAdminPassword(account: AdminAccount | undefined, password: string): Promise<AdminIdentity | undefined> {
   const ok = await verifyPassword(password, account?.passwordHash ?? (await decoyPasswordHash()));
   return ok && account ? { id: account.id, username: account.username } : undefined;
 }

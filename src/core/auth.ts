@@ -2,7 +2,7 @@
 // every failure is audited and counted by the throttle (SPEC §5).
 import { actorName, recordAudit, type Actor } from "./audit";
 import { authenticateAdminKey } from "./admin-keys";
-import { authenticateAdminSession, checkAdminPassword, type AdminIdentity } from "./admin-accounts";
+import { authenticateAdminSession } from "./admin-accounts";
 import type { Core } from "./context";
 import { safeEqual, sha256 } from "./crypto";
 import type { Source } from "./sources";
@@ -17,9 +17,6 @@ export async function adminBySession(core: Core, sessionId: string): Promise<Act
   return found ? { kind: "admin", id: found.id, username: found.username } : undefined;
 }
 
-export function adminByPassword(core: Core, username: string, password: string): Promise<AdminIdentity | undefined> {
-  return checkAdminPassword(core, username, password);
-}
 
 /** The source whose client id and secret these are, if they match. */
 export async function sourceByCredentials(core: Core, clientId: string, clientSecret: string): Promise<Source | undefined> {
@@ -41,26 +38,42 @@ export interface AuthFailure {
   action: string;
   /** A non-secret name of the credential tried (username, client id), throttled on its own. */
   credential?: { kind: string; value: string } | undefined;
+  /**
+   * What the audit row names as tried, when not the credential's value: a
+   * username that names no account is not stored (it may be a password typed
+   * into the wrong field).
+   */
+  target?: string | null;
   detail?: Record<string, unknown>;
 }
 
+/** The throttle's key for a credential; names are cut to a length no real one reaches. */
+const credentialKey = (credential: AuthFailure["credential"]) => (credential ? `${credential.kind}:${credential.value.slice(0, 128)}` : undefined);
+
+/** Seconds until this IP and credential may fail again without a 429 (0: now), recording nothing. */
+export function throttledFor(core: Core, ip: string, credential: AuthFailure["credential"]): number {
+  return core.throttle.retryAfter(ip, credentialKey(credential));
+}
+
 /**
- * Records a failure. Returns the seconds the caller must wait when it has
- * gone past a limit (answer 429 + Retry-After), else 0 (answer as usual).
+ * Records a failure: an audit row each, or, while its IP or credential is
+ * throttled, a count in the burst's one row. Returns the seconds the caller
+ * must wait when it has gone past a limit (answer 429 + Retry-After), else 0.
  */
 export async function recordFailure(core: Core, failure: AuthFailure): Promise<number> {
-  const credential = failure.credential ? `${failure.credential.kind}:${failure.credential.value}` : undefined;
-  const verdict = core.throttle.fail(failure.ip, credential);
-  // A throttled flood is logged once, when the limit is reached, not once per 429.
-  if (verdict.retryAfter === 0) {
-    await recordAudit(core, {
-      actor: actorName(undefined),
-      action: failure.action,
-      outcome: "failure",
-      target: failure.credential?.value ?? null,
-      ip: failure.ip,
-      detail: failure.detail ?? null,
-    });
+  const verdict = core.throttle.fail(failure.ip, credentialKey(failure.credential));
+  const event = {
+    actor: actorName(undefined),
+    action: failure.action,
+    outcome: "failure" as const,
+    target: failure.target !== undefined ? failure.target : (failure.credential?.value.slice(0, 128) ?? null),
+    ip: failure.ip,
+    detail: failure.detail ?? null,
+  };
+  if (verdict.retryAfter === 0) await recordAudit(core, event);
+  else {
+    core.failureBursts.add(event);
+    core.telemetry.throttled(failure.action);
   }
   if (verdict.engaged) {
     const { perIp, perCredential, windowSeconds } = core.throttle.limits;
@@ -68,11 +81,10 @@ export async function recordFailure(core: Core, failure: AuthFailure): Promise<n
       actor: "system",
       action: "throttle.engaged",
       outcome: "failure",
-      target: failure.credential?.value ?? failure.ip,
+      target: event.target ?? failure.ip,
       ip: failure.ip,
       detail: { after: failure.action, limits: { perIp, perCredential, windowSeconds } },
     });
   }
-  if (verdict.retryAfter > 0) core.telemetry.throttled(failure.action);
   return verdict.retryAfter;
 }

@@ -5,8 +5,10 @@ import type { webcrypto } from "node:crypto";
 import type { BlockList } from "node:net";
 import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { Store } from "../store/store";
+import { auditStatement } from "./audit";
 import { BoundedMap } from "./cache";
 import type { MasterKey } from "./crypto";
+import { FailureBursts } from "./failure-bursts";
 import { createLookups, type Lookups } from "./lookups";
 import { silentTelemetry, type Telemetry } from "./telemetry";
 import { Throttle, type ThrottleLimits } from "./throttle";
@@ -45,6 +47,8 @@ export interface Core {
   readonly throttle: Throttle;
   readonly telemetry: Telemetry;
   readonly caches: Caches;
+  /** Failures counted while throttled, written as one audit row per burst. */
+  readonly failureBursts: FailureBursts;
   now(): number;
 }
 
@@ -62,5 +66,20 @@ export function createCore(
     remoteKeySets: new BoundedMap(1000),
     ipLists: new BoundedMap(1000),
   };
-  return { store, masterKey, settings, lookups: createLookups(store), throttle: new Throttle(settings.throttle, now), telemetry: options.telemetry ?? silentTelemetry, caches, now };
+  const core: Core = {
+    store,
+    masterKey,
+    settings,
+    lookups: createLookups(store),
+    throttle: new Throttle(settings.throttle, now),
+    telemetry: options.telemetry ?? silentTelemetry,
+    caches,
+    failureBursts: new FailureBursts({
+      write: (events) => store.write({ statements: events.map((event) => auditStatement(core, event)), decode: () => undefined }),
+      now,
+      quietMs: settings.throttle.windowSeconds * 1000,
+    }),
+    now,
+  };
+  return core;
 }

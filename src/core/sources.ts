@@ -56,6 +56,12 @@ export const identityProviderSchema = v.pipe(
   v.transform((idp): IdentityProvider => ({ issuer: idp.issuer, jwksUrl: idp.jwksUrl, audience: idp.audience ?? null, requiredScope: idp.requiredScope ?? null })),
 );
 
+/** An org id, as tokens carry it ("" is the default org). */
+export const orgIdSchema = v.pipe(v.string(), v.maxLength(128, "must have at most 128 characters"));
+export const orgIdsSchema = v.pipe(v.array(orgIdSchema), v.maxLength(100, "must have at most 100 orgs"));
+export const LANDINGS = ["direct", "confirm"] as const;
+export type Landing = (typeof LANDINGS)[number];
+
 // ---- the record ----
 
 export interface SourceOptions {
@@ -83,6 +89,10 @@ export interface Source {
   allowedIps: string[];
   redirectUrls: string[];
   identityProvider: IdentityProvider | null;
+  /** With its own credentials, the source issues only for these orgs (empty: any). */
+  orgIds: string[];
+  /** Whether a browser landing consumes its tokens on GET, or only after a confirmation (SPEC §5 "Landings"). */
+  landing: Landing;
   createdAt: number;
   updatedAt: number;
   /** Sealed or hashed; never leaves the core. */
@@ -112,6 +122,8 @@ export function toSource(row: SourceRow): Source {
       row.idpIssuer && row.idpJwksUrl
         ? { issuer: row.idpIssuer, jwksUrl: row.idpJwksUrl, audience: row.idpAudience, requiredScope: row.idpRequiredScope }
         : null,
+    orgIds: JSON.parse(row.orgIds) as string[],
+    landing: row.landing === "confirm" ? "confirm" : "direct",
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     secrets: { clientSecretHash: row.clientSecretHash, clientSecretEnc: row.clientSecretEnc, signingSecretEnc: row.signingSecretEnc },
@@ -200,6 +212,8 @@ export interface SourceInput {
   allowedIps?: string[] | undefined;
   redirectUrls?: string[] | undefined;
   identityProvider?: IdentityProvider | null | undefined;
+  orgIds?: string[] | undefined;
+  landing?: Landing | undefined;
 }
 
 /** A partial change: only the fields given are written. */
@@ -237,6 +251,8 @@ function columnsOf(patch: SourcePatch): SourceColumns {
   if (patch.allowedIps !== undefined) set.allowedIps = JSON.stringify(patch.allowedIps);
   // Stored as parsed, so the exact comparison at redemption compares like with like.
   if (patch.redirectUrls !== undefined) set.redirectUrls = JSON.stringify(patch.redirectUrls.map((u) => new URL(u).href));
+  if (patch.orgIds !== undefined) set.orgIds = JSON.stringify([...new Set(patch.orgIds)]);
+  if (patch.landing !== undefined) set.landing = patch.landing;
   if (patch.identityProvider !== undefined) {
     const idp = patch.identityProvider;
     Object.assign(set, { idpIssuer: idp?.issuer ?? null, idpJwksUrl: idp?.jwksUrl ?? null, idpAudience: idp?.audience ?? null, idpRequiredScope: idp?.requiredScope ?? null });

@@ -48,7 +48,7 @@ export function createApp(options: AppOptions) {
     [tykBrowserDialect, tykBrowserRoutes],
     [lobDialect, lobRoutes],
     [v1Dialect, v1Routes],
-    [{ ...v1Dialect, renderer: browserRenderer(v1Dialect.renderer) }, v1BrowserRoutes],
+    [{ ...v1Dialect, renderer: browserRenderer(v1Dialect.renderer), pages: true }, v1BrowserRoutes],
   ];
   for (const [dialect, routes] of dialects) app.route("/", dialectApp(core, logger, dialect, routes));
   app.route("/", openApiRoutes(app));

@@ -37,3 +37,11 @@ export async function readJsonBody(c: Context, label: JsonLabel): Promise<Record
   if (unclean) refuse({ kind: "invalid", message: `${unclean.field} ${unclean.message}`, issues: [unclean] });
   return body;
 }
+
+/** One field of an application/x-www-form-urlencoded body (a page's form), clean text only. */
+export async function readFormField(c: Context, name: string): Promise<string | undefined> {
+  const value = new URLSearchParams(await c.req.text()).get(name) ?? undefined;
+  const unclean = value === undefined ? undefined : uncleanText(value, name);
+  if (unclean) refuse({ kind: "invalid", message: `${unclean.field} ${unclean.message}`, issues: [unclean] });
+  return value;
+}

@@ -13,7 +13,7 @@ import type { AuthStrategy } from "./auth/callers";
 import { readJsonBody, type JsonLabel } from "./body";
 import type { AppEnv } from "./env";
 import { failureHandler } from "./error-handler";
-import { refuse, type Renderer } from "./failure";
+import { describeIssues, refuse, type Renderer } from "./failure";
 import { canonical, fieldsOf } from "./fields";
 import { plainIssues } from "./issues";
 import { MAX_BODY_BYTES } from "./limits";
@@ -114,6 +114,8 @@ export interface Dialect {
   errorMediaType: string;
   /** Default descriptions of its failure statuses. */
   failureDescriptions: Record<number, string>;
+  /** Its failures are HTML pages, unless the caller asks for JSON (the browser landings). */
+  pages?: boolean;
 }
 
 function documentAnswers(route: AnyRoute, dialect: Dialect) {
@@ -128,7 +130,10 @@ function documentAnswers(route: AnyRoute, dialect: Dialect) {
   for (const [status, description] of Object.entries(failures as Record<number, string | undefined>)) {
     answers[status] = {
       description: description ?? dialect.failureDescriptions[Number(status)] ?? "Failure",
-      content: { [dialect.errorMediaType]: { schema: resolver(dialect.errorSchema) } },
+      content: {
+        ...(dialect.pages ? { "text/html": { schema: { type: "string" } } } : {}),
+        [dialect.errorMediaType]: { schema: resolver(dialect.errorSchema) },
+      },
     };
   }
   return answers;
@@ -160,7 +165,7 @@ export function parseOrRefuse<S extends Schema>(schema: S, input: unknown): v.In
   const result = v.safeParse(schema, input);
   if (!result.success) {
     const issues = plainIssues(result.issues);
-    refuse({ kind: "invalid", message: issues.map((i) => (i.field ? `${i.field} ${i.message}` : i.message)).join("; "), issues });
+    refuse({ kind: "invalid", message: describeIssues(issues), issues });
   }
   return (result as v.SafeParseResult<S> & { success: true }).output;
 }
@@ -170,7 +175,7 @@ function validated(target: "query" | "param", schema: Schema): MiddlewareHandler
   return validator(target, schema, (result) => {
     if (!result.success) {
       const issues = plainIssues(result.error as unknown as v.BaseIssue<unknown>[]);
-      refuse({ kind: "invalid", message: issues.map((i) => (i.field ? `${i.field} ${i.message}` : i.message)).join("; "), issues });
+      refuse({ kind: "invalid", message: describeIssues(issues), issues });
     }
     const unclean = uncleanText(result.data);
     if (unclean) refuse({ kind: "invalid", message: `${unclean.field} ${unclean.message}`, issues: [unclean] });

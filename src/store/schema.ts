@@ -32,6 +32,10 @@ export const ssoSources = sqliteTable("sso_sources", {
   idpJwksUrl: text("idp_jwks_url"),
   idpAudience: text("idp_audience"),
   idpRequiredScope: text("idp_required_scope"),
+  // The orgs a source may issue for with its own credentials (JSON list; empty: any).
+  orgIds: text("org_ids").notNull().default("[]"),
+  // "direct": a landing GET consumes the token; "confirm": only the POST of the confirmation page does.
+  landing: text("landing").notNull().default("direct"),
   createdAt: integer("created_at").notNull(),
   updatedAt: integer("updated_at").notNull(),
 });

@@ -1,5 +1,5 @@
 // Introspection (RFC 7662) and revocation (RFC 7009 in spirit) of tokens.
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
 import { ssoSources, ssoTokens } from "../../store/schema";
 import { actorName, auditInsertFrom, type Actor } from "../audit";
 import { applyChange } from "../changes";
@@ -62,6 +62,31 @@ export async function introspectToken(core: Core, token: string): Promise<Intros
     exp: Math.floor(t.expiresAt / 1000),
     ...optional,
   };
+}
+
+/**
+ * Whether a landing's GET found a live token that waits for its confirmation
+ * (its source's landing is "confirm"). Read only when the GET consumed
+ * nothing, so a direct landing never pays for it.
+ */
+export async function awaitsConfirmation(core: Core, token: string, section: string | null): Promise<boolean> {
+  const now = core.now();
+  const row = await core.store.db
+    .select({ section: ssoTokens.section })
+    .from(ssoTokens)
+    .innerJoin(ssoSources, eq(ssoSources.id, ssoTokens.sourceId))
+    .where(
+      and(
+        eq(ssoTokens.tokenHash, sha256(token)),
+        isNull(ssoTokens.consumedAt),
+        isNull(ssoTokens.revokedAt),
+        gt(ssoTokens.expiresAt, now),
+        eq(ssoSources.landing, "confirm"),
+        or(isNull(ssoSources.expiresAt), gt(ssoSources.expiresAt, now)),
+      ),
+    )
+    .get();
+  return row !== undefined && (section === null || row.section === section);
 }
 
 export interface RevokeRequest {

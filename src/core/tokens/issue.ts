@@ -141,6 +141,10 @@ export async function issueToken(core: Core, request: IssueRequest): Promise<Iss
   const { source, claims } = request;
   const now = core.now();
   if (!sourceIsActive(source, now)) throw new CoreError("source_unavailable", `source ${source.code} has expired and issues no tokens`);
+  // A source speaking for itself issues only for its orgs; an admin key is not limited (SPEC §5 "Identity").
+  if (request.actor.kind === "source" && source.orgIds.length > 0 && !source.orgIds.includes(claims.orgId)) {
+    throw new CoreError("forbidden", `source ${source.code} may issue tokens only for its orgs (${source.orgIds.join(", ")})`, [{ field: "orgId", message: "not one of the source's orgs" }]);
+  }
   const expiresAt = expiryOf(request, now);
   let redirectUrl: string | null = null;
   if (request.redirectUrl !== undefined) {

@@ -21,6 +21,8 @@ export interface RedeemRequest {
   section: string | null;
   /** "api" for /v1/tokens/redeem, "browser" for the landing pages. */
   via: "api" | "browser";
+  /** False for a landing's GET: a source with landing "confirm" consumes only on the confirmation's POST. */
+  confirmed: boolean;
   actor: Actor | undefined;
   ip: string | null;
   userAgent: string | null;
@@ -57,6 +59,8 @@ interface RedeemRow {
   sessionTtlMs: number;
   h: string;
   sec: string | null;
+  /** 0 for a browser landing's GET, which a source with landing "confirm" does not let consume. */
+  confirmed: 0 | 1;
   sid: string;
   uid: string;
   ip: string | null;
@@ -66,7 +70,7 @@ interface RedeemRow {
 }
 
 // Each request's row, in the JSON array bound to ?1.
-const { field, encode } = jsonRows<keyof RedeemRow>(["h", "sec", "sid", "uid", "ip", "ua", "actor", "via"]);
+const { field, encode } = jsonRows<keyof RedeemRow>(["h", "sec", "sid", "uid", "ip", "ua", "actor", "via", "confirmed"]);
 
 const CONSUME = `
 UPDATE sso_tokens SET consumed_at = ?2, redeem_batch = ?3
@@ -74,10 +78,14 @@ WHERE token_hash IN (SELECT ${field("h", "")} FROM json_each(?1))
   AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ?2
   AND source_id IN (SELECT id FROM sso_sources WHERE expires_at IS NULL OR expires_at > ?2)`;
 
-// The same, for batches where some request is a browser landing that takes one section only.
-const CONSUME_IN_SECTION = `${CONSUME}
+// The same, for batches with a browser landing: a landing takes its own
+// section's tokens only, and a GET does not consume for a source that wants
+// its landings confirmed.
+const CONSUME_IN_BROWSER = `${CONSUME}
   AND NOT EXISTS (SELECT 1 FROM json_each(?1) j WHERE ${field("h")} = sso_tokens.token_hash
-                  AND ${field("sec")} IS NOT NULL AND ${field("sec")} IS NOT sso_tokens.section)`;
+                  AND ${field("sec")} IS NOT NULL AND ${field("sec")} IS NOT sso_tokens.section)
+  AND NOT EXISTS (SELECT 1 FROM json_each(?1) j JOIN sso_sources s ON s.id = sso_tokens.source_id
+                  WHERE ${field("h")} = sso_tokens.token_hash AND ${field("confirmed")} = 0 AND s.landing = 'confirm')`;
 
 // The tokens this batch consumed, joined to their request row and source.
 const CONSUMED = `
@@ -94,15 +102,23 @@ WHERE s.create_users = 1 AND t.registered_only = 0
   AND NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = t.org_id AND u.email_norm = t.email_norm)
 ON CONFLICT DO NOTHING`;
 
-// A token names its user by external id (preferred) or email, within its org.
+// Which user a token names, within its org (SPEC §5 "Identity"): with an
+// external id, only the user holding it, or one found by email who has no
+// external id yet (and takes the token's); never a user whose external id
+// the token contradicts. Without one, the user with its email.
 const RESOLVE_USERS = `
-UPDATE sso_tokens SET user_id = coalesce(
-  (SELECT u.id FROM users u WHERE u.org_id = sso_tokens.org_id AND u.external_id = sso_tokens.external_id),
-  (SELECT u.id FROM users u WHERE u.org_id = sso_tokens.org_id AND u.email_norm = sso_tokens.email_norm))
+UPDATE sso_tokens SET user_id = CASE WHEN sso_tokens.external_id IS NOT NULL THEN coalesce(
+    (SELECT u.id FROM users u WHERE u.org_id = sso_tokens.org_id AND u.external_id = sso_tokens.external_id),
+    (SELECT u.id FROM users u WHERE u.org_id = sso_tokens.org_id AND u.email_norm = sso_tokens.email_norm AND u.external_id IS NULL))
+  ELSE (SELECT u.id FROM users u WHERE u.org_id = sso_tokens.org_id AND u.email_norm = sso_tokens.email_norm) END
 WHERE redeem_batch = ?3 AND token_hash IN (SELECT ${field("h", "")} FROM json_each(?1))`;
 
+// OR IGNORE: statements of a group commit must never fail on data (two tokens
+// of one batch adopting one external id), and a skipped update only leaves
+// the user as it was.
 const UPDATE_USERS = `
-UPDATE users SET last_login_at = ?2, updated_at = ?2,
+UPDATE OR IGNORE users SET last_login_at = ?2, updated_at = ?2,
+  external_id = coalesce(external_id, (SELECT t.external_id FROM sso_tokens t WHERE t.redeem_batch = ?3 AND t.user_id = users.id AND t.external_id IS NOT NULL LIMIT 1)),
   display_name = coalesce((SELECT t.display_name FROM sso_tokens t WHERE t.redeem_batch = ?3 AND t.user_id = users.id AND t.display_name IS NOT NULL LIMIT 1), display_name),
   groups = coalesce((SELECT t.groups FROM sso_tokens t WHERE t.redeem_batch = ?3 AND t.user_id = users.id AND t.groups IS NOT NULL LIMIT 1), groups)
 WHERE id IN (SELECT user_id FROM sso_tokens WHERE redeem_batch = ?3 AND user_id IS NOT NULL)`;
@@ -119,11 +135,17 @@ SELECT ${field("sid")}, t.user_id, t.source_id, ?2, ?2 + ?4, ${field("ip")}, ${f
 ${CONSUMED}
 WHERE t.user_id IS NOT NULL AND s.perform_login = 1`;
 
+// A refused user is either unknown or not allowed, or an identity conflict:
+// another user of the org holds the token's email under a different external id.
 const AUDIT = `
 INSERT INTO audit_events (at, actor, action, target, outcome, ip, source_code, user_id, detail)
 SELECT ?2, ${field("actor")}, iif(t.user_id IS NULL, 'token.redeem_failed', 'token.redeem'), t.ref_no,
   iif(t.user_id IS NULL, 'failure', 'success'), ${field("ip")}, s.code, t.user_id,
-  json_object('dialect', t.dialect, 'via', ${field("via")}, 'reason', iif(t.user_id IS NULL, 'user not found or not allowed', NULL))
+  json_object('dialect', t.dialect, 'via', ${field("via")}, 'reason', CASE
+    WHEN t.user_id IS NOT NULL THEN NULL
+    WHEN t.external_id IS NOT NULL AND EXISTS (SELECT 1 FROM users u WHERE u.org_id = t.org_id AND u.email_norm = t.email_norm
+                                               AND u.external_id IS NOT NULL AND u.external_id <> t.external_id) THEN 'identity_conflict'
+    ELSE 'user not found or not allowed' END)
 ${CONSUMED}`;
 
 // One JSON object per redemption: a single column is far cheaper to carry
@@ -143,7 +165,7 @@ LEFT JOIN login_sessions ls ON ls.id_hash = ${field("sid")}`;
 // Each with the highest ?n it uses: SQLite wants exactly that many values bound.
 const bound = (sql: string) => ({ sql, arity: Math.max(...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1]))) });
 const AFTER_CONSUME = [CREATE_USERS, RESOLVE_USERS, UPDATE_USERS, RECORD_GROUPS, OPEN_SESSIONS, AUDIT, RESULTS].map(bound);
-const [PLAIN, IN_SECTION] = [bound(CONSUME), bound(CONSUME_IN_SECTION)];
+const [PLAIN, IN_BROWSER] = [bound(CONSUME), bound(CONSUME_IN_BROWSER)];
 
 /** What RESULTS says of one redemption. */
 interface Result {
@@ -180,7 +202,7 @@ const redeemOp: BulkWrite<RedeemRow, Result | undefined> = {
       const unique = rows.filter((r) => !seen.has(r.h) && seen.add(r.h));
       const values: SqlValue[] = [encode(unique), rows[0]!.at, randomUUID(), rows[0]!.sessionTtlMs];
       return {
-        statements: [unique.some((r) => r.sec !== null) ? IN_SECTION : PLAIN, ...AFTER_CONSUME].map(({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) })),
+        statements: [unique.some((r) => r.sec !== null || r.confirmed === 0) ? IN_BROWSER : PLAIN, ...AFTER_CONSUME].map(({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) })),
         decode(results) {
           const byHash = new Map(results[results.length - 1]!.rows.map((r) => [r[0] as string, JSON.parse(r[1] as string) as Result]));
           const answered = new Set<string>();
@@ -231,6 +253,7 @@ export async function redeemToken(core: Core, request: RedeemRequest): Promise<R
     sessionTtlMs: core.settings.sessionTtlSeconds * 1000,
     h: sha256(request.token),
     sec: request.section,
+    confirmed: request.confirmed ? 1 : 0,
     sid: sha256(sessionId),
     uid: randomUUID(),
     ip: request.ip,

@@ -14,6 +14,8 @@ export const LEGACY_ERRORS = {
   11: "Invalid options (each must be Enabled or Disabled)",
   12: "The default source cannot be deleted",
   13: "The default source's code cannot be changed",
+  14: "Invalid orgids (a comma-separated list of org ids, each at most 128 characters)",
+  15: "Invalid landing (must be Direct or Confirm)",
   100: "Missing or unknown command",
   101: "Authentication required: APIKey or SessionID",
   102: "Authentication failed",

@@ -48,6 +48,8 @@ function patchOf(input: SourceCommand): SourcePatch & { code: string; name: stri
     validForSeconds: input.ValidForSeconds,
     ...(input.SourceDescription !== undefined ? { description: input.SourceDescription } : {}),
     ...(input.ExpiresAt !== undefined ? { expiresAt: input.ExpiresAt } : {}),
+    ...(input.OrgIds !== undefined ? { orgIds: input.OrgIds } : {}),
+    ...(input.Landing !== undefined ? { landing: input.Landing } : {}),
     ...(input.Options
       ? {
           options: {

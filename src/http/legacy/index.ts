@@ -1,8 +1,8 @@
 // POST /api.php: the legacy command API of seed 002.
 import type { Context } from "hono";
 import type * as v from "valibot";
-import { closeAdminSession, openAdminSession } from "../../core/admin-accounts";
-import { adminByPassword, adminBySession } from "../../core/auth";
+import { checkAdminPassword, closeAdminSession, findAdminAccount, openAdminSession } from "../../core/admin-accounts";
+import { adminBySession, throttledFor } from "../../core/auth";
 import type { Actor } from "../../core/audit";
 import type { Core } from "../../core/context";
 import { adminCaller, anyone } from "../auth/callers";
@@ -48,19 +48,27 @@ async function commandCaller(c: Context<AppEnv>, core: Core, fields: Fields): Pr
   return (await adminBySession(core, sessionId)) ?? refuseCredentials(c, core, { action: "admin.auth_failed", detail: { via: "SessionID" } });
 }
 
+/**
+ * admin.login. Passwords can be guessed: past the IP's or the username's
+ * limit the answer is 429 before the password is checked, so a throttled
+ * guesser learns nothing and costs no scrypt work (SPEC §5 "Passwords").
+ */
 async function login(c: Context<AppEnv>, core: Core, fields: Fields): Promise<Answered> {
   const ip = c.get("clientIp");
   const checked = validateCommand(commandSchemas["admin.login"], fields);
-  const username = checked.ok ? checked.value.Username : (text(fields, "username") ?? "");
-  const admin = checked.ok ? await adminByPassword(core, checked.value.Username, checked.value.Password) : undefined;
-  if (!admin) {
-    return refuseAfterFailure(
-      c,
-      core,
-      { action: "admin.auth_failed", credential: username ? { kind: "admin", value: username.slice(0, 64) } : undefined, detail: { via: "password" } },
-      { kind: "unauthenticated", reason: "wrong_password", message: "invalid username or password" },
-    );
-  }
+  const username = (checked.ok ? checked.value.Username : (text(fields, "username") ?? "")).slice(0, 64);
+  const account = username ? await findAdminAccount(core, username) : undefined;
+  const attempt = {
+    action: "admin.auth_failed",
+    credential: username ? { kind: "admin", value: username } : undefined,
+    // A username that names no account may be a password typed into the wrong field: not stored.
+    target: account ? username : null,
+    detail: { via: "password" },
+  };
+  const failed = { kind: "unauthenticated", reason: "wrong_password", message: "invalid username or password" } as const;
+  if (throttledFor(core, ip, attempt.credential) > 0) return refuseAfterFailure(c, core, attempt, failed);
+  const admin = checked.ok ? await checkAdminPassword(account, checked.value.Password) : undefined;
+  if (!admin) return refuseAfterFailure(c, core, attempt, failed);
   const session = await openAdminSession(core, admin, ip);
   return answer(c, { ok: true, body: { ErrorCode: 0, ErrorText: "", SessionID: session.sessionId, ExpiresAt: formatLegacyDateTime(session.expiresAt) } });
 }

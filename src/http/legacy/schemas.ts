@@ -3,7 +3,7 @@
 // error codes through FIELD_CODES) and to document them in OpenAPI.
 import * as v from "valibot";
 import { requestExamples } from "../docs";
-import { MAX_VALID_FOR_SECONDS, sourceCodeSchema } from "../../core/sources";
+import { LANDINGS, MAX_VALID_FOR_SECONDS, orgIdsSchema, sourceCodeSchema } from "../../core/sources";
 import type { LegacyCode } from "./codes";
 
 const LEGACY_DATETIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
@@ -61,6 +61,15 @@ const sourceFields = {
       ReturnUserData: v.optional(toggle),
     }),
   ),
+  // ssod's own: the orgs the source may issue for ("org1,org2", or a JSON list; "" clears), and its landing.
+  OrgIds: v.optional(
+    v.pipe(
+      v.union([v.string(), v.array(v.string())]),
+      v.transform((value) => (Array.isArray(value) ? value : value.split(",")).map((id) => id.trim()).filter((id) => id !== "")),
+      orgIdsSchema,
+    ),
+  ),
+  Landing: v.optional(v.pipe(v.string(), v.transform((s) => s.trim().toLowerCase()), v.picklist(LANDINGS))),
 };
 
 const sourceId = v.pipe(
@@ -123,6 +132,8 @@ export const FIELD_CODES: Record<string, { missing: LegacyCode; invalid: LegacyC
   ValidForSeconds: { missing: 7, invalid: 8 },
   SourceID: { missing: 9, invalid: 10 },
   Options: { missing: 11, invalid: 11 },
+  OrgIds: { missing: 14, invalid: 14 },
+  Landing: { missing: 15, invalid: 15 },
 };
 
 /** Any command, for the OpenAPI document; its examples are seed 002's. */

@@ -21,6 +21,8 @@ export function legacySource(source: Source) {
     ClientID: source.clientId,
     AllowedIPs: source.allowedIps,
     RedirectURLs: source.redirectUrls,
+    OrgIds: source.orgIds,
+    Landing: source.landing === "confirm" ? "Confirm" : "Direct",
     CreatedAt: formatLegacyDateTime(source.createdAt),
     UpdatedAt: formatLegacyDateTime(source.updatedAt),
   };

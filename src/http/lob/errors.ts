@@ -2,14 +2,14 @@
 // with the status codes of its table (400, 401, 403, 406, 502, 504).
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { describeIssues, type Renderer } from "../failure";
+import type { Renderer } from "../failure";
 
 export function lobError(c: Context, status: ContentfulStatusCode, message: string) {
   return c.json({ ReturnCode: "0", ReturnMessage: message }, status);
 }
 
 export const lobRenderer: Renderer = {
-  invalid: (c, f) => lobError(c, 400, `Bad Request: ${f.issues.length > 0 ? describeIssues(f.issues) : f.message}`),
+  invalid: (c, f) => lobError(c, 400, `Bad Request: ${f.message}`),
   not_found: (c, f) => lobError(c, 400, `Bad Request: ${f.message}`),
   conflict: (c, f) => lobError(c, 400, `Bad Request: ${f.message}`),
   forbidden: (c, f) => lobError(c, 403, `Forbidden: ${f.message}`),

@@ -12,7 +12,7 @@ import type { AuthStrategy } from "../auth/callers";
 import { refuseAfterFailure } from "../auth/refuse";
 import { isJsonType } from "../body";
 import type { AppEnv } from "../env";
-import { refuse } from "../failure";
+import { refuse, type Failure } from "../failure";
 import { reply, route, type Dialect } from "../route";
 import { lobRenderer } from "./errors";
 import { SUPPORTED_API_VERSION, generateSsoTokenBody, generateSsoTokenHeaders, generatedView, lobErrorView } from "./schemas";
@@ -37,9 +37,11 @@ export const lobDialect: Dialect = {
 
 const missingHeader = (name: string) => refuse({ kind: "invalid", message: `${name} header is required`, issues: [{ field: name, message: "header is required" }] });
 
-/** A failed check of the caller, counted against its IP and its client id. */
-const callerFailed = (c: Context<AppEnv>, core: Core, clientId: string, reason: "unknown_client" | "invalid", message: string) =>
-  refuseAfterFailure(c, core, { action: "source.auth_failed", credential: { kind: "client", value: clientId }, detail: { via: "lob", reason: message } }, { kind: "unauthenticated", reason, message });
+/** A failed check of the caller, audited and counted against its IP and its client id. */
+const callerFailed = (c: Context<AppEnv>, core: Core, clientId: string, message: string, failure: Failure) =>
+  refuseAfterFailure(c, core, { action: "source.auth_failed", credential: { kind: "client", value: clientId }, detail: { via: "lob", reason: message } }, failure);
+
+const unauthenticated = (reason: "unknown_client" | "invalid", message: string): Failure => ({ kind: "unauthenticated", reason, message });
 
 /** The seed's checks of the headers and the caller, in its order. */
 const lobCaller: AuthStrategy<Source> = {
@@ -54,15 +56,16 @@ const lobCaller: AuthStrategy<Source> = {
       return refuse({ kind: "invalid", message: `x-api-version ${apiVersion.slice(0, 16)} is not supported: only ${SUPPORTED_API_VERSION} is`, issues: [{ field: "x-api-version", message: `must be ${SUPPORTED_API_VERSION}` }] });
     }
     const source = clientId.length <= 128 ? await core.lookups.sourceByClientId.load(clientId) : undefined;
-    if (!source) return callerFailed(c, core, clientId, "unknown_client", "Unknown x-lob-client-id");
+    if (!source) return callerFailed(c, core, clientId, "Unknown x-lob-client-id", unauthenticated("unknown_client", "Unknown x-lob-client-id"));
     c.set("sourceCode", source.code);
     if (!ipAllowed(core, source, c.get("clientIp"))) return refuse({ kind: "ip_not_allowed", message: "the caller's IP is not allowed for this client", issues: [] });
     const bearer = (c.req.header("authorization") ?? "").trim().replace(/^bearer\s+/i, "");
-    if (!bearer) return callerFailed(c, core, clientId, "invalid", "the Authorization header is missing or blank");
+    if (!bearer) return callerFailed(c, core, clientId, "the Authorization header is missing or blank", unauthenticated("invalid", "the Authorization header is missing or blank"));
     const verdict = await verifyCallerJwt(core, source, bearer, clientId);
     if (verdict.ok) return source;
-    if (verdict.status === 401) return callerFailed(c, core, clientId, "invalid", verdict.reason);
-    if (verdict.status === 403) return refuse({ kind: "forbidden", message: verdict.reason, issues: [] });
+    if (verdict.status === 401) return callerFailed(c, core, clientId, verdict.reason, unauthenticated("invalid", verdict.reason));
+    // A valid token without the right to call (scope, another client's) is a failed authentication too: audited.
+    if (verdict.status === 403) return callerFailed(c, core, clientId, verdict.reason, { kind: "forbidden", message: verdict.reason, issues: [] });
     return refuse({ kind: "unavailable", service: "identity_provider", reason: verdict.status === 504 ? "timeout" : "unreachable" });
   },
 };

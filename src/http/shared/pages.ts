@@ -22,6 +22,19 @@ export function signedInPage(name: string) {
   return layout("Signed in", html`<h1>Signed in</h1><p>You are signed in as <strong>${name}</strong>.</p>`);
 }
 
+/** The confirmation a source with landing "confirm" asks for: only this page's POST spends the token. */
+export function confirmPage(action: string, field: string, token: string) {
+  return layout(
+    "Continue signing in",
+    html`<h1>Continue signing in</h1>
+      <p>Press the button to finish signing in.</p>
+      <form method="post" action="${action}"><input type="hidden" name="${field}" value="${token}" /><button type="submit">Sign in</button></form>`,
+  );
+}
+
+/** The confirmation page may post its form to ssod itself, and nowhere else. */
+export const CONFIRM_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 export function failedPage() {
   return layout("Sign-in link not valid", html`<h1>This sign-in link is not valid</h1><p>It may have been used already or have expired. Ask for a new one.</p>`);
 }

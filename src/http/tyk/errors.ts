@@ -1,7 +1,7 @@
 // The Tyk dialect's failures: seed 000's api.ErrorResponse, `{"errors":[{"title","detail"}]}`.
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { describeIssues, type Renderer } from "../failure";
+import type { Renderer } from "../failure";
 
 export function tykError(c: Context, status: ContentfulStatusCode, title: string, detail: string) {
   return c.json({ errors: [{ title, detail }] }, status);
@@ -11,7 +11,7 @@ const badRequest = (c: Context, detail: string) => tykError(c, 400, "Bad Request
 const forbidden = (c: Context, detail: string) => tykError(c, 403, "Forbidden", detail);
 
 export const tykRenderer: Renderer = {
-  invalid: (c, f) => badRequest(c, f.issues.length > 0 ? describeIssues(f.issues) : f.message),
+  invalid: (c, f) => badRequest(c, f.message),
   not_found: (c, f) => badRequest(c, f.message),
   conflict: (c, f) => badRequest(c, f.message),
   forbidden: (c, f) => forbidden(c, f.message),

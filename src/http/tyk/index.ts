@@ -2,6 +2,7 @@
 // aliases) issue a nonce; GET /tap (dashboard) and /sso (portal) redeem it in
 // the browser.
 import type { Context } from "hono";
+import * as v from "valibot";
 import type { Core } from "../../core/context";
 import { emptyClaims } from "../../core/tokens/claims";
 import { issueToken } from "../../core/tokens/issue";
@@ -12,7 +13,7 @@ import type { AppEnv } from "../env";
 import { refuse } from "../failure";
 import { reply, route, type Dialect } from "../route";
 import { browserRenderer } from "../shared/browser-renderer";
-import { landInBrowser, landingAnswers, landingFailures } from "../shared/landing";
+import { confirmationFailures, landOnGet, landOnPost, landingAnswers, landingFailures, type Landing } from "../shared/landing";
 import { tykRenderer } from "./errors";
 import { errorResponse, nonceQuery, nonceTokenRequest, nonceTokenResponse } from "./schemas";
 
@@ -33,7 +34,7 @@ export const tykDialect: Dialect = {
   },
 };
 
-export const tykBrowserDialect: Dialect = { ...tykDialect, renderer: browserRenderer(tykRenderer) };
+export const tykBrowserDialect: Dialect = { ...tykDialect, renderer: browserRenderer(tykRenderer), pages: true };
 
 /** An admin key, read the three ways Tyk callers send it, or a source's HTTP Basic credentials. */
 const tykCaller: AuthStrategy<Caller> = {
@@ -86,19 +87,35 @@ const issueNonce = route({
   },
 });
 
-const landing = (section: "dashboard" | "portal", path: string) =>
-  route({
-    method: "get",
-    path,
-    tag: TYK,
-    summary: `Redeem a ${section} nonce in the browser`,
-    description: "A nonce made for the other section is refused.",
-    auth: anyone,
-    query: nonceQuery,
-    answers: landingAnswers,
-    failures: landingFailures,
-    handle: ({ c, core, query }) => landInBrowser(c, core, query.nonce, section),
-  });
+const landings = (section: "dashboard" | "portal", path: string) => {
+  const landing: Landing = { field: "nonce", section };
+  return [
+    route({
+      method: "get",
+      path,
+      tag: TYK,
+      summary: `Redeem a ${section} nonce in the browser`,
+      description: 'A nonce made for the other section is refused. HEAD never spends it; for a source with `landing: "confirm"` a click does.',
+      auth: anyone,
+      query: nonceQuery,
+      answers: landingAnswers,
+      failures: landingFailures,
+      handle: ({ c, core, query }) => landOnGet(c, core, landing, query.nonce),
+    }),
+    route({
+      method: "post",
+      path,
+      tag: TYK,
+      summary: `Confirm a ${section} landing (the confirmation page's button)`,
+      description: "Only from ssod's own page: a request another site sends is refused.",
+      auth: anyone,
+      documentedBody: { "application/x-www-form-urlencoded": v.object({ nonce: v.string() }) },
+      answers: landingAnswers,
+      failures: confirmationFailures,
+      handle: ({ c, core }) => landOnPost(c, core, landing),
+    }),
+  ];
+};
 
 export const tykRoutes = [issueNonce];
-export const tykBrowserRoutes = [landing("dashboard", "/tap"), landing("portal", "/sso")];
+export const tykBrowserRoutes = [...landings("dashboard", "/tap"), ...landings("portal", "/sso")];

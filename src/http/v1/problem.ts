@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { FieldIssue } from "../../core/errors";
-import { describeIssues, type Renderer } from "../failure";
+import type { Renderer } from "../failure";
 
 export interface Problem {
   type: string;
@@ -20,7 +20,7 @@ export function problem(c: Context, status: ContentfulStatusCode, slug: string, 
 }
 
 export const problemRenderer: Renderer = {
-  invalid: (c, f) => problem(c, 400, "invalid-request", "Invalid request", f.issues.length > 0 ? describeIssues(f.issues) : f.message, f.issues),
+  invalid: (c, f) => problem(c, 400, "invalid-request", "Invalid request", f.message, f.issues),
   not_found: (c, f) => problem(c, 404, "not-found", "Not found", f.message),
   conflict: (c, f) => problem(c, 409, "conflict", "Conflict", f.message, f.issues),
   forbidden: (c, f) => problem(c, 403, "forbidden", "Forbidden", f.message, f.issues),

@@ -3,13 +3,7 @@
 import * as v from "valibot";
 import { requestExamples } from "../docs";
 import { rfc3339 } from "../shared/schemas";
-import {
-  httpUrlSchema,
-  identityProviderSchema,
-  ipRuleSchema,
-  sourceCodeSchema,
-  validForSecondsSchema,
-} from "../../core/sources";
+import { LANDINGS, httpUrlSchema, identityProviderSchema, ipRuleSchema, orgIdsSchema, sourceCodeSchema, validForSecondsSchema } from "../../core/sources";
 
 
 const optionsSchema = v.strictObject({
@@ -29,6 +23,8 @@ const sourceFields = {
   allowedIps: v.pipe(v.array(ipRuleSchema), v.maxLength(100)),
   redirectUrls: v.pipe(v.array(httpUrlSchema), v.maxLength(100)),
   identityProvider: v.nullable(identityProviderSchema),
+  orgIds: orgIdsSchema,
+  landing: v.picklist(LANDINGS, 'must be "direct" or "confirm"'),
 };
 
 export const createSourceBody = v.pipe(
@@ -43,6 +39,8 @@ export const createSourceBody = v.pipe(
   allowedIps: v.optional(sourceFields.allowedIps),
   redirectUrls: v.optional(sourceFields.redirectUrls),
   identityProvider: v.optional(sourceFields.identityProvider),
+  orgIds: v.optional(sourceFields.orgIds),
+  landing: v.optional(sourceFields.landing),
   }),
   // Seed 002's sso.create example, in the native dialect.
   requestExamples([
@@ -86,6 +84,8 @@ export const sourceView = v.object({
   identityProvider: v.nullable(
     v.object({ issuer: v.string(), jwksUrl: v.string(), audience: v.nullable(v.string()), requiredScope: v.nullable(v.string()) }),
   ),
+  orgIds: v.array(v.string()),
+  landing: v.picklist(LANDINGS),
   createdAt: time,
   updatedAt: time,
 });

@@ -71,6 +71,7 @@ export const tokenRoutes = [
         token: body.token,
         section: null,
         via: "api",
+        confirmed: true,
         actor: caller.actor,
         ip: c.get("clientIp"),
         userAgent: c.req.header("user-agent") ?? null,

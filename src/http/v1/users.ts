@@ -8,6 +8,7 @@ import { requestExamples } from "../docs";
 import { refuse } from "../failure";
 import { reply, route } from "../route";
 import { emailSchema, groupsSchema } from "../shared/schemas";
+import { refuseCrossSite } from "../shared/same-origin";
 import { clearSessionCookie, readSessionCookie } from "../shared/session-cookie";
 import { V1 } from "./dialect";
 import { changeContext, isoTime, isoTimeOrNull } from "./views";
@@ -154,9 +155,11 @@ export const userRoutes = [
     tag: V1.browser,
     summary: "End this browser's session and clear its cookie",
     auth: { ...anyone, security: [{ sessionCookie: [] }] },
+    description: "Refused when another site makes the browser send it.",
     answers: { 204: { description: "Signed out (also when there was no session)" } },
-    failures: [503],
+    failures: [403, 503],
     async handle({ c, core }) {
+      refuseCrossSite(c, core);
       const id = readSessionCookie(c);
       if (id) await endLoginSession(core, id, c.get("clientIp"));
       clearSessionCookie(c, core);

@@ -26,6 +26,8 @@ export function sourceJson(source: Source): v.InferInput<typeof sourceView> {
     allowedIps: source.allowedIps,
     redirectUrls: source.redirectUrls,
     identityProvider: source.identityProvider,
+    orgIds: source.orgIds,
+    landing: source.landing,
     createdAt: isoTime(source.createdAt),
     updatedAt: isoTime(source.updatedAt),
   };
