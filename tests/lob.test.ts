@@ -41,9 +41,11 @@ const fetches: number[] = [];
 let current: IdpKey;
 let stranger: IdpKey; // an RSA key the identity provider never published
 
-async function idpToken(claims: JWTPayload, options: { key?: IdpKey; kid?: string; issuer?: string; exp?: number | string; alg?: string } = {}): Promise<string> {
+/** A token of the identity provider; `iat` is now unless given (`null`: none). */
+async function idpToken(claims: JWTPayload, options: { key?: IdpKey; kid?: string; issuer?: string; iat?: number | null; exp?: number | string; alg?: string } = {}): Promise<string> {
   const key = options.key ?? current;
-  const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "RS256", kid: options.kid ?? key.kid }).setIssuer(options.issuer ?? ISSUER).setIssuedAt();
+  const jwt = new SignJWT(claims).setProtectedHeader({ alg: options.alg ?? "RS256", kid: options.kid ?? key.kid }).setIssuer(options.issuer ?? ISSUER);
+  if (options.iat !== null) jwt.setIssuedAt(options.iat);
   if (options.exp !== undefined) jwt.setExpirationTime(options.exp);
   else jwt.setExpirationTime("5m");
   return jwt.sign(key.privateKey);
@@ -389,6 +391,36 @@ describe("401: the caller's JWT", () => {
     await assertLobError(await generate(headersFor("aud-client", await idpToken({ client_id: "aud-client" }))), 401);
   });
 
+  test("a lifetime over 24 hours (exp − iat, or exp − now without iat), with an identity provider or HS256", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const HOUR = 3600;
+    const idp = (iat: number | null, exp: number) => idpToken(goodClaims(), { iat, exp });
+    const hs256 = (iat: number | null, exp: number) => {
+      const jwt = new SignJWT({ client_id: hs.clientId }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(exp);
+      if (iat !== null) jwt.setIssuedAt(iat);
+      return jwt.sign(new TextEncoder().encode(hs.clientSecret));
+    };
+    for (const [make, clientId] of [[idp, IDP_CLIENT_ID], [hs256, hs.clientId]] as const) {
+      await assertLobError(await generate(headersFor(clientId, await make(now, now + 25 * HOUR))), 401, /24 hours/);
+      await assertLobError(await generate(headersFor(clientId, await make(null, now + 25 * HOUR))), 401, /24 hours/);
+      // Issued 20 hours ago for 25: what is left (5 h) does not make it acceptable.
+      await assertLobError(await generate(headersFor(clientId, await make(now - 20 * HOUR, now + 5 * HOUR))), 401, /24 hours/);
+      // 24 hours is allowed.
+      await generatedOk(await generate(headersFor(clientId, await make(now, now + 24 * HOUR))));
+      await generatedOk(await generate(headersFor(clientId, await make(null, now + 23 * HOUR))));
+    }
+  });
+
+  test("an iat in the future beyond the clock skew (30 s by default), with an identity provider or HS256", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const hs256 = (iat: number) => new SignJWT({ client_id: hs.clientId }).setProtectedHeader({ alg: "HS256" }).setIssuedAt(iat).setExpirationTime(now + 1200).sign(new TextEncoder().encode(hs.clientSecret));
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims(), { iat: now + 600, exp: now + 1200 }))), 401, /future/);
+    await assertLobError(await generate(headersFor(hs.clientId, await hs256(now + 600))), 401, /future/);
+    // Within the skew: a caller whose clock runs a little fast.
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims(), { iat: now + 10, exp: now + 1200 }))));
+    await generatedOk(await generate(headersFor(hs.clientId, await hs256(now + 10))));
+  });
+
   test("a 401 comes before a bad body", async () => {
     await assertLobError(await generate(headersFor(IDP_CLIENT_ID), {}), 401);
     await assertLobError(await generate(headersFor(IDP_CLIENT_ID, "x.y.z"), "not json"), 401);
@@ -413,6 +445,34 @@ describe("403: valid token, not allowed", () => {
 
   test("a 403 comes before a bad body", async () => {
     await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ scope: "openid" }))), { CIINo: "" }), 403);
+  });
+});
+
+describe("an identity provider without an audience: the token must name the source's client", () => {
+  test("neither client_id nor azp: 401", async () => {
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ client_id: undefined })))), 401, /client_id or azp/);
+    // An empty or non-text claim names no client either.
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ client_id: "" })))), 401, /client_id or azp/);
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ client_id: 7 })))), 401, /client_id or azp/);
+  });
+
+  test("client_id or azp naming it: 200; either one naming another client: 403", async () => {
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ client_id: undefined, azp: IDP_CLIENT_ID })))));
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ azp: IDP_CLIENT_ID })))));
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpToken(goodClaims({ azp: "another-client" })))), 403, /another client/);
+  });
+
+  test("with an audience, the audience binds the token: it need not name a client", async () => {
+    await generatedOk(await generate(headersFor("aud-client", await idpToken({ aud: "lob-audience" }))));
+  });
+
+  test("a token remembered for one source is refused by another source of the same identity provider", async () => {
+    const twin = await createSource(s, { code: "lob-idp-twin", clientId: "twin-client", identityProvider: { issuer: ISSUER, jwksUrl, requiredScope: SCOPE } });
+    const token = await idpToken(goodClaims());
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, token)));
+    await assertLobError(await generate(headersFor(twin.clientId, token)), 403, /another client/);
+    const anonymous = await idpToken(goodClaims({ client_id: undefined }));
+    await assertLobError(await generate(headersFor(twin.clientId, anonymous)), 401, /client_id or azp/);
   });
 });
 

@@ -60,8 +60,10 @@ function recalled(core: Core, key: string): JWTPayload | undefined {
 
 const scopesOf = (claims: JWTPayload): string[] => (typeof claims.scope === "string" ? claims.scope.split(" ") : Array.isArray(claims.scp) ? (claims.scp as string[]) : []);
 
+/** SPEC §5: the longest a caller JWT may live. Access tokens live minutes or hours; one minted for longer outlives any leak. */
+const MAX_LIFETIME_SECONDS = 24 * 3600;
+
 export async function verifyCallerJwt(core: Core, source: Source, token: string, presentedClientId: string): Promise<CallerVerdict> {
-  const idp = source.identityProvider;
   const key = verificationKey(source, token);
   let claims = recalled(core, key);
   if (!claims) {
@@ -70,12 +72,31 @@ export async function verifyCallerJwt(core: Core, source: Source, token: string,
     claims = checked.claims;
     remember(core, key, claims);
   }
+  // Only the signature check is remembered: what follows runs on every call,
+  // so a token remembered for one source is judged anew for another.
+  return judgeClaims(core, source, claims, presentedClientId);
+}
+
+/** SPEC §2.2 and §5 beyond jose's checks: lifetime, `iat`, the client the token names, the scope; 401s before 403s. */
+function judgeClaims(core: Core, source: Source, claims: JWTPayload, clientId: string): CallerVerdict {
+  const idp = source.identityProvider;
+  const now = core.now() / 1000;
+  const skew = core.settings.clockSkewSeconds;
+  // jose has checked that exp is there and that iat, when there, is a number.
+  const exp = claims.exp!;
+  if (claims.iat !== undefined && claims.iat > now + skew) return { ok: false, status: 401, reason: "the token was issued in the future" };
+  // Without iat, what is left of it counts; our clock may lag the caller's by the skew.
+  const lifetime = claims.iat !== undefined ? exp - claims.iat : exp - now - skew;
+  if (lifetime > MAX_LIFETIME_SECONDS) return { ok: false, status: 401, reason: "the token lives longer than 24 hours" };
+  // Cognito access tokens name their app client in `client_id`; OIDC tokens may use `azp`.
+  const named = [claims.client_id, claims.azp].filter((c): c is string => typeof c === "string" && c !== "");
+  // Without an audience nothing else ties an identity provider's token to
+  // this source: any app client of the provider could present its own.
+  if (named.length === 0 && idp && !idp.audience) return { ok: false, status: 401, reason: "the token names no client (client_id or azp)" };
   if (idp?.requiredScope && !scopesOf(claims).includes(idp.requiredScope)) {
     return { ok: false, status: 403, reason: `the token lacks the scope ${idp.requiredScope}` };
   }
-  // Cognito access tokens name their app client in `client_id`; OIDC tokens may use `azp`.
-  const issuedTo = typeof claims.client_id === "string" ? claims.client_id : typeof claims.azp === "string" ? claims.azp : undefined;
-  if (issuedTo !== undefined && issuedTo !== presentedClientId) return { ok: false, status: 403, reason: "the token was issued to another client" };
+  if (named.some((c) => c !== clientId)) return { ok: false, status: 403, reason: "the token was issued to another client" };
   return { ok: true, claims };
 }
 
