@@ -2,9 +2,10 @@
 // against the source's trusted identity provider (issuer + JWKS, such as
 // Cognito), or, when the source has none, as HS256 with its client secret.
 // Algorithms are allow-listed per path, so `none` and HS/RS confusion fail.
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from "jose";
 import type { Core } from "./context";
 import { hmacKey } from "./hmac-keys";
+import { fetchOutbound, type OutboundRules } from "./outbound";
 import type { Source } from "./sources";
 
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
@@ -16,12 +17,23 @@ export type CallerVerdict =
   /** The identity provider's keys could not be fetched: 502, or 504 on a timeout. */
   | { ok: false; status: 502 | 504; reason: string };
 
+// SPEC §5: a JWKS comes over https (plain http from loopback only), from no
+// link-local address, without redirects, in at most 512 KiB: a key set is a
+// few KiB, and one of 300 MB once took ssod to 1.95 GB.
+const JWKS_RULES: OutboundRules = { allowHttp: false, maxBytes: 512 * 1024, timeoutMs: 5_000 };
+
 // One remote key set per JWKS URL: jose caches the keys, refetches on an
 // unknown `kid`, and waits `cooldownDuration` between fetches, so a flood of
-// unknown kids cannot hammer the identity provider.
+// unknown kids cannot hammer the identity provider. It fetches through
+// fetchOutbound; its own timeout is the same, so a timeout stays its JWKSTimeout.
 function remoteKeySet(core: Core, jwksUrl: string) {
   return core.caches.remoteKeySets.getOrMake(jwksUrl, () =>
-    createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 }),
+    createRemoteJWKSet(new URL(jwksUrl), {
+      cooldownDuration: 30_000,
+      cacheMaxAge: 10 * 60_000,
+      timeoutDuration: JWKS_RULES.timeoutMs,
+      [customFetch]: (url, init) => fetchOutbound(url, init, JWKS_RULES),
+    }),
   );
 }
 
@@ -126,7 +138,7 @@ async function verifySignature(core: Core, source: Source, token: string): Promi
     // jose's generic error is what a JWKS endpoint answering other than 200 gets.
     if (error instanceof errors.JOSEError && error.code === "ERR_JOSE_GENERIC") return { ok: false, status: 502, reason: "the identity provider's keys could not be fetched" };
     if (error instanceof errors.JOSEError) return { ok: false, status: 401, reason: error.code === "ERR_JWT_EXPIRED" ? "the token has expired" : "the token is not valid" };
-    // fetch failures (the identity provider is unreachable) are not JOSE errors
+    // Network failures and the outbound rules' refusals (src/core/outbound.ts) are not JOSE errors.
     return { ok: false, status: 502, reason: "the identity provider's keys could not be fetched" };
   }
   return { ok: true, claims };
