@@ -84,6 +84,7 @@ const stop = (server: Server | undefined) =>
 // ---- ssod ----
 
 let s: TestServer;
+const admin = () => ({ authorization: `Bearer ${s.adminKey}` });
 
 /** A source whose identity provider's JWKS is at `path` of the loopback server; its client id is its code. */
 const sourceAt = (code: string, path: string) => createSource(s, { code, clientId: code, identityProvider: { issuer: ISSUER, jwksUrl: `${base}${path}` } });
@@ -162,6 +163,43 @@ describe("fetching the JWKS: every failure is the seed's 502 (504 on a timeout)"
 });
 
 describe("the jwksUrl a source may have: https, plain http only to loopback, never link-local", () => {
+  const refusals: [string, RegExp][] = [
+    ["http://example.com/jwks", /must be https \(plain http only for a loopback host/],
+    ["http://192.0.2.10/jwks", /must be https/],
+    ["http://169.254.169.254/latest/meta-data/jwks", /must not name a link-local address/],
+    ["https://169.254.169.254/jwks", /must not name a link-local address/],
+    ["https://[fe80::1]/jwks", /must not name a link-local address/],
+    ["https://[::ffff:169.254.169.254]/jwks", /must not name a link-local address/],
+  ];
+
+  test("refused at creation: 400 problem+json naming the field, in plain words", async () => {
+    for (const [jwksUrl, words] of refusals) {
+      const r = await s.request("POST", "/v1/sources", { json: { code: "jwks-refused", name: "refused", validForSeconds: 60, identityProvider: { issuer: ISSUER, jwksUrl } }, headers: admin() });
+      const text = await r.text();
+      assert.equal(r.status, 400, `${jwksUrl}: ${text}`);
+      assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/);
+      const problem = JSON.parse(text) as { detail: string; errors: { pointer: string; detail: string }[] };
+      assert.match(problem.detail, /^identityProvider\.jwksUrl must/, jwksUrl);
+      assert.match(problem.detail, words, jwksUrl);
+      assert.deepEqual(problem.errors.map((e) => e.pointer), ["/identityProvider/jwksUrl"]);
+    }
+  });
+
+  test("refused when a PATCH sets it", async () => {
+    for (const [jwksUrl, words] of refusals) {
+      const r = await s.request("PATCH", "/v1/sources/jwks-good", { json: { identityProvider: { issuer: ISSUER, jwksUrl } }, headers: admin() });
+      assert.equal(r.status, 400, jwksUrl);
+      assert.match(((await r.json()) as { detail: string }).detail, words);
+    }
+  });
+
+  test("https anywhere, and plain http to 127.0.0.0/8, ::1 and localhost, are accepted", async () => {
+    for (const [i, jwksUrl] of ["https://idp.example.com/.well-known/jwks.json", "http://127.0.0.2:8080/jwks", "http://[::1]:8080/jwks", "http://localhost:8080/jwks"].entries()) {
+      const r = await s.request("POST", "/v1/sources", { json: { code: `jwks-ok-${i}`, name: "ok", validForSeconds: 60, identityProvider: { issuer: ISSUER, jwksUrl } }, headers: admin() });
+      assert.equal(r.status, 201, `${jwksUrl}: ${await r.clone().text()}`);
+    }
+  });
+
   test("one stored before the rule (plain http to this machine's non-loopback address) is not fetched: 502", async (t) => {
     const address = Object.values(networkInterfaces())
       .flat()
