@@ -335,6 +335,32 @@ describe("401: the caller's JWT", () => {
     await assertLobError(await generate(headersFor(IDP_CLIENT_ID), {}), 401);
     await assertLobError(await generate(headersFor(IDP_CLIENT_ID, "x.y.z"), "not json"), 401);
   });
+
+  test("a lifetime over 24 hours (exp − iat, or exp − now without iat), with an identity provider or HS256", async () => {
+    const HOUR = 3600;
+    const t = now();
+    // `iat: undefined` leaves the claim out.
+    const viaIdp = (iat: number | undefined, exp: number) => idpJwt(goodClaims({ iat }), { exp });
+    const viaHs = (iat: number | undefined, exp: number) => callerJwt(hs, { claims: { iat }, exp });
+    for (const [make, clientId] of [[viaIdp, IDP_CLIENT_ID], [viaHs, hs.clientId]] as const) {
+      await assertLobError(await generate(headersFor(clientId, await make(t, t + 25 * HOUR))), 401, /24 hours/);
+      await assertLobError(await generate(headersFor(clientId, await make(undefined, t + 25 * HOUR))), 401, /24 hours/);
+      // Issued 20 hours ago for 25: what is left (5 h) does not make it acceptable.
+      await assertLobError(await generate(headersFor(clientId, await make(t - 20 * HOUR, t + 5 * HOUR))), 401, /24 hours/);
+      // 24 hours is allowed.
+      await generatedOk(await generate(headersFor(clientId, await make(t, t + 24 * HOUR))));
+      await generatedOk(await generate(headersFor(clientId, await make(undefined, t + 23 * HOUR))));
+    }
+  });
+
+  test("an iat in the future beyond the clock skew (30 s by default), with an identity provider or HS256", async () => {
+    const t = now();
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ iat: t + 600 }), { exp: t + 1200 }))), 401, /future/);
+    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs, { claims: { iat: t + 600 }, exp: t + 1200 }))), 401, /future/);
+    // Within the skew: a caller whose clock runs a little fast.
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ iat: t + 10 }), { exp: t + 1200 }))));
+    await generatedOk(await generate(headersFor(hs.clientId, await callerJwt(hs, { claims: { iat: t + 10 }, exp: t + 1200 }))));
+  });
 });
 
 describe("caller JWTs against an identity provider (RS256, JWKS): every attack is a 401 in the ReturnCode shape", () => {
@@ -486,6 +512,34 @@ describe("403: valid token, not allowed", () => {
 
   test("a 403 comes before a bad body", async () => {
     await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ scope: "openid" }))), { CIINo: "" }), 403);
+  });
+});
+
+describe("an identity provider without an audience: the token must name the source's client", () => {
+  test("neither client_id nor azp: 401", async () => {
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ client_id: undefined })))), 401, /client_id or azp/);
+    // An empty or non-text claim names no client either.
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ client_id: "" })))), 401, /client_id or azp/);
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ client_id: 7 })))), 401, /client_id or azp/);
+  });
+
+  test("client_id or azp naming it: 200; either one naming another client: 403", async () => {
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ client_id: undefined, azp: IDP_CLIENT_ID })))));
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ azp: IDP_CLIENT_ID })))));
+    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ azp: "another-client" })))), 403, /another client/);
+  });
+
+  test("with an audience, the audience binds the token: it need not name a client", async () => {
+    await generatedOk(await generate(headersFor(audSrc.clientId, await audJwt({ claims: { client_id: undefined } }))));
+  });
+
+  test("a token remembered for one source is refused by another source of the same identity provider", async () => {
+    const twin = await createSource(s, { code: "lob-idp-twin", clientId: "twin-client", identityProvider: { issuer: ISSUER, jwksUrl: idp.url(MAIN), requiredScope: SCOPE } });
+    const token = await idpJwt(goodClaims());
+    await generatedOk(await generate(headersFor(IDP_CLIENT_ID, token)));
+    await assertLobError(await generate(headersFor(twin.clientId, token)), 403, /another client/);
+    const anonymous = await idpJwt(goodClaims({ client_id: undefined }));
+    await assertLobError(await generate(headersFor(twin.clientId, anonymous)), 401, /client_id or azp/);
   });
 });
 

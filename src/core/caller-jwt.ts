@@ -2,9 +2,10 @@
 // against the source's trusted identity provider (issuer + JWKS, such as
 // Cognito), or, when the source has none, as HS256 with its client secret.
 // Algorithms are allow-listed per path, so `none` and HS/RS confusion fail.
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from "jose";
 import type { Core } from "./context";
 import { hmacKey } from "./hmac-keys";
+import { fetchOutbound, type OutboundRules } from "./outbound";
 import type { Source } from "./sources";
 
 const ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
@@ -16,12 +17,23 @@ export type CallerVerdict =
   /** The identity provider's keys could not be fetched: 502, or 504 on a timeout. */
   | { ok: false; status: 502 | 504; reason: string };
 
+// SPEC §5: a JWKS comes over https (plain http from loopback only), from no
+// link-local address, without redirects, in at most 512 KiB: a key set is a
+// few KiB, and one of 300 MB once took ssod to 1.95 GB.
+const JWKS_RULES: OutboundRules = { allowHttp: false, maxBytes: 512 * 1024, timeoutMs: 5_000 };
+
 // One remote key set per JWKS URL: jose caches the keys, refetches on an
 // unknown `kid`, and waits `cooldownDuration` between fetches, so a flood of
-// unknown kids cannot hammer the identity provider.
+// unknown kids cannot hammer the identity provider. It fetches through
+// fetchOutbound; its own timeout is the same, so a timeout stays its JWKSTimeout.
 function remoteKeySet(core: Core, jwksUrl: string) {
   return core.caches.remoteKeySets.getOrMake(jwksUrl, () =>
-    createRemoteJWKSet(new URL(jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 }),
+    createRemoteJWKSet(new URL(jwksUrl), {
+      cooldownDuration: 30_000,
+      cacheMaxAge: 10 * 60_000,
+      timeoutDuration: JWKS_RULES.timeoutMs,
+      [customFetch]: (url, init) => fetchOutbound(url, init, JWKS_RULES),
+    }),
   );
 }
 
@@ -60,8 +72,10 @@ function recalled(core: Core, key: string): JWTPayload | undefined {
 
 const scopesOf = (claims: JWTPayload): string[] => (typeof claims.scope === "string" ? claims.scope.split(" ") : Array.isArray(claims.scp) ? (claims.scp as string[]) : []);
 
+/** SPEC §5: the longest a caller JWT may live. Access tokens live minutes or hours; one minted for longer outlives any leak. */
+const MAX_LIFETIME_SECONDS = 24 * 3600;
+
 export async function verifyCallerJwt(core: Core, source: Source, token: string, presentedClientId: string): Promise<CallerVerdict> {
-  const idp = source.identityProvider;
   const key = verificationKey(source, token);
   let claims = recalled(core, key);
   if (!claims) {
@@ -70,12 +84,31 @@ export async function verifyCallerJwt(core: Core, source: Source, token: string,
     claims = checked.claims;
     remember(core, key, claims);
   }
+  // Only the signature check is remembered: what follows runs on every call,
+  // so a token remembered for one source is judged anew for another.
+  return judgeClaims(core, source, claims, presentedClientId);
+}
+
+/** SPEC §2.2 and §5 beyond jose's checks: lifetime, `iat`, the client the token names, the scope; 401s before 403s. */
+function judgeClaims(core: Core, source: Source, claims: JWTPayload, clientId: string): CallerVerdict {
+  const idp = source.identityProvider;
+  const now = core.now() / 1000;
+  const skew = core.settings.clockSkewSeconds;
+  // jose has checked that exp is there and that iat, when there, is a number.
+  const exp = claims.exp!;
+  if (claims.iat !== undefined && claims.iat > now + skew) return { ok: false, status: 401, reason: "the token was issued in the future" };
+  // Without iat, what is left of it counts; our clock may lag the caller's by the skew.
+  const lifetime = claims.iat !== undefined ? exp - claims.iat : exp - now - skew;
+  if (lifetime > MAX_LIFETIME_SECONDS) return { ok: false, status: 401, reason: "the token lives longer than 24 hours" };
+  // Cognito access tokens name their app client in `client_id`; OIDC tokens may use `azp`.
+  const named = [claims.client_id, claims.azp].filter((c): c is string => typeof c === "string" && c !== "");
+  // Without an audience nothing else ties an identity provider's token to
+  // this source: any app client of the provider could present its own.
+  if (named.length === 0 && idp && !idp.audience) return { ok: false, status: 401, reason: "the token names no client (client_id or azp)" };
   if (idp?.requiredScope && !scopesOf(claims).includes(idp.requiredScope)) {
     return { ok: false, status: 403, reason: `the token lacks the scope ${idp.requiredScope}` };
   }
-  // Cognito access tokens name their app client in `client_id`; OIDC tokens may use `azp`.
-  const issuedTo = typeof claims.client_id === "string" ? claims.client_id : typeof claims.azp === "string" ? claims.azp : undefined;
-  if (issuedTo !== undefined && issuedTo !== presentedClientId) return { ok: false, status: 403, reason: "the token was issued to another client" };
+  if (named.some((c) => c !== clientId)) return { ok: false, status: 403, reason: "the token was issued to another client" };
   return { ok: true, claims };
 }
 
@@ -105,7 +138,7 @@ async function verifySignature(core: Core, source: Source, token: string): Promi
     // jose's generic error is what a JWKS endpoint answering other than 200 gets.
     if (error instanceof errors.JOSEError && error.code === "ERR_JOSE_GENERIC") return { ok: false, status: 502, reason: "the identity provider's keys could not be fetched" };
     if (error instanceof errors.JOSEError) return { ok: false, status: 401, reason: error.code === "ERR_JWT_EXPIRED" ? "the token has expired" : "the token is not valid" };
-    // fetch failures (the identity provider is unreachable) are not JOSE errors
+    // Network failures and the outbound rules' refusals (src/core/outbound.ts) are not JOSE errors.
     return { ok: false, status: 502, reason: "the identity provider's keys could not be fetched" };
   }
   return { ok: true, claims };

@@ -9,6 +9,7 @@ import { applyChange, type UniqueFields } from "./changes";
 import type { Core } from "./context";
 import { randomSecret, sha256 } from "./crypto";
 import { CoreError } from "./errors";
+import { outboundUrlProblem } from "./outbound";
 
 export const DEFAULT_SOURCE_CODE = "default";
 export const MAX_VALID_FOR_SECONDS = 365 * 24 * 3600;
@@ -46,10 +47,20 @@ function isHttpUrl(text: string): boolean {
 }
 export const httpUrlSchema = v.pipe(v.string(), v.maxLength(2048), v.check(isHttpUrl, "must be an absolute http(s) URL"));
 
+// Where ssod may fetch keys from (SPEC §5): judged here, so a bad URL is a
+// 400 when it is set rather than a 502 at every call; and again at fetch time.
+const jwksUrlSchema = v.pipe(
+  httpUrlSchema,
+  v.rawCheck(({ dataset, addIssue }) => {
+    const problem = dataset.typed ? outboundUrlProblem(dataset.value, false) : undefined;
+    if (problem) addIssue({ message: problem });
+  }),
+);
+
 export const identityProviderSchema = v.pipe(
   v.object({
     issuer: v.pipe(v.string(), v.minLength(1), v.maxLength(2048)),
-    jwksUrl: httpUrlSchema,
+    jwksUrl: jwksUrlSchema,
     audience: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(2048)))),
     requiredScope: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256)))),
   }),
