@@ -82,7 +82,7 @@ export const COMMANDS: Command[] = [
       const name = check(nameSchema, options.name, "--name");
       const { store, core } = await openCore(config!);
       try {
-        const { key } = await createAdminKey(core, name);
+        const { key } = await createAdminKey(core, name, { actor: { kind: "cli" }, ip: null });
         process.stdout.write(`${key}\n`);
       } finally {
         await store.close();
