@@ -56,11 +56,12 @@ export async function openMigratedStore(config: Config, metrics?: Metrics): Prom
 /**
  * The store, the master key and the core. `publicUrl` is the URL browsers
  * reach ssod at: SSOD_PUBLIC_URL, else what the server knows once it has its
- * port (commands that serve nothing pass the configured one).
+ * port (commands that serve nothing pass the configured one). `serving`:
+ * the process is a server, held to the rules of start-up (src/core/bootstrap.ts).
  */
 export async function openCore(
   config: Config,
-  options: { metrics?: Metrics; publicUrl?: string } = {},
+  options: { metrics?: Metrics; publicUrl?: string; serving?: boolean } = {},
 ): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult; migrations: MigrationReport }> {
   const { metrics } = options;
   const dataDir = dataDirOf(config.databaseUrl);
@@ -82,7 +83,7 @@ export async function openCore(
       },
       metrics ? { telemetry: metrics } : {},
     );
-    return { store, core, migrations, bootstrap: await bootstrap(core, { adminApiKey: config.adminApiKey }) };
+    return { store, core, migrations, bootstrap: await bootstrap(core, { adminApiKey: config.adminApiKey, serving: options.serving ?? false }) };
   } catch (error) {
     await store.close().catch(() => {});
     throw error;
@@ -103,7 +104,7 @@ async function startupError(error: unknown, config: Config): Promise<unknown> {
 /** Everything a serving process is made of, each part complete when made. */
 export async function openRuntime(config: Config, logger: Logger, publicUrl?: string): Promise<Runtime> {
   const metrics = new Metrics();
-  const { store, core, bootstrap: first, migrations } = await openCore(config, { metrics, ...(publicUrl ? { publicUrl } : {}) });
+  const { store, core, bootstrap: first, migrations } = await openCore(config, { metrics, serving: true, ...(publicUrl ? { publicUrl } : {}) });
   let shuttingDown = false;
   const app = createApp({
     core,
