@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// ssod's command line: `ssod [serve] | migrate | admin-key create | admin create | version | --help`.
+// ssod's command line: `ssod [serve] | migrate | admin-key create|list|revoke | admin create | backup | version | --help`.
 import { parseArgs } from "node:util";
 import { COMMANDS, UsageError, type Command } from "./cli/commands";
 import { commandHelp, mainHelp } from "./cli/help";

@@ -86,11 +86,12 @@ export async function openMigratedStore(
 /**
  * The store, the master key and the core. `publicUrl` is the URL browsers
  * reach ssod at: SSOD_PUBLIC_URL, else what the server knows once it has its
- * port (commands that serve nothing pass the configured one).
+ * port (commands that serve nothing pass the configured one). `serving`:
+ * the process is a server, held to the rules of start-up (src/core/bootstrap.ts).
  */
 export async function openCore(
   config: Config,
-  options: { metrics?: Metrics; publicUrl?: string; onEvent?: StoreEventListener } = {},
+  options: { metrics?: Metrics; publicUrl?: string; onEvent?: StoreEventListener; serving?: boolean } = {},
 ): Promise<{ store: Store; core: Core; bootstrap: BootstrapResult; migrations: MigrationReport }> {
   const { metrics, onEvent } = options;
   const dataDir = dataDirOf(config.databaseUrl);
@@ -112,7 +113,7 @@ export async function openCore(
       },
       metrics ? { telemetry: metrics } : {},
     );
-    return { store, core, migrations, bootstrap: await bootstrap(core, { adminApiKey: config.adminApiKey }) };
+    return { store, core, migrations, bootstrap: await bootstrap(core, { adminApiKey: config.adminApiKey, serving: options.serving ?? false }) };
   } catch (error) {
     await store.close().catch(() => {});
     throw error;
@@ -133,7 +134,7 @@ async function startupError(error: unknown, config: Config): Promise<unknown> {
 /** Everything a serving process is made of, each part complete when made. */
 export async function openRuntime(config: Config, logger: Logger, publicUrl?: string): Promise<Runtime> {
   const metrics = new Metrics();
-  const { store, core, bootstrap: first, migrations } = await openCore(config, { metrics, onEvent: logStoreEvents(logger), ...(publicUrl ? { publicUrl } : {}) });
+  const { store, core, bootstrap: first, migrations } = await openCore(config, { metrics, onEvent: logStoreEvents(logger), serving: true, ...(publicUrl ? { publicUrl } : {}) });
   let shuttingDown = false;
   const app = createApp({
     core,

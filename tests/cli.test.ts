@@ -6,40 +6,14 @@
 // a restore from it, and the master key file of a restored store. Exit codes:
 // 0 success, 1 failure, 2 bad usage or configuration.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { track } from "./helpers/children";
-import { BUILT, runBuilt, startBuiltServer, startBuiltServers, stopAll, type Run, type ServerProcess } from "./helpers/process";
+import { ROOT, ssod } from "./helpers/cli";
+import { BUILT, runBuilt, startBuiltServer, startBuiltServers, stopAll, type ServerProcess } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
-
-/** Runs `ssod ARGS` from source with only the environment given (plus PATH and HOME). */
-function ssod(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<Run> {
-  const home = tempDir("ssod-cli-home-");
-  return new Promise((resolve, reject) => {
-    const child = track(spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: home, ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    }));
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += String(d)));
-    child.stderr.on("data", (d) => (stderr += String(d)));
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
-    child.once("error", reject);
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? "");
-  });
-}
 
 const dbIn = (dir: string) => join(dir, "ssod.db");
 

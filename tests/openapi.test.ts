@@ -114,7 +114,7 @@ describe("the OpenAPI document", () => {
       }
     }
     // The examples taken from the seeds, and the native ones, succeed.
-    for (const name of ["POST /api.php", "POST /api/sso", "POST /admin/sso", "POST /GenerateSSOToken", "POST /v1/sources", "POST /v1/tokens", "GET /v1/sources/{id}", "PATCH /v1/sources/{id}", "DELETE /v1/sources/{id}"]) {
+    for (const name of ["POST /api.php", "POST /api/sso", "POST /admin/sso", "POST /GenerateSSOToken", "POST /v1/sources", "POST /v1/tokens", "GET /v1/sources/{id}", "PATCH /v1/sources/{id}", "DELETE /v1/sources/{id}", "POST /v1/admin-keys", "GET /v1/admin-keys", "DELETE /v1/admin-keys/{id}"]) {
       assert.ok(statuses[name]! >= 200 && statuses[name]! < 300, `${name} example succeeds (got ${statuses[name]})`);
     }
   });

@@ -1,8 +1,9 @@
 // The CLI's commands (SPEC §4): what each takes, what it prints, how it runs.
 import * as v from "valibot";
 import { passwordSchema, usernameSchema, createAdminAccount } from "../core/admin-accounts";
-import { createAdminKey } from "../core/admin-keys";
+import { adminKeyNameSchema, createAdminKey, listAdminKeys, revokeAdminKey } from "../core/admin-keys";
 import type { Config } from "../config";
+import type { Core } from "../core/context";
 import { createLogger } from "../log";
 import { openCore, openMigratedStore } from "../runtime";
 import { serveUntilSignalled } from "../server";
@@ -14,6 +15,7 @@ import { isRemoteUrl, openStore } from "../store/store";
 import { version } from "../version";
 import { banner, displayStore } from "./banner";
 import { readFirstLine } from "./read-stdin";
+import { table } from "./table";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -33,7 +35,20 @@ export interface Command {
   run(config: Config | undefined, options: Record<string, string | undefined>, args: string[]): Promise<number | "keep-running">;
 }
 
-const nameSchema = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(100, "must be at most 100 characters"));
+const CLI = { actor: { kind: "cli" }, ip: null } as const;
+
+/** A time as the terminal shows it: UTC to the second. */
+const when = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** Runs `work` on the store the configuration names, then closes it. */
+async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Promise<T> {
+  const { store, core } = await openCore(config);
+  try {
+    return await work(core);
+  } finally {
+    await store.close();
+  }
+}
 
 function check<S extends v.GenericSchema<unknown, string>>(schema: S, value: unknown, what: string): v.InferOutput<S> {
   const result = v.safeParse(schema, value);
@@ -80,14 +95,33 @@ export const COMMANDS: Command[] = [
     options: { name: { description: "What the key is for, e.g. \"ci\" or \"alice's laptop\"", required: true } },
     usesConfig: true,
     async run(config, options) {
-      const name = check(nameSchema, options.name, "--name");
-      const { store, core } = await openCore(config!);
-      try {
-        const { key } = await createAdminKey(core, name);
-        process.stdout.write(`${key}\n`);
-      } finally {
-        await store.close();
-      }
+      const name = check(adminKeyNameSchema, options.name, "--name");
+      const { key } = await withCore(config!, (core) => createAdminKey(core, name, CLI));
+      process.stdout.write(`${key}\n`);
+      return 0;
+    },
+  },
+  {
+    words: ["admin-key", "list"],
+    usage: "ssod admin-key list [options]",
+    summary: "List the admin keys: id, name, when made, when revoked (never the keys)",
+    usesConfig: true,
+    async run(config) {
+      const keys = await withCore(config!, listAdminKeys);
+      process.stdout.write(table(["ID", "NAME", "CREATED", "REVOKED"], keys.map((k) => [String(k.id), k.name, when(k.createdAt), k.revokedAt === null ? "-" : when(k.revokedAt)])));
+      return 0;
+    },
+  },
+  {
+    words: ["admin-key", "revoke"],
+    args: ["ID"],
+    usage: "ssod admin-key revoke ID [options]",
+    summary: "Revoke an admin key (see `admin-key list`); the last one not revoked is kept",
+    usesConfig: true,
+    async run(config, _options, args) {
+      const id = Number(check(v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a key's number, as `ssod admin-key list` shows it")), args[0], "ID"));
+      const { key, alreadyRevoked } = await withCore(config!, (core) => revokeAdminKey(core, id, CLI));
+      process.stdout.write(alreadyRevoked ? `admin key ${key.id} (${key.name}) was already revoked on ${when(key.revokedAt!)}\n` : `revoked admin key ${key.id} (${key.name})\n`);
       return 0;
     },
   },
@@ -100,13 +134,8 @@ export const COMMANDS: Command[] = [
     async run(config, options) {
       const username = check(usernameSchema, options.username, "--username");
       const password = check(passwordSchema, await readFirstLine("Password: "), "the password");
-      const { store, core } = await openCore(config!);
-      try {
-        await createAdminAccount(core, username, password);
-        process.stdout.write(`created admin ${username}\n`);
-      } finally {
-        await store.close();
-      }
+      await withCore(config!, (core) => createAdminAccount(core, username, password));
+      process.stdout.write(`created admin ${username}\n`);
       return 0;
     },
   },

@@ -1,19 +1,42 @@
-// Admin keys (SPEC §1): `ssod_ak_` + 43 base64url characters, stored as SHA-256.
+// Admin keys (SPEC §1, §5): `ssod_ak_` + 43 base64url characters, stored as
+// SHA-256. They can be listed and revoked; a revoked key stays revoked.
+import { and, asc, eq, exists, isNull, ne, sql, type SQL } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import * as v from "valibot";
 import { adminKeys } from "../store/schema";
 import { selectList } from "../store/select-list";
-import { statement } from "../store/store";
-import { auditInsert } from "./audit";
+import { actorName, auditInsertFrom, type Actor } from "./audit";
 import { applyChange } from "./changes";
 import type { Core } from "./context";
 import { randomSecret, safeEqual, sha256 } from "./crypto";
+import { CoreError } from "./errors";
 
 export const ADMIN_KEY_PATTERN = /^ssod_ak_[A-Za-z0-9_-]{43}$/;
+
+/** What a key is called ("ci", "alice's laptop"): the same rule for the CLI and the API. */
+export const adminKeyNameSchema = v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(100, "must be at most 100 characters"));
 
 export interface AdminKey {
   id: number;
   name: string;
   keyHash: string;
   revokedAt: number | null;
+}
+
+/** A key as it is shown: never the key, never its hash. */
+export interface AdminKeyInfo {
+  id: number;
+  name: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+const shown = { id: adminKeys.id, name: adminKeys.name, createdAt: adminKeys.createdAt, revokedAt: adminKeys.revokedAt };
+
+/** Who changes a key, and from where (null from the command line). */
+export interface KeyChange {
+  actor: Actor;
+  ip: string | null;
 }
 
 export const adminKeyByHashLookup = {
@@ -36,39 +59,98 @@ export async function authenticateAdminKey(core: Core, presented: string): Promi
   return key;
 }
 
-/** Stores a new admin key and returns it: the only time it is ever shown. */
-export async function createAdminKey(core: Core, name: string, actor = "cli"): Promise<{ id: number; key: string }> {
-  const key = generateAdminKey();
-  const [rows] = await applyChange(core, [
-    core.store.db.insert(adminKeys).values({ name, keyHash: sha256(key), createdAt: core.now() }).returning({ id: adminKeys.id }),
-    auditInsert(core, { actor, action: "admin_key.create", outcome: "success", target: name }),
-  ]);
-  return { id: rows[0]!.id, key };
+export function listAdminKeys(core: Core): Promise<AdminKeyInfo[]> {
+  return core.store.db.select(shown).from(adminKeys).orderBy(asc(adminKeys.id));
 }
 
 /**
- * Makes sure a given key (SSOD_ADMIN_API_KEY) is known; idempotent, so any
- * number of instances starting together store it once.
+ * The audit row of the key that the statement before it in the batch
+ * inserted, read from that row; none when that insert inserted nothing (a
+ * conditional insert that lost a race), so every stored key has one row.
  */
-export async function ensureAdminKey(core: Core, key: string, name: string): Promise<void> {
-  const insert = statement(core.store.db.insert(adminKeys).values({ name, keyHash: sha256(key), createdAt: core.now() }).onConflictDoNothing());
-  await core.store.write({ statements: [insert], decode: () => undefined });
+function createdAudit(core: Core, actor: string, ip: string | null) {
+  return auditInsertFrom(
+    core,
+    { actor, action: "admin_key.create", outcome: "success", target: sql`${adminKeys.name}`, ip, detail: sql`json_object('id', ${adminKeys.id})` },
+    adminKeys,
+    sql`${adminKeys.id} = last_insert_rowid() AND changes() > 0`,
+  );
+}
+
+/** Stores a new admin key and returns it: the only time it is ever shown. */
+export async function createAdminKey(core: Core, name: string, context: KeyChange): Promise<AdminKeyInfo & { key: string }> {
+  const key = generateAdminKey();
+  const [rows] = await applyChange(core, [
+    core.store.db.insert(adminKeys).values({ name, keyHash: sha256(key), createdAt: core.now() }).returning(shown),
+    createdAudit(core, actorName(context.actor), context.ip),
+  ]);
+  return { ...rows[0]!, key };
+}
+
+/**
+ * The insert of a key unless admin_keys holds a row that `existing` selects:
+ * the inserts at start, which any number of instances run at once. One
+ * conditional statement, so the race has one winner; and a key already
+ * stored costs nothing (no row id spent, no write).
+ */
+function insertKeyUnless(core: Core, name: string, keyHash: string, existing: SQL) {
+  return core.store.db.all(
+    sql`INSERT INTO ${adminKeys} (name, key_hash, created_at) SELECT ${name}, ${keyHash}, ${core.now()} WHERE NOT EXISTS (SELECT 1 FROM ${adminKeys} WHERE ${existing}) RETURNING id`,
+  );
+}
+
+/**
+ * Makes sure a given key (SSOD_ADMIN_API_KEY) is known, and answers it as
+ * stored. A key already there is left as it is: a revoked one stays revoked.
+ */
+export async function ensureAdminKey(core: Core, key: string, name: string): Promise<AdminKeyInfo> {
+  const keyHash = sha256(key);
+  await applyChange(core, [insertKeyUnless(core, name, keyHash, eq(adminKeys.keyHash, keyHash)), createdAudit(core, "system", null)]);
+  return (await core.store.db.select(shown).from(adminKeys).where(eq(adminKeys.keyHash, keyHash)).get())!;
 }
 
 /**
  * At first start with no admin key at all, makes one and returns it to be
- * printed once. A single conditional insert, so only one of several
- * instances starting together gets (and prints) it.
+ * printed once: only one of several instances starting together gets it.
  */
 export async function createFirstAdminKey(core: Core): Promise<string | undefined> {
   const key = generateAdminKey();
-  return core.store.write({
-    statements: [
-      {
-        sql: "INSERT INTO admin_keys (name, key_hash, created_at) SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM admin_keys) RETURNING id",
-        args: ["first start", sha256(key), core.now()],
-      },
-    ],
-    decode: (results) => (results[0]!.rows.length > 0 ? key : undefined),
-  });
+  const [inserted] = await applyChange(core, [insertKeyUnless(core, "first start", sha256(key), sql`true`), createdAudit(core, "system", null)]);
+  return inserted.length > 0 ? key : undefined;
+}
+
+export interface Revocation {
+  key: AdminKeyInfo;
+  /** It was revoked before: nothing changed. */
+  alreadyRevoked: boolean;
+}
+
+/**
+ * Revokes a key: from the next request on it authenticates nothing. Revoking
+ * a revoked key changes nothing and says so. The last key that still works
+ * is not revoked, so that nobody locks every admin out by accident.
+ */
+export async function revokeAdminKey(core: Core, id: number, context: KeyChange): Promise<Revocation> {
+  const other = alias(adminKeys, "other");
+  const { db } = core.store;
+  // One conditional statement: two admins revoking the last two keys at once cannot both succeed.
+  const target = and(
+    eq(adminKeys.id, id),
+    isNull(adminKeys.revokedAt),
+    exists(db.select({ id: other.id }).from(other).where(and(ne(other.id, id), isNull(other.revokedAt)))),
+  )!;
+  const [, revoked] = await applyChange(core, [
+    auditInsertFrom(
+      core,
+      { actor: actorName(context.actor), action: "admin_key.revoke", outcome: "success", target: sql`${adminKeys.name}`, ip: context.ip, detail: { id } },
+      adminKeys,
+      target,
+    ),
+    db.update(adminKeys).set({ revokedAt: core.now() }).where(target).returning(shown),
+  ]);
+  if (revoked[0]) return { key: revoked[0], alreadyRevoked: false };
+  const key = await db.select(shown).from(adminKeys).where(eq(adminKeys.id, id)).get();
+  if (!key) throw new CoreError("not_found", `no admin key ${id}`);
+  if (key.revokedAt !== null) return { key, alreadyRevoked: true };
+  throw new CoreError("conflict", `admin key ${id} is the only one not revoked: create another first, so that an admin key still works`);
 }

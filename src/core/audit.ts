@@ -22,8 +22,13 @@ export interface AuditEvent {
   detail?: Record<string, unknown> | SQL | null;
 }
 
-/** Who did it, as written in the log: "admin_key:3", "admin:alice", "source:portal", "anonymous". */
-export type Actor = { kind: "admin_key"; id: number; name: string } | { kind: "admin"; id: number; username: string } | { kind: "source"; id: number; code: string };
+/** Who did it, as written in the log: "admin_key:3", "admin:alice", "source:portal", "cli", "anonymous". */
+export type Actor =
+  | { kind: "admin_key"; id: number; name: string }
+  | { kind: "admin"; id: number; username: string }
+  | { kind: "source"; id: number; code: string }
+  /** Someone with the store at hand, running the command line. */
+  | { kind: "cli" };
 
 export function actorName(actor: Actor | undefined): string {
   if (!actor) return "anonymous";
@@ -34,6 +39,8 @@ export function actorName(actor: Actor | undefined): string {
       return `admin:${actor.username}`;
     case "source":
       return `source:${actor.code}`;
+    case "cli":
+      return "cli";
   }
 }
 

@@ -103,7 +103,11 @@ export interface BootstrapResult {
   firstAdminKey?: string;
 }
 
-export async function bootstrap(core: Core, options: { adminApiKey?: string | undefined }): Promise<BootstrapResult> {
+/**
+ * `serving`: a server refuses to start on a revoked SSOD_ADMIN_API_KEY; the
+ * other commands run, so that `ssod admin-key create` can make its successor.
+ */
+export async function bootstrap(core: Core, options: { adminApiKey?: string | undefined; serving: boolean }): Promise<BootstrapResult> {
   // The default source comes from the first migration without a signing
   // secret (SQL cannot seal); give it one.
   await core.store.write({
@@ -117,7 +121,12 @@ export async function bootstrap(core: Core, options: { adminApiKey?: string | un
   });
   await ensureSigningKey(core);
   if (options.adminApiKey) {
-    await ensureAdminKey(core, options.adminApiKey, "SSOD_ADMIN_API_KEY");
+    const stored = await ensureAdminKey(core, options.adminApiKey, "SSOD_ADMIN_API_KEY");
+    if (stored.revokedAt !== null && options.serving) {
+      throw new ConfigError(
+        `SSOD_ADMIN_API_KEY: this key was revoked on ${new Date(stored.revokedAt).toISOString()}; remove it from the configuration or make a new one with \`ssod admin-key create\``,
+      );
+    }
     return {};
   }
   const firstAdminKey = await createFirstAdminKey(core);

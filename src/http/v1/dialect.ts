@@ -20,7 +20,7 @@ export const v1Dialect: Dialect = {
     401: "Missing or invalid credentials",
     403: "Not allowed",
     404: "No such thing",
-    409: "Conflict (a code or email already in use)",
+    409: "Conflict (a code or email already in use; revoking the last admin key)",
     413: "Body over 64 KiB",
     415: "Not JSON",
     429: "Too many failed attempts (Retry-After)",
@@ -35,5 +35,6 @@ export const V1 = {
   users: "Native v1: users and sessions",
   audit: "Native v1: audit log",
   keys: "Native v1: signing keys",
+  adminKeys: "Native v1: admin keys",
   browser: "Browser sign-in",
 } as const;

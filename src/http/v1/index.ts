@@ -1,9 +1,10 @@
 // The native API (SPEC §3): JSON in, JSON out, RFC 9457 problems for errors.
+import { adminKeyRoutes } from "./admin-keys";
 import { auditRoutes } from "./audit";
 import { keyRoutes } from "./keys";
 import { sourceRoutes } from "./sources";
 import { tokenRoutes } from "./tokens";
 import { userRoutes } from "./users";
 
-export const v1Routes = [...sourceRoutes, ...auditRoutes, ...tokenRoutes, ...userRoutes, ...keyRoutes];
+export const v1Routes = [...sourceRoutes, ...auditRoutes, ...tokenRoutes, ...userRoutes, ...keyRoutes, ...adminKeyRoutes];
 export { loginRoutes as v1BrowserRoutes } from "./login";
