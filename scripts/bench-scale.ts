@@ -51,12 +51,19 @@ async function prefilledStore(dir: string, tokens: number, users: number, expire
 }
 
 async function startSsod(dir: string, url: string, env: Record<string, string> = {}) {
-  return startServer([join(root, "dist/ssod.mjs")], { SSOD_DATABASE_URL: url, SSOD_ADMIN_API_KEY: ADMIN_KEY, SSOD_HOST: "127.0.0.1", SSOD_PORT: "0", SSOD_CACHE_DIR: join(dir, "cache"), ...env }, dir);
+  return startServer(
+    [join(root, "dist/ssod.mjs")],
+    { SSOD_DATABASE_URL: url, SSOD_ADMIN_API_KEY: ADMIN_KEY, SSOD_HOST: "127.0.0.1", SSOD_PORT: "0", SSOD_CACHE_DIR: join(dir, "cache"), ...env },
+    dir,
+  );
 }
 
 async function issueAndRedeem(url: string) {
   const headers = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
-  const issue = await measure({ url: `${url}/v1/tokens`, method: "POST", headers, body: JSON.stringify({ user: { email: "scale@example.com" } }), connections: 50, seconds: SECONDS }, 2);
+  const issue = await measure(
+    { url: `${url}/v1/tokens`, method: "POST", headers, body: JSON.stringify({ user: { email: "scale@example.com" } }), connections: 50, seconds: SECONDS },
+    2,
+  );
   const tokens: string[] = [];
   const count = Math.ceil(issue.requestsPerSecond * (SECONDS + 2) * 1.5) + 1000;
   let next = 0;
@@ -71,7 +78,14 @@ async function issueAndRedeem(url: string) {
   );
   let cursor = 0;
   const redeem = await measure(
-    { url: `${url}/v1/tokens/redeem`, method: "POST", headers, nextBody: () => JSON.stringify({ token: tokens[cursor++] ?? "x" }), connections: 50, seconds: SECONDS },
+    {
+      url: `${url}/v1/tokens/redeem`,
+      method: "POST",
+      headers,
+      nextBody: () => JSON.stringify({ token: tokens[cursor++] ?? "x" }),
+      connections: 50,
+      seconds: SECONDS,
+    },
     2,
   );
   return { issue, redeem };
@@ -120,7 +134,17 @@ async function main() {
   }
   const sweepSeconds = (performance.now() - sweepStart) / 1000;
   // Then 5 s of issuing (tens of thousands of tokens): the file must not grow, the freed pages are reused.
-  await measure({ url: `${swept.url}/v1/tokens`, method: "POST", headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" }, body: JSON.stringify({ user: { email: "after@example.com" } }), connections: 50, seconds: 5 }, 0);
+  await measure(
+    {
+      url: `${swept.url}/v1/tokens`,
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ user: { email: "after@example.com" } }),
+      connections: 50,
+      seconds: 5,
+    },
+    0,
+  );
   await swept.stop();
   const sizeAfter = statSync(dbFile).size;
   process.stdout.write(

@@ -56,7 +56,9 @@ async function account(label: string, server: Server, load: LoadOptions, sqld?: 
   const ownUs = process.cpuUsage(own);
   const after = threadCpu(server.child.pid!);
   const perRequest = (ms: number) => `${((ms * 1000) / figures.total).toFixed(1)} µs`;
-  process.stdout.write(`\n${label}: ${figures.requestsPerSecond} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, non-2xx ${figures.non2xx + figures.errors}\n`);
+  process.stdout.write(
+    `\n${label}: ${figures.requestsPerSecond} req/s, p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, non-2xx ${figures.non2xx + figures.errors}\n`,
+  );
   const used = [...after].map(([thread, ms]) => [thread, ms - (before.get(thread) ?? 0)] as const);
   const all = used.reduce((sum, [, ms]) => sum + ms, 0);
   // Threads that did next to nothing (idle helpers) are left out.
@@ -75,20 +77,31 @@ async function main() {
   const dir = tempDir("ssod-threads-");
 
   const ceiling = await startServer([join(root, "scripts/bench/ceiling.mjs")], {}, root);
-  await account("ceiling (bare Hono JSON echo)", ceiling, { url: `${ceiling.url}/echo`, method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user: { email: "bench@example.com" } }), connections: CONNECTIONS, seconds: SECONDS });
+  await account("ceiling (bare Hono JSON echo)", ceiling, {
+    url: `${ceiling.url}/echo`,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user: { email: "bench@example.com" } }),
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+  });
   await ceiling.stop();
 
   const sqld = process.argv.includes("--sqld") ? await startSqld() : undefined;
   const store: Record<string, string> = sqld
     ? { SSOD_DATABASE_URL: `${sqld.wsUrl.replace(/^ws:/, "libsql:")}?tls=0`, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: "a".repeat(64) }
     : { SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}` };
-  const ssod = await startServer([...(profile ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), join(root, "dist/ssod.mjs")], {
-    SSOD_ADMIN_API_KEY: ADMIN_KEY,
-    SSOD_HOST: "127.0.0.1",
-    SSOD_PORT: "0",
-    SSOD_CACHE_DIR: join(dir, "cache"),
-    ...store,
-  }, dir);
+  const ssod = await startServer(
+    [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : []), join(root, "dist/ssod.mjs")],
+    {
+      SSOD_ADMIN_API_KEY: ADMIN_KEY,
+      SSOD_HOST: "127.0.0.1",
+      SSOD_PORT: "0",
+      SSOD_CACHE_DIR: join(dir, "cache"),
+      ...store,
+    },
+    dir,
+  );
   await account(`ssod ${endpoint}${sqld ? " (sqld)" : ""}`, ssod, await loadFor(endpoint, ssod.url), sqld);
   await ssod.stop();
   await sqld?.stop();

@@ -65,7 +65,19 @@ async function main() {
   const ceilingRuns: Figures[] = [];
   const measureCeiling = async () => {
     const ceiling = await startServer([join(root, "scripts/bench/ceiling.mjs")], {}, root);
-    ceilingRuns.push(await measure({ url: `${ceiling.url}/echo`, method: "POST", headers: { "content-type": "application/json" }, body: echoBody, connections: CONNECTIONS, seconds: SECONDS }, WARMUP));
+    ceilingRuns.push(
+      await measure(
+        {
+          url: `${ceiling.url}/echo`,
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: echoBody,
+          connections: CONNECTIONS,
+          seconds: SECONDS,
+        },
+        WARMUP,
+      ),
+    );
     await ceiling.stop();
   };
   const ssodRows: Row[] = [];
@@ -94,7 +106,10 @@ async function main() {
   // share it, through a libsql:// URL as Turso gives them (a WebSocket).
   const sqld = await startSqld();
   const libsqlUrl = `${sqld.wsUrl.replace(/^ws:/, "libsql:")}?tls=0`;
-  const remote = await startSsod({ SSOD_DATABASE_URL: libsqlUrl, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: "a".repeat(64) }, tempDir("ssod-bench-remote-"));
+  const remote = await startSsod(
+    { SSOD_DATABASE_URL: libsqlUrl, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: "a".repeat(64) },
+    tempDir("ssod-bench-remote-"),
+  );
   await runEndpoints(remote, " (sqld)", ssodRows);
   await remote.stop();
   await sqld.stop();
@@ -114,7 +129,8 @@ async function main() {
     [`issue and redeem on sqld >= ${TARGETS.sqldRatio * 100}% of the ceiling`]: sqldRows.every((r) => r.ratio >= TARGETS.sqldRatio),
     [`p99 <= ${TARGETS.p99Ms} ms (file store)`]: fileRows.every((r) => r.p99Ms <= TARGETS.p99Ms),
     [`peak RSS <= ${TARGETS.rssMb} MB (${peakRssMb.toFixed(0)} MB)`]: peakRssMb <= TARGETS.rssMb,
-    [`start to healthy <= ${TARGETS.startMs} ms (median ${startMs.toFixed(0)} ms of ${startRuns.map((ms) => ms.toFixed(0)).join(", ")}; first start on an empty store ${coldStartMs.toFixed(0)} ms)`]: startMs <= TARGETS.startMs,
+    [`start to healthy <= ${TARGETS.startMs} ms (median ${startMs.toFixed(0)} ms of ${startRuns.map((ms) => ms.toFixed(0)).join(", ")}; first start on an empty store ${coldStartMs.toFixed(0)} ms)`]:
+      startMs <= TARGETS.startMs,
     "no errors or non-2xx answers": endpoints.every((r) => r.non2xx + r.errors === 0),
   };
   process.stdout.write(`\n${table(rows)}\n\n`);

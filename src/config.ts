@@ -18,10 +18,7 @@ const integer = (min: number, max: number) =>
     v.maxValue(max, `an integer from ${min} to ${max}`),
   );
 
-const storeUrl = v.pipe(
-  v.string(),
-  v.regex(/^(file|libsql|https?|wss?):/i, "a file:, libsql://, http(s):// or ws(s):// URL"),
-);
+const storeUrl = v.pipe(v.string(), v.regex(/^(file|libsql|https?|wss?):/i, "a file:, libsql://, http(s):// or ws(s):// URL"));
 
 const httpBase = v.pipe(
   v.string(),
@@ -63,7 +60,11 @@ export const SETTINGS = {
     default: "file:./data/ssod.db",
     help: "Store: a file (embedded libSQL) or a libSQL server (sqld, Turso)",
   },
-  databaseAuthToken: { env: "SSOD_DATABASE_AUTH_TOKEN", schema: v.pipe(v.string(), v.minLength(1, "a non-empty token")), help: "Auth token for a remote store" },
+  databaseAuthToken: {
+    env: "SSOD_DATABASE_AUTH_TOKEN",
+    schema: v.pipe(v.string(), v.minLength(1, "a non-empty token")),
+    help: "Auth token for a remote store",
+  },
   host: { env: "SSOD_HOST", schema: v.pipe(v.string(), v.minLength(1, "a host name or IP address")), default: "0.0.0.0", help: "Address to listen on" },
   port: { env: "SSOD_PORT", schema: integer(0, 65535), default: "8080", help: "Port to listen on (0: any free port)" },
   publicUrl: { env: "SSOD_PUBLIC_URL", schema: httpBase, help: "URL browsers reach ssod at (default http://localhost:<port>)" },
@@ -74,7 +75,10 @@ export const SETTINGS = {
   },
   masterKey: {
     env: "SSOD_MASTER_KEY",
-    schema: v.pipe(v.string(), v.check((s) => MasterKey.parse(s) !== undefined, "32 bytes as 43 base64url characters or 64 hex digits")),
+    schema: v.pipe(
+      v.string(),
+      v.check((s) => MasterKey.parse(s) !== undefined, "32 bytes as 43 base64url characters or 64 hex digits"),
+    ),
     help: "Seals stored secrets (signing and client secrets, private keys); required with a remote store",
   },
   logLevel: { env: "SSOD_LOG_LEVEL", schema: v.picklist(LOG_LEVELS, `one of ${LOG_LEVELS.join(", ")}`), default: "info", help: "Log level" },
@@ -116,7 +120,10 @@ export { ConfigError };
 
 /** `SSOD_DATABASE_URL` → `--database-url`. */
 export function flagOf(env: string): string {
-  return env.replace(/^SSOD_/, "").toLowerCase().replaceAll("_", "-");
+  return env
+    .replace(/^SSOD_/, "")
+    .toLowerCase()
+    .replaceAll("_", "-");
 }
 
 /** Reads the configuration: flags first, then the environment, then defaults. */

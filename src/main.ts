@@ -42,7 +42,8 @@ async function main(argv: string[]): Promise<number | "keep-running"> {
     if (option.required && !options[name]) throw new UsageError(`--${name} is required`);
   }
   for (const name of Object.keys(ownFlags)) {
-    if (options[name] !== undefined && !(name in (found.command.options ?? {}))) throw new UsageError(`--${name} does not apply to ${found.command.words.join(" ")}`);
+    if (options[name] !== undefined && !(name in (found.command.options ?? {})))
+      throw new UsageError(`--${name} does not apply to ${found.command.words.join(" ")}`);
   }
   const config = found.command.usesConfig ? loadConfig(process.env, options) : undefined;
   return found.command.run(config, options, found.rest);

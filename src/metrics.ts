@@ -14,7 +14,12 @@ export interface RequestObservation {
 
 export class Metrics implements Telemetry {
   readonly registry = new Registry();
-  readonly #requests = new Counter({ name: "ssod_http_requests_total", help: "HTTP requests by route and status", labelNames: ["method", "route", "status"], registers: [this.registry] });
+  readonly #requests = new Counter({
+    name: "ssod_http_requests_total",
+    help: "HTTP requests by route and status",
+    labelNames: ["method", "route", "status"],
+    registers: [this.registry],
+  });
   readonly #latency = new Histogram({
     name: "ssod_http_request_duration_seconds",
     help: "HTTP request latency by route",
@@ -22,10 +27,30 @@ export class Metrics implements Telemetry {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
-  readonly #issued = new Counter({ name: "ssod_tokens_issued_total", help: "Tokens issued by source and dialect", labelNames: ["source", "dialect"], registers: [this.registry] });
-  readonly #redeemed = new Counter({ name: "ssod_tokens_redeemed_total", help: "Tokens redeemed by source and way (api, browser)", labelNames: ["source", "via"], registers: [this.registry] });
-  readonly #refused = new Counter({ name: "ssod_tokens_refused_total", help: "Redemptions refused, by way and reason", labelNames: ["via", "reason"], registers: [this.registry] });
-  readonly #throttled = new Counter({ name: "ssod_throttled_total", help: "Requests answered 429 after too many failures", labelNames: ["action"], registers: [this.registry] });
+  readonly #issued = new Counter({
+    name: "ssod_tokens_issued_total",
+    help: "Tokens issued by source and dialect",
+    labelNames: ["source", "dialect"],
+    registers: [this.registry],
+  });
+  readonly #redeemed = new Counter({
+    name: "ssod_tokens_redeemed_total",
+    help: "Tokens redeemed by source and way (api, browser)",
+    labelNames: ["source", "via"],
+    registers: [this.registry],
+  });
+  readonly #refused = new Counter({
+    name: "ssod_tokens_refused_total",
+    help: "Redemptions refused, by way and reason",
+    labelNames: ["via", "reason"],
+    registers: [this.registry],
+  });
+  readonly #throttled = new Counter({
+    name: "ssod_throttled_total",
+    help: "Requests answered 429 after too many failures",
+    labelNames: ["action"],
+    registers: [this.registry],
+  });
   readonly #storeLatency = new Histogram({
     name: "ssod_store_call_duration_seconds",
     help: "Store call latency (a write is one group commit)",
@@ -33,7 +58,12 @@ export class Metrics implements Telemetry {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers: [this.registry],
   });
-  readonly #storeErrors = new Counter({ name: "ssod_store_errors_total", help: "Failed store calls by kind and error", labelNames: ["kind", "error"], registers: [this.registry] });
+  readonly #storeErrors = new Counter({
+    name: "ssod_store_errors_total",
+    help: "Failed store calls by kind and error",
+    labelNames: ["kind", "error"],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "ssod_" });

@@ -45,7 +45,10 @@ export function logStoreEvents(logger: Logger): StoreEventListener {
       case "folder-left-open":
         return logger.warn({ path: event.path, mode: octal(event.mode) }, "data folder readable by other users");
       case "writes-refused":
-        return logger.warn({ since: event.since.toISOString(), reason: event.reason }, "store refuses writes: the disk is full; writes answer 503 until space is freed");
+        return logger.warn(
+          { since: event.since.toISOString(), reason: event.reason },
+          "store refuses writes: the disk is full; writes answer 503 until space is freed",
+        );
       case "writes-accepted":
         return logger.info({ since: event.since.toISOString(), refusedForMs: event.refusedForMs }, "store accepts writes again");
     }
@@ -54,8 +57,12 @@ export function logStoreEvents(logger: Logger): StoreEventListener {
 
 /** For the CLI's one-shot commands, which have no log: the same events as plain lines on stderr. */
 const stderrStoreEvents: StoreEventListener = (event) => {
-  if (event.kind === "mode-tightened") process.stderr.write(`ssod: ${event.path} could be read by other users: mode ${octal(event.from)} tightened to ${octal(event.to)}\n`);
-  else if (event.kind === "folder-left-open") process.stderr.write(`ssod: the data folder ${event.path} (mode ${octal(event.mode)}) can be read by other users; it holds other files, so its mode is left alone\n`);
+  if (event.kind === "mode-tightened")
+    process.stderr.write(`ssod: ${event.path} could be read by other users: mode ${octal(event.from)} tightened to ${octal(event.to)}\n`);
+  else if (event.kind === "folder-left-open")
+    process.stderr.write(
+      `ssod: the data folder ${event.path} (mode ${octal(event.mode)}) can be read by other users; it holds other files, so its mode is left alone\n`,
+    );
 };
 
 /** Opens the store named by the configuration and applies pending migrations. */
@@ -125,7 +132,9 @@ async function startupError(error: unknown, config: Config): Promise<unknown> {
   const where = displayStore(config.databaseUrl);
   const refused =
     error instanceof StoreAuthError ||
-    (error instanceof StoreUnavailableError && remoteTransport(config.databaseUrl) === "ws" && (await refusesToken(config.databaseUrl, config.databaseAuthToken)));
+    (error instanceof StoreUnavailableError &&
+      remoteTransport(config.databaseUrl) === "ws" &&
+      (await refusesToken(config.databaseUrl, config.databaseAuthToken)));
   if (refused) return new Error(`SSOD_DATABASE_AUTH_TOKEN: the store at ${where} refused it; check the token`);
   if (error instanceof StoreUnavailableError) return new Error(`SSOD_DATABASE_URL: cannot reach the store at ${where} (${error.message})`);
   return error;
@@ -134,7 +143,12 @@ async function startupError(error: unknown, config: Config): Promise<unknown> {
 /** Everything a serving process is made of, each part complete when made. */
 export async function openRuntime(config: Config, logger: Logger, publicUrl?: string): Promise<Runtime> {
   const metrics = new Metrics();
-  const { store, core, bootstrap: first, migrations } = await openCore(config, { metrics, onEvent: logStoreEvents(logger), serving: true, ...(publicUrl ? { publicUrl } : {}) });
+  const {
+    store,
+    core,
+    bootstrap: first,
+    migrations,
+  } = await openCore(config, { metrics, onEvent: logStoreEvents(logger), serving: true, ...(publicUrl ? { publicUrl } : {}) });
   let shuttingDown = false;
   const app = createApp({
     core,

@@ -29,7 +29,8 @@ type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 
 /** Binds the port, answering 503 until `serve` gives it the app. */
 function bind(config: Config): Promise<{ server: HttpServer; port: number; serve(fetch: Fetch): void }> {
-  let handler: Fetch = () => new Response(JSON.stringify({ status: "starting" }), { status: 503, headers: { "Content-Type": "application/json", "Retry-After": "1" } });
+  let handler: Fetch = () =>
+    new Response(JSON.stringify({ status: "starting" }), { status: 503, headers: { "Content-Type": "application/json", "Retry-After": "1" } });
   const server = createAdaptorServer({
     fetch: (request, env) => handler(request, env),
     serverOptions: {
@@ -43,8 +44,10 @@ function bind(config: Config): Promise<{ server: HttpServer; port: number; serve
   }) as HttpServer;
   return new Promise((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "EADDRINUSE") reject(new ConfigError(`SSOD_PORT: port ${config.port} on ${config.host} is already in use; stop what listens there, or choose another port`));
-      else if (error.code === "EACCES") reject(new ConfigError(`SSOD_PORT: this user may not listen on port ${config.port} of ${config.host}; choose a port above 1023`));
+      if (error.code === "EADDRINUSE")
+        reject(new ConfigError(`SSOD_PORT: port ${config.port} on ${config.host} is already in use; stop what listens there, or choose another port`));
+      else if (error.code === "EACCES")
+        reject(new ConfigError(`SSOD_PORT: this user may not listen on port ${config.port} of ${config.host}; choose a port above 1023`));
       else reject(error);
     });
     server.listen(config.port, config.host, () => {

@@ -67,9 +67,16 @@ describe("/v1/admin-keys", () => {
     assert.equal(listed.status, 200, "the new key works");
     assert.equal(listed.body.nextCursor, null);
     const items = listed.body.items as KeyJson[];
-    assert.deepEqual(items.map((k) => [k.id, k.name]), [[1, "SSOD_ADMIN_API_KEY"], [created.id, "ci"]]);
+    assert.deepEqual(
+      items.map((k) => [k.id, k.name]),
+      [
+        [1, "SSOD_ADMIN_API_KEY"],
+        [created.id, "ci"],
+      ],
+    );
     for (const item of items) assert.deepEqual(Object.keys(item).sort(), ["createdAt", "id", "name", "revokedAt"]);
-    for (const secret of [s.adminKey, created.key, sha256(s.adminKey), sha256(created.key)]) assert.ok(!listed.text.includes(secret), "no key and no hash in the list");
+    for (const secret of [s.adminKey, created.key, sha256(s.adminKey), sha256(created.key)])
+      assert.ok(!listed.text.includes(secret), "no key and no hash in the list");
   });
 
   test("a name is required: 1 to 100 characters, and nothing else in the body", async () => {
@@ -109,10 +116,14 @@ describe("DELETE /v1/admin-keys/{id}", () => {
 
     const revoked = await call(s, "DELETE", `/v1/admin-keys/${doomed.id}`, s.adminKey);
     assert.equal(revoked.status, 200, revoked.text);
-    assert.deepEqual({ ...revoked.body, revokedAt: undefined }, { id: doomed.id, name: "doomed", createdAt: doomed.createdAt, revokedAt: undefined, alreadyRevoked: false, usedByThisRequest: false });
+    assert.deepEqual(
+      { ...revoked.body, revokedAt: undefined },
+      { id: doomed.id, name: "doomed", createdAt: doomed.createdAt, revokedAt: undefined, alreadyRevoked: false, usedByThisRequest: false },
+    );
     assert.match(String(revoked.body.revokedAt), ISO);
 
-    for (const path of ["/v1/sources", "/v1/admin-keys", "/v1/audit"]) assert.equal((await s.request("GET", path, { headers: bearer(doomed.key) })).status, 401, path);
+    for (const path of ["/v1/sources", "/v1/admin-keys", "/v1/audit"])
+      assert.equal((await s.request("GET", path, { headers: bearer(doomed.key) })).status, 401, path);
     for (const path of ["/api/sso", "/admin/sso"]) {
       for (const headers of tykHeaders) {
         const r = await tyk(path, headers);
@@ -214,13 +225,16 @@ describe("audit", () => {
     const { store, core } = await openCore(again);
     try {
       const rows = (await listAudit(core, { limit: 50, action: "admin_key.create" })).events;
-      assert.deepEqual(rows.map((r) => [r.actor, r.target, r.detail]), [["system", "SSOD_ADMIN_API_KEY", { id: 1 }]]);
+      assert.deepEqual(
+        rows.map((r) => [r.actor, r.target, r.detail]),
+        [["system", "SSOD_ADMIN_API_KEY", { id: 1 }]],
+      );
     } finally {
       await store.close();
     }
   });
 
-  test("the first-start key has its audit row (actor system, target \"first start\"): instances starting together make one key and one row", async () => {
+  test('the first-start key has its audit row (actor system, target "first start"): instances starting together make one key and one row', async () => {
     const dir = tempDir();
     const config = loadConfig({ SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}`, SSOD_LOG_LEVEL: "silent" });
     const opened = await Promise.all([openCore(config), openCore(config), openCore(config)]);
@@ -230,7 +244,10 @@ describe("audit", () => {
       const { core } = opened[0]!;
       assert.ok(await authenticateAdminKey(core, printed[0]!), "and it works");
       const rows = (await listAudit(core, { limit: 50, action: "admin_key.create" })).events;
-      assert.deepEqual(rows.map((r) => [r.actor, r.target, r.outcome, r.detail]), [["system", "first start", "success", { id: 1 }]]);
+      assert.deepEqual(
+        rows.map((r) => [r.actor, r.target, r.outcome, r.detail]),
+        [["system", "first start", "success", { id: 1 }]],
+      );
     } finally {
       for (const o of opened) await o.store.close();
     }
@@ -252,7 +269,9 @@ describe("a revoked SSOD_ADMIN_API_KEY", () => {
     assert.equal(serve.code, 2, serve.stderr);
     const on = String(revoked.body.revokedAt);
     assert.ok(
-      serve.stderr.includes(`SSOD_ADMIN_API_KEY: this key was revoked on ${on}; remove it from the configuration or make a new one with \`ssod admin-key create\``),
+      serve.stderr.includes(
+        `SSOD_ADMIN_API_KEY: this key was revoked on ${on}; remove it from the configuration or make a new one with \`ssod admin-key create\``,
+      ),
       serve.stderr,
     );
     assert.ok(!serve.stderr.includes(s.adminKey) && !serve.stdout.includes(s.adminKey), "the key is never echoed");
@@ -318,11 +337,14 @@ describe("ssod admin-key list and revoke", () => {
     try {
       assert.equal(await authenticateAdminKey(core, laptop), undefined, "the revoked key authenticates nothing");
       const rows = (await listAudit(core, { limit: 50 })).events.filter((e) => e.action.startsWith("admin_key."));
-      assert.deepEqual(rows.map((r) => [r.actor, r.action, r.target]), [
-        ["cli", "admin_key.revoke", "alice's laptop"],
-        ["cli", "admin_key.create", "alice's laptop"],
-        ["system", "admin_key.create", "SSOD_ADMIN_API_KEY"],
-      ]);
+      assert.deepEqual(
+        rows.map((r) => [r.actor, r.action, r.target]),
+        [
+          ["cli", "admin_key.revoke", "alice's laptop"],
+          ["cli", "admin_key.create", "alice's laptop"],
+          ["system", "admin_key.create", "SSOD_ADMIN_API_KEY"],
+        ],
+      );
     } finally {
       await store.close();
     }

@@ -36,15 +36,30 @@ describe("the built server (SSOD_REQUEST_TIMEOUT=2)", () => {
   });
 
   /** A raw request with node:http; chunked (no Content-Length) when asked. */
-  function raw(method: string, path: string, headers: Record<string, string>, body: Buffer, chunked: boolean): Promise<Answer & { headers: Record<string, string | string[] | undefined> }> {
+  function raw(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    body: Buffer,
+    chunked: boolean,
+  ): Promise<Answer & { headers: Record<string, string | string[] | undefined> }> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: "127.0.0.1", port, method, path, headers: { ...headers, ...(chunked ? { "transfer-encoding": "chunked" } : { "content-length": String(body.length) }) } }, (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (text += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
-        res.on("error", reject);
-      });
+      const req = httpRequest(
+        {
+          host: "127.0.0.1",
+          port,
+          method,
+          path,
+          headers: { ...headers, ...(chunked ? { "transfer-encoding": "chunked" } : { "content-length": String(body.length) }) },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => (text += d));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+          res.on("error", reject);
+        },
+      );
       // The server may answer 413 and stop reading before the whole body is sent.
       req.on("error", (error) => reject(error));
       if (chunked) {
@@ -56,17 +71,72 @@ describe("the built server (SSOD_REQUEST_TIMEOUT=2)", () => {
   }
 
   const LIMITED: { method: string; path: string; headers: () => Record<string, string>; shape: (body: string) => boolean }[] = [
-    { method: "POST", path: "/api.php", headers: () => ({ "content-type": "application/json" }), shape: (b) => j(JSON.parse(b)) === j({ Success: false, ErrorCode: [106], ErrorText: ["Request body too large"] }) },
-    { method: "POST", path: "/api.php", headers: () => ({ "content-type": "application/x-www-form-urlencoded" }), shape: (b) => (JSON.parse(b) as { ErrorCode: number[] }).ErrorCode[0] === 106 },
-    { method: "POST", path: "/api/sso", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { errors: { title: string }[] }).errors[0]!.title === "Payload Too Large" },
-    { method: "POST", path: "/admin/sso", headers: () => ({ "content-type": "application/json", "admin-auth": key }), shape: (b) => (JSON.parse(b) as { errors: unknown[] }).errors.length === 1 },
-    { method: "POST", path: "/GenerateSSOToken", headers: () => ({ "content-type": "application/json", "x-api-version": "1.0.0", "x-lob-client-id": "x" }), shape: (b) => (JSON.parse(b) as { ReturnCode: string }).ReturnCode === "0" },
-    { method: "POST", path: "/v1/sources", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "PATCH", path: "/v1/sources/default", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "POST", path: "/v1/tokens", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "POST", path: "/v1/tokens/redeem", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "POST", path: "/v1/tokens/introspect", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
-    { method: "POST", path: "/v1/tokens/revoke", headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }), shape: (b) => (JSON.parse(b) as { status: number }).status === 413 },
+    {
+      method: "POST",
+      path: "/api.php",
+      headers: () => ({ "content-type": "application/json" }),
+      shape: (b) => j(JSON.parse(b)) === j({ Success: false, ErrorCode: [106], ErrorText: ["Request body too large"] }),
+    },
+    {
+      method: "POST",
+      path: "/api.php",
+      headers: () => ({ "content-type": "application/x-www-form-urlencoded" }),
+      shape: (b) => (JSON.parse(b) as { ErrorCode: number[] }).ErrorCode[0] === 106,
+    },
+    {
+      method: "POST",
+      path: "/api/sso",
+      headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }),
+      shape: (b) => (JSON.parse(b) as { errors: { title: string }[] }).errors[0]!.title === "Payload Too Large",
+    },
+    {
+      method: "POST",
+      path: "/admin/sso",
+      headers: () => ({ "content-type": "application/json", "admin-auth": key }),
+      shape: (b) => (JSON.parse(b) as { errors: unknown[] }).errors.length === 1,
+    },
+    {
+      method: "POST",
+      path: "/GenerateSSOToken",
+      headers: () => ({ "content-type": "application/json", "x-api-version": "1.0.0", "x-lob-client-id": "x" }),
+      shape: (b) => (JSON.parse(b) as { ReturnCode: string }).ReturnCode === "0",
+    },
+    {
+      method: "POST",
+      path: "/v1/sources",
+      headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }),
+      shape: (b) => (JSON.parse(b) as { status: number }).status === 413,
+    },
+    {
+      method: "PATCH",
+      path: "/v1/sources/default",
+      headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }),
+      shape: (b) => (JSON.parse(b) as { status: number }).status === 413,
+    },
+    {
+      method: "POST",
+      path: "/v1/tokens",
+      headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }),
+      shape: (b) => (JSON.parse(b) as { status: number }).status === 413,
+    },
+    {
+      method: "POST",
+      path: "/v1/tokens/redeem",
+      headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }),
+      shape: (b) => (JSON.parse(b) as { status: number }).status === 413,
+    },
+    {
+      method: "POST",
+      path: "/v1/tokens/introspect",
+      headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }),
+      shape: (b) => (JSON.parse(b) as { status: number }).status === 413,
+    },
+    {
+      method: "POST",
+      path: "/v1/tokens/revoke",
+      headers: () => ({ "content-type": "application/json", authorization: `Bearer ${key}` }),
+      shape: (b) => (JSON.parse(b) as { status: number }).status === 413,
+    },
   ];
 
   for (const chunked of [false, true]) {
@@ -136,11 +206,23 @@ describe("the built server (SSOD_REQUEST_TIMEOUT=2)", () => {
       // Headers that never end: one more header line every 300 ms.
       trickle("GET /healthz HTTP/1.1\r\nHost: x\r\n", "X-Slow: 1\r\n", DEADLINE),
       // A declared body that never arrives in full.
-      trickle(`POST /v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{`, " ", DEADLINE),
+      trickle(
+        `POST /v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{`,
+        " ",
+        DEADLINE,
+      ),
       // A chunked body that never ends.
-      trickle(`POST /v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n`, "1\r\n \r\n", DEADLINE),
+      trickle(
+        `POST /v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n`,
+        "1\r\n \r\n",
+        DEADLINE,
+      ),
       // The legacy dialect, chunked, never ending.
-      trickle("POST /api.php HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nC\r\n", "1\r\na\r\n", DEADLINE),
+      trickle(
+        "POST /api.php HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nC\r\n",
+        "1\r\na\r\n",
+        DEADLINE,
+      ),
     ]);
     // Meanwhile, others are served promptly.
     await sleep(500);
@@ -148,7 +230,11 @@ describe("the built server (SSOD_REQUEST_TIMEOUT=2)", () => {
     for (let i = 0; i < 5; i++) {
       const started = Date.now();
       const health = await fetch(`${server.url}/healthz`);
-      const issued = await fetch(`${server.url}/v1/tokens`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: j({ user: { email: "other@example.com" } }) });
+      const issued = await fetch(`${server.url}/v1/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: j({ user: { email: "other@example.com" } }),
+      });
       assert.equal(health.status, 200);
       assert.equal(issued.status, 201);
       served.push(Date.now() - started);

@@ -75,12 +75,26 @@ before(async () => {
   ssod = await startBuiltServer({ env: { SSOD_PORT: String(port), SSOD_PUBLIC_URL: `http://127.0.0.1:${port}`, SSOD_ADMIN_API_KEY: adminKey } });
   ssodUrl = ssod.url.replace(/\/+$/, "");
   assert.equal(ssodUrl, `http://127.0.0.1:${port}`);
-  const r = await api("POST", "/v1/sources", { code: "target-app", name: "Target app", validForSeconds: 120, redirectUrls: [`${appUrl}/welcome`] }, { authorization: `Bearer ${adminKey}` });
+  const r = await api(
+    "POST",
+    "/v1/sources",
+    { code: "target-app", name: "Target app", validForSeconds: 120, redirectUrls: [`${appUrl}/welcome`] },
+    { authorization: `Bearer ${adminKey}` },
+  );
   assert.equal(r.status, 201, await r.clone().text());
   source = (await r.json()) as { clientId: string; clientSecret: string };
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 });
 
@@ -99,7 +113,12 @@ describe("signing in through a real browser", () => {
   after(() => context?.close());
 
   test("loginUrl → 303 (no-referrer, no-store, cookie) → the target app shows the user's email", { timeout: 60_000 }, async () => {
-    const r = await api("POST", "/v1/tokens", { user: { email: "browser.user@example.com", displayName: "Browser User" }, redirectUrl: `${appUrl}/welcome` }, basic(source));
+    const r = await api(
+      "POST",
+      "/v1/tokens",
+      { user: { email: "browser.user@example.com", displayName: "Browser User" }, redirectUrl: `${appUrl}/welcome` },
+      basic(source),
+    );
     assert.equal(r.status, 201);
     const { loginUrl, token } = (await r.json()) as { loginUrl: string; token: string };
     assert.equal(loginUrl, `${ssodUrl}/v1/login?token=${encodeURIComponent(token)}`);
@@ -135,13 +154,16 @@ describe("signing in through a real browser", () => {
     const cookies = await context.cookies(ssodUrl);
     const session = cookies.find((c) => c.name === "ssod_session");
     assert.ok(session);
-    assert.deepEqual({ domain: session.domain, path: session.path, httpOnly: session.httpOnly, secure: session.secure, sameSite: session.sameSite }, {
-      domain: "127.0.0.1",
-      path: "/",
-      httpOnly: true,
-      secure: false,
-      sameSite: "Lax",
-    });
+    assert.deepEqual(
+      { domain: session.domain, path: session.path, httpOnly: session.httpOnly, secure: session.secure, sameSite: session.sameSite },
+      {
+        domain: "127.0.0.1",
+        path: "/",
+        httpOnly: true,
+        secure: false,
+        sameSite: "Lax",
+      },
+    );
     // HttpOnly: page scripts cannot read it.
     assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie.includes("ssod_session")), false);
     await page.close();
@@ -186,14 +208,22 @@ describe("signing in through a real browser", () => {
     await page.evaluate(async (url) => {
       await fetch(`${url}/v1/session/logout`, { method: "POST", credentials: "include", mode: "no-cors" });
     }, ssodUrl);
-    assert.equal((await context.cookies(ssodUrl)).some((c) => c.name === "ssod_session"), true, "another origin could not sign the user out");
+    assert.equal(
+      (await context.cookies(ssodUrl)).some((c) => c.name === "ssod_session"),
+      true,
+      "another origin could not sign the user out",
+    );
     await page.goto(`${appUrl}/welcome`);
     assert.equal(await page.textContent("#who"), "leaving@example.com");
     // From a page of ssod's own origin (one whose CSP lets it fetch ssod), it works.
     await page.goto(`${ssodUrl}/docs`);
     const status = await page.evaluate(async (url) => (await fetch(`${url}/v1/session/logout`, { method: "POST", credentials: "include" })).status, ssodUrl);
     assert.equal(status, 204);
-    assert.equal((await context.cookies(ssodUrl)).some((c) => c.name === "ssod_session"), false, "the cookie was cleared");
+    assert.equal(
+      (await context.cookies(ssodUrl)).some((c) => c.name === "ssod_session"),
+      false,
+      "the cookie was cleared",
+    );
     await page.goto(`${appUrl}/welcome`);
     assert.equal(await page.textContent("#who"), "no session cookie");
     await page.close();

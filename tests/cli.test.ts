@@ -32,7 +32,18 @@ describe("version and help", () => {
     const dir = tempDir();
     const r = await ssod(["--help"], { env: { SSOD_DATABASE_URL: `file:${dbIn(dir)}` } });
     assert.equal(r.code, 0, r.stderr);
-    for (const word of ["Usage", "serve", "migrate", "admin-key create", "admin create", "version", "SSOD_DATABASE_URL", "SSOD_PORT", "SSOD_MASTER_KEY", "SSOD_ADMIN_API_KEY"]) {
+    for (const word of [
+      "Usage",
+      "serve",
+      "migrate",
+      "admin-key create",
+      "admin create",
+      "version",
+      "SSOD_DATABASE_URL",
+      "SSOD_PORT",
+      "SSOD_MASTER_KEY",
+      "SSOD_ADMIN_API_KEY",
+    ]) {
       assert.ok(r.stdout.includes(word), `--help mentions ${word}`);
     }
     assert.ok(!existsSync(dbIn(dir)), "no store made by --help");
@@ -295,16 +306,24 @@ describe("backup, restore and the master key file", () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /master\.key is missing/);
     assert.ok(!existsSync(join(restored, "data", "master.key")), "no new key file that could not open the secrets");
-    assert.deepEqual(readdirSync(join(restored, "data")).filter((f) => f.startsWith("master")), []);
+    assert.deepEqual(
+      readdirSync(join(restored, "data")).filter((f) => f.startsWith("master")),
+      [],
+    );
   });
 
   test("four servers started at once on a new store all come up, on one master key file", async () => {
     const dir = tempDir();
     const servers = await startBuiltServers(4, { dir, env: { SSOD_ADMIN_API_KEY: adminKey } });
     try {
-      assert.deepEqual(readdirSync(join(dir, "data")).filter((f) => f.startsWith("master")), ["master.key"]);
+      assert.deepEqual(
+        readdirSync(join(dir, "data")).filter((f) => f.startsWith("master")),
+        ["master.key"],
+      );
       const auth = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
-      const issued = (await (await fetch(`${servers[0]!.url}/v1/tokens`, { method: "POST", headers: auth, body: JSON.stringify({ user: { email: "race@example.com" } }) })).json()) as { token: string };
+      const issued = (await (
+        await fetch(`${servers[0]!.url}/v1/tokens`, { method: "POST", headers: auth, body: JSON.stringify({ user: { email: "race@example.com" } }) })
+      ).json()) as { token: string };
       const redeemed = await fetch(`${servers[3]!.url}/v1/tokens/redeem`, { method: "POST", headers: auth, body: JSON.stringify({ token: issued.token }) });
       assert.equal(redeemed.status, 200);
     } finally {
@@ -344,6 +363,9 @@ describe("backup, restore and the master key file", () => {
     const cache = join(dir, "binding-cache");
     const r = await runBuilt(["migrate", "--cache-dir", cache], { dir, file: join(dir, "ssod.mjs") });
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(readdirSync(cache).some((f) => /^libsql-linux-x64-(gnu|musl)-[0-9a-f]{16}\.node$/.test(f)), readdirSync(cache).join(", "));
+    assert.ok(
+      readdirSync(cache).some((f) => /^libsql-linux-x64-(gnu|musl)-[0-9a-f]{16}\.node$/.test(f)),
+      readdirSync(cache).join(", "),
+    );
   });
 });

@@ -14,10 +14,16 @@ const ATTACKER = "198.51.100.66";
 const ALLOWED = "10.1.2.3";
 
 /** What nginx sends on: the client's own X-Forwarded-For (if any), then the address nginx saw. */
-const throughNginx = (clientSent: string | undefined, realAddress: string) => ({ "x-forwarded-for": clientSent ? `${clientSent}, ${realAddress}` : realAddress });
+const throughNginx = (clientSent: string | undefined, realAddress: string) => ({
+  "x-forwarded-for": clientSent ? `${clientSent}, ${realAddress}` : realAddress,
+});
 
 async function lobToken(source: CreatedSource) {
-  return new SignJWT({ client_id: source.clientId }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(source.clientSecret));
+  return new SignJWT({ client_id: source.clientId })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setExpirationTime("5m")
+    .sign(new TextEncoder().encode(source.clientSecret));
 }
 
 for (const trust of ["true", NGINX]) {
@@ -46,11 +52,16 @@ for (const trust of ["true", NGINX]) {
     test("a client that writes a new address on every try is throttled at its real one, and audited under it", async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 6; i++) {
-        const r = await s.request("GET", "/v1/sources", { headers: { authorization: `Bearer ssod_ak_${"x".repeat(43)}`, ...throughNginx(`203.0.113.${i}`, ATTACKER) }, ip: NGINX });
+        const r = await s.request("GET", "/v1/sources", {
+          headers: { authorization: `Bearer ssod_ak_${"x".repeat(43)}`, ...throughNginx(`203.0.113.${i}`, ATTACKER) },
+          ip: NGINX,
+        });
         statuses.push(r.status);
       }
       assert.deepEqual(statuses, [401, 401, 401, 429, 429, 429]);
-      const audit = (await (await s.request("GET", "/v1/audit?action=admin.auth_failed", { headers: { authorization: `Bearer ${s.adminKey}` }, ip: "127.0.0.9" })).json()) as {
+      const audit = (await (
+        await s.request("GET", "/v1/audit?action=admin.auth_failed", { headers: { authorization: `Bearer ${s.adminKey}` }, ip: "127.0.0.9" })
+      ).json()) as {
         items: { ip: string }[];
       };
       assert.ok(audit.items.length > 0);

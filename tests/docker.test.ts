@@ -37,7 +37,10 @@ describe("the Dockerfile", () => {
     assert.equal(stages.length, 2);
     assert.equal(stages[0]!.getBuildStage(), "build");
     const run = buildStage.filter((i) => i.getKeyword() === "RUN").map((i) => i.getArgumentsContent()!);
-    assert.ok(run.some((r) => /npm ci\b/.test(r) && /npm run build/.test(r)), run.join(" / "));
+    assert.ok(
+      run.some((r) => /npm ci\b/.test(r) && /npm run build/.test(r)),
+      run.join(" / "),
+    );
   });
 
   test("has a slim runtime stage holding only dist/ssod.mjs, as a non-root user, with /data, port 8080 and a healthcheck", () => {
@@ -50,7 +53,11 @@ describe("the Dockerfile", () => {
     assert.ok(!["root", "0"].includes(user), `runs as ${user}`);
     assert.deepEqual(execForm(only("VOLUME")[0]!), ["/data"]);
     assert.equal(only("EXPOSE")[0]!.getArgumentsContent(), "8080");
-    const env = Object.fromEntries(only("ENV").flatMap((e) => (e as unknown as { getProperties(): { getName(): string; getValue(): string }[] }).getProperties().map((p) => [p.getName(), p.getValue()])));
+    const env = Object.fromEntries(
+      only("ENV").flatMap((e) =>
+        (e as unknown as { getProperties(): { getName(): string; getValue(): string }[] }).getProperties().map((p) => [p.getName(), p.getValue()]),
+      ),
+    );
     assert.equal(env.SSOD_DATABASE_URL, "file:/data/ssod.db");
     assert.match(only("HEALTHCHECK")[0]!.getArgumentsContent()!, /\/healthz/);
     assert.deepEqual(execForm(only("CMD")[0]!), ["node", "/app/ssod.mjs", "serve"]);
@@ -63,27 +70,38 @@ describe("the Dockerfile", () => {
     copyFileSync(BUILT, join(root, "app/ssod.mjs"));
     const inImage = (text: string) => text.replaceAll("/app/", `${root}/app/`).replaceAll("/data/", `${root}/data/`);
     const env = Object.fromEntries(
-      only("ENV").flatMap((e) => (e as unknown as { getProperties(): { getName(): string; getValue(): string }[] }).getProperties().map((p) => [p.getName(), inImage(p.getValue())])),
+      only("ENV").flatMap((e) =>
+        (e as unknown as { getProperties(): { getName(): string; getValue(): string }[] }).getProperties().map((p) => [p.getName(), inImage(p.getValue())]),
+      ),
     );
     const port = await freePort();
     const [command, ...args] = execForm(only("CMD")[0]!).map(inImage);
     const workdir = inImage(`${only("WORKDIR").at(-1)!.getArgumentsContent()!}/`);
-    const child = track(spawn(command === "node" ? process.execPath : command!, args, {
-      cwd: workdir,
-      env: { PATH: process.env.PATH ?? "", HOME: root, ...env, SSOD_PORT: String(port), SSOD_HOST: "127.0.0.1", SSOD_CACHE_DIR: join(root, "cache") },
-      stdio: ["ignore", "ignore", "pipe"],
-    }));
+    const child = track(
+      spawn(command === "node" ? process.execPath : command!, args, {
+        cwd: workdir,
+        env: { PATH: process.env.PATH ?? "", HOME: root, ...env, SSOD_PORT: String(port), SSOD_HOST: "127.0.0.1", SSOD_CACHE_DIR: join(root, "cache") },
+        stdio: ["ignore", "ignore", "pipe"],
+      }),
+    );
     let stderr = "";
     child.stderr!.on("data", (d) => (stderr += String(d)));
     try {
       let healthy = false;
       for (let i = 0; i < 100 && !healthy; i++) {
-        healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+        healthy = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!healthy) await new Promise((r) => setTimeout(r, 100));
       }
       assert.ok(healthy, stderr);
       // The HEALTHCHECK's own command, pointed at this port.
-      const probe = JSON.parse(only("HEALTHCHECK")[0]!.getArgumentsContent()!.replace(/^CMD\s+/, "")) as string[];
+      const probe = JSON.parse(
+        only("HEALTHCHECK")[0]!
+          .getArgumentsContent()!
+          .replace(/^CMD\s+/, ""),
+      ) as string[];
       const [probeCommand, ...probeArgs] = probe.map((a) => a.replace("8080", String(port)));
       const result = spawnSync(probeCommand === "node" ? process.execPath : probeCommand!, probeArgs, { timeout: 10_000 });
       assert.equal(result.status, 0, "the healthcheck passes");

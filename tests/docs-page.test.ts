@@ -29,7 +29,12 @@ test("/docs renders the groups and the operations, short and readable", { timeou
   // RapiDoc fetches /openapi.json and renders into its shadow root: wait for an operation to appear.
   const groups = ["Native v1: sources", "Native v1: tokens", "Tyk nonce API", "Line-of-business GenerateSSOToken", "Legacy api.php", "Operations"];
   for (const group of groups) await page.getByText(group, { exact: true }).first().waitFor({ timeout: 20_000 });
-  for (const operation of ["Create a nonce token for SSO authentication", "Generate the user token for single sign on", "Run an api.php command", "Issue a single-use login token"]) {
+  for (const operation of [
+    "Create a nonce token for SSO authentication",
+    "Generate the user token for single sign on",
+    "Run an api.php command",
+    "Issue a single-use login token",
+  ]) {
     assert.ok(await page.getByText(operation).first().isVisible(), `${operation} is shown`);
   }
   assert.ok((await page.getByText("(alias)").count()) > 0, "aliases are marked");

@@ -56,7 +56,9 @@ async function attempt(url: string, init: RequestInit): Promise<{ status: number
   }
 }
 
-test("tokens and sources acknowledged under load survive two kill -9s: each token redeems exactly once, each source still authenticates", { timeout: 90_000 }, async (t) => {
+test("tokens and sources acknowledged under load survive two kill -9s: each token redeems exactly once, each source still authenticates", {
+  timeout: 90_000,
+}, async (t) => {
   const dir = tempDir("ssod-crash-");
   const adminKey = generateAdminKey();
   const env = { SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}`, SSOD_ADMIN_API_KEY: adminKey, SSOD_LOG_LEVEL: "info" };
@@ -67,7 +69,11 @@ test("tokens and sources acknowledged under load survive two kill -9s: each toke
   assert.ok(existsSync(join(dir, "master.key")), "the master key file is made beside the store");
 
   // A long-lived source, so no token expires before it is checked.
-  const made = await fetch(`${server.url}/v1/sources`, { method: "POST", headers: admin, body: JSON.stringify({ code: "durable", name: "Durable", validForSeconds: 3600 }) });
+  const made = await fetch(`${server.url}/v1/sources`, {
+    method: "POST",
+    headers: admin,
+    body: JSON.stringify({ code: "durable", name: "Durable", validForSeconds: 3600 }),
+  });
   assert.equal(made.status, 201, await made.clone().text());
 
   const tokens: Acked[] = [];
@@ -92,14 +98,23 @@ test("tokens and sources acknowledged under load survive two kill -9s: each toke
           answer = await attempt(`${base}/v1/sources`, { method: "POST", headers: admin, body: JSON.stringify({ code, name: code, validForSeconds: 600 }) });
         } else if (n % 4 === 3 && i % 2 === 0) {
           kind = "tyk";
-          answer = await attempt(`${base}/api/sso`, { method: "POST", headers: admin, body: JSON.stringify({ EmailAddress: `tyk-${n}-${i}@example.com`, ForSection: "dashboard" }) });
+          answer = await attempt(`${base}/api/sso`, {
+            method: "POST",
+            headers: admin,
+            body: JSON.stringify({ EmailAddress: `tyk-${n}-${i}@example.com`, ForSection: "dashboard" }),
+          });
         } else {
           kind = "v1";
           format = i % 3 === 0 ? "jwt" : "nonce";
           answer = await attempt(`${base}/v1/tokens`, {
             method: "POST",
             headers: admin,
-            body: JSON.stringify({ user: { email: `user-${n}-${i % 50}@example.com`, displayName: `User ${n}` }, format, sourceCode: "durable", ttlSeconds: 3600 }),
+            body: JSON.stringify({
+              user: { email: `user-${n}-${i % 50}@example.com`, displayName: `User ${n}` },
+              format,
+              sourceCode: "durable",
+              ttlSeconds: 3600,
+            }),
           });
         }
         if (!answer) {
@@ -110,7 +125,14 @@ test("tokens and sources acknowledged under load survive two kill -9s: each toke
         // An answer that arrived is JSON, whatever its status (a body that is not fails the test here).
         const body = JSON.parse(answer.text) as Record<string, unknown>;
         if (kind === "source") {
-          if (answer.status === 201) sources.push({ id: body.id as number, code: body.code as string, clientId: body.clientId as string, clientSecret: body.clientSecret as string, crash });
+          if (answer.status === 201)
+            sources.push({
+              id: body.id as number,
+              code: body.code as string,
+              clientId: body.clientId as string,
+              clientSecret: body.clientSecret as string,
+              crash,
+            });
           else other.push(`source ${answer.status} ${answer.text}`);
         } else if (kind === "tyk") {
           // Tyk's answer carries no reference number: the nonce itself is the receipt.
@@ -209,7 +231,9 @@ async function crash(server: ServerProcess) {
 
 const post = (server: ServerProcess, path: string, json: unknown) => postJson(`${server.url}${path}`, json, durableAdmin);
 
-test("the moment its last 2xx is answered, kill -9 loses nothing: issued tokens are live after the restart, redeemed ones stay redeemed", { timeout: 120_000 }, async () => {
+test("the moment its last 2xx is answered, kill -9 loses nothing: issued tokens are live after the restart, redeemed ones stay redeemed", {
+  timeout: 120_000,
+}, async () => {
   let server = await start();
   const created = await post(server, "/v1/sources", { code: "durable", name: "Durable", validForSeconds: 600 });
   assert.equal(created.status, 201);
@@ -238,12 +262,22 @@ test("the moment its last 2xx is answered, kill -9 loses nothing: issued tokens 
   // Redeem half, kill -9 the moment the answers are in.
   const [first, second] = [issued.slice(0, 30), issued.slice(30)];
   const redeemed = await Promise.all(first.map((token) => post(server, "/v1/tokens/redeem", { token })));
-  assert.deepEqual(redeemed.map((r) => r.status), first.map(() => 200));
+  assert.deepEqual(
+    redeemed.map((r) => r.status),
+    first.map(() => 200),
+  );
   await crash(server);
 
   server = await start();
   const again = await Promise.all(first.map((token) => post(server, "/v1/tokens/redeem", { token })));
-  assert.deepEqual(again.map((r) => r.status), first.map(() => 400), "a redemption acknowledged before the crash stays done");
+  assert.deepEqual(
+    again.map((r) => r.status),
+    first.map(() => 400),
+    "a redemption acknowledged before the crash stays done",
+  );
   const rest = await Promise.all(second.map((token) => post(server, "/v1/tokens/redeem", { token })));
-  assert.deepEqual(rest.map((r) => r.status), second.map(() => 200));
+  assert.deepEqual(
+    rest.map((r) => r.status),
+    second.map(() => 200),
+  );
 });

@@ -20,14 +20,21 @@ describe("a missing or wrong field, in plain words", () => {
     const missing = await s.request("POST", "/api/sso", { json: { displayName: "No Email" }, headers: { authorization: s.adminKey } });
     assert.equal(missing.status, 400);
     assert.deepEqual(await missing.json(), { errors: [{ title: "Bad Request", detail: "emailAddress is required" }] });
-    const section = await s.request("POST", "/api/sso", { json: { emailAddress: "a@example.com", forSection: "kitchen" }, headers: { authorization: s.adminKey } });
+    const section = await s.request("POST", "/api/sso", {
+      json: { emailAddress: "a@example.com", forSection: "kitchen" },
+      headers: { authorization: s.adminKey },
+    });
     const detail = ((await section.json()) as { errors: { detail: string }[] }).errors[0]!.detail;
     assert.equal(detail, 'forSection must be "dashboard" or "portal"');
   });
 
   test("line of business: Functionality is required", async () => {
     const source = await createSource(s, { code: "wording-lob" });
-    const jwt = await new SignJWT({ client_id: source.clientId }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(source.clientSecret));
+    const jwt = await new SignJWT({ client_id: source.clientId })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(source.clientSecret));
     const r = await s.request("POST", "/GenerateSSOToken", {
       json: { CIINo: "10001XXX", LOBId: "XX" },
       headers: { "x-api-version": "1.0.0", "x-lob-client-id": source.clientId, authorization: `Bearer ${jwt}` },
@@ -37,7 +44,10 @@ describe("a missing or wrong field, in plain words", () => {
   });
 
   test("native: each field named, in plain words, with a pointer", async () => {
-    const r = await s.request("POST", "/v1/tokens", { json: { user: { email: 7 }, ttlSeconds: "soon", extra: true }, headers: { authorization: `Bearer ${s.adminKey}` } });
+    const r = await s.request("POST", "/v1/tokens", {
+      json: { user: { email: 7 }, ttlSeconds: "soon", extra: true },
+      headers: { authorization: `Bearer ${s.adminKey}` },
+    });
     assert.equal(r.status, 400);
     const problem = (await r.json()) as { detail: string; errors: { pointer: string; detail: string }[] };
     assert.doesNotMatch(problem.detail, VALIDATOR_WORDS);

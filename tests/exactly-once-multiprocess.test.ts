@@ -126,8 +126,10 @@ async function redeem(server: number, t: Issued, route: Route): Promise<string |
   }
   if (r.status === 400) {
     // The one indistinguishable refusal, in the route's shape.
-    if (label.startsWith("POST")) assert.deepEqual(JSON.parse(body), { type: "urn:ssod:problem:invalid-token", title: "Invalid or expired token", status: 400 });
-    else if (label === "GET /v1/login") assert.deepEqual(JSON.parse(body), { type: "urn:ssod:problem:invalid-token", title: "Invalid or expired token", status: 400 });
+    if (label.startsWith("POST"))
+      assert.deepEqual(JSON.parse(body), { type: "urn:ssod:problem:invalid-token", title: "Invalid or expired token", status: 400 });
+    else if (label === "GET /v1/login")
+      assert.deepEqual(JSON.parse(body), { type: "urn:ssod:problem:invalid-token", title: "Invalid or expired token", status: 400 });
     else assert.deepEqual(JSON.parse(body), { errors: [{ title: "Bad Request", detail: "Invalid or expired token" }] });
     return undefined;
   }
@@ -192,7 +194,9 @@ async function redeemAudit(): Promise<Map<string, number>> {
   const byTarget = new Map<string, number>();
   let cursor: string | null = null;
   do {
-    const page = (await (await fetch(`${servers[0]!.url}/v1/audit?action=token.redeem&limit=500${cursor ? `&cursor=${cursor}` : ""}`, { headers: admin() })).json()) as {
+    const page = (await (
+      await fetch(`${servers[0]!.url}/v1/audit?action=token.redeem&limit=500${cursor ? `&cursor=${cursor}` : ""}`, { headers: admin() })
+    ).json()) as {
       items: { target: string }[];
       nextCursor: string | null;
     };
@@ -208,7 +212,9 @@ function assertClean() {
   assert.deepEqual(seen.fiveHundreds.slice(0, 10), [], `${seen.fiveHundreds.length} answers were 5xx`);
 }
 
-test("two processes: every token redeemed exactly once, whichever process and route; both win races, one user per email, one token.redeem each", { timeout: 60_000 }, async (t) => {
+test("two processes: every token redeemed exactly once, whichever process and route; both win races, one user per email, one token.redeem each", {
+  timeout: 60_000,
+}, async (t) => {
   const tokens = await Promise.all(Array.from({ length: 400 }, (_, i) => issue(i % 2, i)));
   const v1 = tokens.filter((tok) => tok.kind === "v1");
   assert.equal(new Set(v1.map((tok) => tok.tokenRefNo)).size, v1.length, "a tokenRefNo was handed out twice");
@@ -221,8 +227,15 @@ test("two processes: every token redeemed exactly once, whichever process and ro
   // The audit log holds one token.redeem per token, the v1 ones under their own reference numbers.
   const audited = await redeemAudit();
   assert.equal(audited.size, tokens.length);
-  assert.deepEqual([...audited].filter(([, n]) => n !== 1), [], "a token.redeem row per redemption, not per attempt");
-  assert.deepEqual(v1.filter((tok) => !audited.has(tok.tokenRefNo)).map((tok) => tok.tokenRefNo), []);
+  assert.deepEqual(
+    [...audited].filter(([, n]) => n !== 1),
+    [],
+    "a token.redeem row per redemption, not per attempt",
+  );
+  assert.deepEqual(
+    v1.filter((tok) => !audited.has(tok.tokenRefNo)).map((tok) => tok.tokenRefNo),
+    [],
+  );
   assertClean();
 });
 

@@ -34,7 +34,8 @@ const failuresIn = (list: Row[]) => list.reduce((n, row) => n + (row.detail?.thr
 test("120 failed admin keys from one IP: every one is counted in the audit log, throttled ones in burst rows", async () => {
   const ip = "192.0.2.10";
   const statuses: number[] = [];
-  for (let i = 0; i < 120; i++) statuses.push((await s.request("GET", "/v1/sources", { headers: { authorization: `Bearer ssod_ak_${"q".repeat(43)}` }, ip })).status);
+  for (let i = 0; i < 120; i++)
+    statuses.push((await s.request("GET", "/v1/sources", { headers: { authorization: `Bearer ssod_ak_${"q".repeat(43)}` }, ip })).status);
   assert.equal(statuses.filter((x) => x === 429).length, 110);
   // The burst ends once it has been quiet for the throttle window (1 s here).
   await new Promise((r) => setTimeout(r, 2500));
@@ -57,7 +58,8 @@ test("throttled failures still open at shutdown are written then", async () => {
 });
 
 test("a failed admin.login names the username only when the account exists", async () => {
-  const login = (Username: string, ip: string) => s.request("POST", "/api.php", { json: { Command: "admin.login", Username, Password: "not the password" }, ip });
+  const login = (Username: string, ip: string) =>
+    s.request("POST", "/api.php", { json: { Command: "admin.login", Username, Password: "not the password" }, ip });
   assert.equal((await login("realadmin", "192.0.2.30")).status, 401);
   assert.equal((await login("my password is hunter2", "192.0.2.31")).status, 401);
   const logged = await rows("admin.auth_failed");
@@ -82,7 +84,11 @@ test("a throttled admin.login is refused before its password is checked, and sti
 
 test("/GenerateSSOToken: a valid caller token issued to another client (403) is audited", async () => {
   const source = await createSource(s, { code: "lob-403" });
-  const jwt = await new SignJWT({ client_id: "someone-else" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(source.clientSecret));
+  const jwt = await new SignJWT({ client_id: "someone-else" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setIssuedAt()
+    .setExpirationTime("5m")
+    .sign(new TextEncoder().encode(source.clientSecret));
   const r = await s.request("POST", "/GenerateSSOToken", {
     json: { CIINo: "1", LOBId: "2", Functionality: "3" },
     headers: { "x-api-version": "1.0.0", "x-lob-client-id": source.clientId, authorization: `Bearer ${jwt}` },

@@ -29,7 +29,10 @@ async function issue(source: CreatedSource, user: Record<string, unknown>) {
 
 async function redeem(token: string) {
   const r = await s.request("POST", "/v1/tokens/redeem", { json: { token }, headers: admin });
-  return { status: r.status, body: (await r.json()) as { user?: { id: string; email: string; externalId: string | null; displayName: string | null; groups: string[] } } };
+  return {
+    status: r.status,
+    body: (await r.json()) as { user?: { id: string; email: string; externalId: string | null; displayName: string | null; groups: string[] } },
+  };
 }
 
 describe("a token's external id decides who it is", () => {
@@ -38,13 +41,17 @@ describe("a token's external id decides who it is", () => {
     assert.equal(carol.status, 200);
     const attack = await redeem(await issue(other, { email: "Carol@Example.com", externalId: "MALLORY-9", displayName: "Mallory", groups: ["admins"] }));
     assert.equal(attack.status, 400, "the one indistinguishable refusal");
-    const users = (await (await s.request("GET", "/v1/users?q=carol", { headers: admin })).json()) as { items: { id: string; displayName: string; groups: string[]; externalId: string }[] };
+    const users = (await (await s.request("GET", "/v1/users?q=carol", { headers: admin })).json()) as {
+      items: { id: string; displayName: string; groups: string[]; externalId: string }[];
+    };
     assert.equal(users.items.length, 1, "no second user made with Carol's email");
     assert.deepEqual(
       { displayName: users.items[0]!.displayName, groups: users.items[0]!.groups, externalId: users.items[0]!.externalId },
       { displayName: "Carol", groups: ["staff"], externalId: "CAROL-1" },
     );
-    const audit = (await (await s.request("GET", "/v1/audit?action=token.redeem_failed&source=other-id", { headers: admin })).json()) as { items: { detail: { reason: string } }[] };
+    const audit = (await (await s.request("GET", "/v1/audit?action=token.redeem_failed&source=other-id", { headers: admin })).json()) as {
+      items: { detail: { reason: string } }[];
+    };
     assert.equal(audit.items[0]!.detail.reason, "identity_conflict");
   });
 
@@ -72,30 +79,61 @@ describe("orgIds: the orgs a source may issue for", () => {
   test("native: a source limited to org1 issues for org1 only; an admin key for it may issue for any", async () => {
     const limited = await createSource(s, { code: "org-limited", orgIds: ["org1"] });
     assert.deepEqual(limited.orgIds, ["org1"]);
-    assert.equal((await s.request("POST", "/v1/tokens", { json: { user: { email: "a@example.com", orgId: "org1" } }, headers: basicAuth(limited) })).status, 201);
+    assert.equal(
+      (await s.request("POST", "/v1/tokens", { json: { user: { email: "a@example.com", orgId: "org1" } }, headers: basicAuth(limited) })).status,
+      201,
+    );
     const refused = await s.request("POST", "/v1/tokens", { json: { user: { email: "a@example.com", orgId: "org2" } }, headers: basicAuth(limited) });
     assert.equal(refused.status, 403);
     assert.equal(((await refused.json()) as { type: string }).type, "urn:ssod:problem:forbidden");
-    assert.equal((await s.request("POST", "/v1/tokens", { json: { user: { email: "a@example.com" } }, headers: basicAuth(limited) })).status, 403, "the default org is not org1");
-    const byAdmin = await s.request("POST", "/v1/tokens", { json: { user: { email: "a@example.com", orgId: "org2" }, sourceCode: "org-limited" }, headers: admin });
+    assert.equal(
+      (await s.request("POST", "/v1/tokens", { json: { user: { email: "a@example.com" } }, headers: basicAuth(limited) })).status,
+      403,
+      "the default org is not org1",
+    );
+    const byAdmin = await s.request("POST", "/v1/tokens", {
+      json: { user: { email: "a@example.com", orgId: "org2" }, sourceCode: "org-limited" },
+      headers: admin,
+    });
     assert.equal(byAdmin.status, 201);
     const tyk = await s.request("POST", "/api/sso", { json: { emailAddress: "t@example.com", orgID: "org2" }, headers: basicAuth(limited) });
     assert.equal(tyk.status, 403, "the Tyk dialect too");
     const patched = await s.request("PATCH", `/v1/sources/${limited.id}`, { json: { orgIds: [] }, headers: admin });
     assert.deepEqual(((await patched.json()) as { orgIds: string[] }).orgIds, []);
-    assert.equal((await s.request("POST", "/v1/tokens", { json: { user: { email: "a@example.com", orgId: "org2" } }, headers: basicAuth(limited) })).status, 201, "an empty list: any org");
+    assert.equal(
+      (await s.request("POST", "/v1/tokens", { json: { user: { email: "a@example.com", orgId: "org2" } }, headers: basicAuth(limited) })).status,
+      201,
+      "an empty list: any org",
+    );
   });
 
   test("api.php: OrgIds as a comma-separated list (code 14 when invalid), shown by sso.get", async () => {
-    const created = await s.request("POST", "/api.php", { form: { Command: "sso.create", APIKey: s.adminKey, SourceName: "Orgs", SourceCode: "legacy_orgs", ValidForSeconds: "60", OrgIds: "org1, org2" } });
+    const created = await s.request("POST", "/api.php", {
+      form: { Command: "sso.create", APIKey: s.adminKey, SourceName: "Orgs", SourceCode: "legacy_orgs", ValidForSeconds: "60", OrgIds: "org1, org2" },
+    });
     const { SSOSourceID } = (await created.json()) as { SSOSourceID: number };
-    const got = (await (await s.request("POST", "/api.php", { form: { Command: "sso.get", APIKey: s.adminKey, SourceID: String(SSOSourceID) } })).json()) as { Source: { OrgIds: string[] } };
+    const got = (await (await s.request("POST", "/api.php", { form: { Command: "sso.get", APIKey: s.adminKey, SourceID: String(SSOSourceID) } })).json()) as {
+      Source: { OrgIds: string[] };
+    };
     assert.deepEqual(got.Source.OrgIds, ["org1", "org2"]);
-    const bad = await s.request("POST", "/api.php", { json: { Command: "sso.create", APIKey: s.adminKey, SourceName: "Orgs", SourceCode: "legacy_orgs2", ValidForSeconds: 60, OrgIds: ["x".repeat(200)] } });
+    const bad = await s.request("POST", "/api.php", {
+      json: { Command: "sso.create", APIKey: s.adminKey, SourceName: "Orgs", SourceCode: "legacy_orgs2", ValidForSeconds: 60, OrgIds: ["x".repeat(200)] },
+    });
     assert.deepEqual(((await bad.json()) as { ErrorCode: number[] }).ErrorCode, [14]);
     // An update without OrgIds keeps them.
-    await s.request("POST", "/api.php", { form: { Command: "sso.update", APIKey: s.adminKey, SourceID: String(SSOSourceID), SourceName: "Orgs 2", SourceCode: "legacy_orgs", ValidForSeconds: "60" } });
-    const again = (await (await s.request("POST", "/api.php", { form: { Command: "sso.get", APIKey: s.adminKey, SourceID: String(SSOSourceID) } })).json()) as { Source: { OrgIds: string[]; SourceName: string } };
+    await s.request("POST", "/api.php", {
+      form: {
+        Command: "sso.update",
+        APIKey: s.adminKey,
+        SourceID: String(SSOSourceID),
+        SourceName: "Orgs 2",
+        SourceCode: "legacy_orgs",
+        ValidForSeconds: "60",
+      },
+    });
+    const again = (await (await s.request("POST", "/api.php", { form: { Command: "sso.get", APIKey: s.adminKey, SourceID: String(SSOSourceID) } })).json()) as {
+      Source: { OrgIds: string[]; SourceName: string };
+    };
     assert.deepEqual([again.Source.SourceName, again.Source.OrgIds], ["Orgs 2", ["org1", "org2"]]);
   });
 });

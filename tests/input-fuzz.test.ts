@@ -52,7 +52,7 @@ const NASTY_STRINGS = [
   "\uffff\ufffe",
   "\u202e\u2028\u2029",
   "'; DROP TABLE sso_sources; --",
-  "\" OR 1=1 --",
+  '" OR 1=1 --',
   "%",
   "_",
   "\\",
@@ -144,7 +144,10 @@ function objectText(entries: [string, string][]): string {
 }
 
 function keyArb(fields: string[]): fc.Arbitrary<string> {
-  const known = fields.length > 0 ? [fc.constantFrom(...fields), fc.constantFrom(...fields).map((f) => f.toUpperCase()), fc.constantFrom(...fields).map((f) => f.toLowerCase())] : [];
+  const known =
+    fields.length > 0
+      ? [fc.constantFrom(...fields), fc.constantFrom(...fields).map((f) => f.toUpperCase()), fc.constantFrom(...fields).map((f) => f.toLowerCase())]
+      : [];
   return fc.oneof(...known, fc.constantFrom(...PROTO_KEYS), fc.string({ maxLength: 12 }), fc.string({ unit: "binary", maxLength: 12 }));
 }
 
@@ -174,16 +177,26 @@ function deepText(depth: number, kind: "object" | "array" | "field" | "proto", f
 function formText(fields: string[]): fc.Arbitrary<string> {
   const formKey = fc.oneof(
     keyArb(fields),
-    fc.constantFrom("Options[PerformLogin]", "Options[ReturnUserData]", "options.performlogin", "__proto__[polluted]", "constructor[prototype][polluted]", "a[b][c][d]", "[]", "a[", "a]"),
+    fc.constantFrom(
+      "Options[PerformLogin]",
+      "Options[ReturnUserData]",
+      "options.performlogin",
+      "__proto__[polluted]",
+      "constructor[prototype][polluted]",
+      "a[b][c][d]",
+      "[]",
+      "a[",
+      "a]",
+    ),
   );
-  return fc
-    .array(fc.tuple(formKey, anyText), { maxLength: 8 })
-    .map((pairs) => pairs.map(([k, v]) => `${encodeLoose(k)}=${encodeLoose(v)}`).join("&"));
+  return fc.array(fc.tuple(formKey, anyText), { maxLength: 8 }).map((pairs) => pairs.map(([k, v]) => `${encodeLoose(k)}=${encodeLoose(v)}`).join("&"));
 }
 
 /** Percent-encodes any string, lone surrogates included (as their UTF-8 replacement). */
 function encodeLoose(s: string): string {
-  return [...Buffer.from(s, "utf8")].map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`)).join("");
+  return [...Buffer.from(s, "utf8")]
+    .map((b) => (/[A-Za-z0-9_.~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, "0")}`))
+    .join("");
 }
 
 const BROKEN_PERCENT = ["%", "%zz", "%E0%A4%A", "%C0%AF", "%00", "%FF%FE", "%ED%A0%80", "%F4%90%80%80", "a%2", "%%%", "+%2B+"];
@@ -248,24 +261,38 @@ function bodyArb(shape: Shape): fc.Arbitrary<{ body: Body | undefined; type: str
         .tuple(fc.integer({ min: 1, max: 12_000 }), fc.constantFrom("object" as const, "array" as const, "field" as const, "proto" as const))
         .map(([depth, kind]) => ({ body: deepText(depth, kind, shape.fields[0] ?? "a"), type: "application/json", label: `nested ${depth} deep (${kind})` })),
     },
-    { weight: 1, arbitrary: fc.tuple(fc.string({ unit: "binary", maxLength: 200 }), fc.constantFrom(...CONTENT_TYPES)).map(([body, type]) => ({ body, type, label: "random text" })) },
     {
-      weight: 2,
-      arbitrary: fc.tuple(fc.uint8Array({ maxLength: 200 }), fc.constantFrom(...CONTENT_TYPES)).map(([bytes, type]) => ({ body: Buffer.from(bytes), type, label: "raw bytes" })),
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.string({ unit: "binary", maxLength: 200 }), fc.constantFrom(...CONTENT_TYPES))
+        .map(([body, type]) => ({ body, type, label: "random text" })),
     },
     {
       weight: 2,
       arbitrary: fc
-        .tuple(fc.uint8Array({ minLength: 1, maxLength: 16 }), fc.nat())
-        .map(([bytes, at]) => {
-          // Valid JSON with invalid UTF-8 spliced into one of its strings.
-          const text = objectText(shape.template());
-          const quote = text.indexOf('"', (at % Math.max(1, text.length - 1)) + 1);
-          const cut = quote < 0 ? 1 : quote + 1;
-          return { body: Buffer.concat([Buffer.from(text.slice(0, cut)), Buffer.from(bytes.map((b) => b | 0x80)), Buffer.from(text.slice(cut))]), type: "application/json", label: "invalid UTF-8 inside JSON" };
-        }),
+        .tuple(fc.uint8Array({ maxLength: 200 }), fc.constantFrom(...CONTENT_TYPES))
+        .map(([bytes, type]) => ({ body: Buffer.from(bytes), type, label: "raw bytes" })),
     },
-    { weight: 2, arbitrary: fc.tuple(formText(shape.fields), fc.constantFrom("application/x-www-form-urlencoded", undefined, "application/json")).map(([body, type]) => ({ body, type, label: "form" })) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 16 }), fc.nat()).map(([bytes, at]) => {
+        // Valid JSON with invalid UTF-8 spliced into one of its strings.
+        const text = objectText(shape.template());
+        const quote = text.indexOf('"', (at % Math.max(1, text.length - 1)) + 1);
+        const cut = quote < 0 ? 1 : quote + 1;
+        return {
+          body: Buffer.concat([Buffer.from(text.slice(0, cut)), Buffer.from(bytes.map((b) => b | 0x80)), Buffer.from(text.slice(cut))]),
+          type: "application/json",
+          label: "invalid UTF-8 inside JSON",
+        };
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(formText(shape.fields), fc.constantFrom("application/x-www-form-urlencoded", undefined, "application/json"))
+        .map(([body, type]) => ({ body, type, label: "form" })),
+    },
     {
       weight: 1,
       arbitrary: fc.nat().map((at) => {
@@ -350,18 +377,37 @@ function v1Auth(): fc.Arbitrary<Record<string, string>> {
 }
 
 const tykAuth: fc.Arbitrary<Record<string, string>> = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom("bearer", "bare", "admin-auth").map((how): Record<string, string> => (how === "bearer" ? adminHeaders() : how === "bare" ? { authorization: adminKey } : { "admin-auth": adminKey })) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .constantFrom("bearer", "bare", "admin-auth")
+      .map((how): Record<string, string> => (how === "bearer" ? adminHeaders() : how === "bare" ? { authorization: adminKey } : { "admin-auth": adminKey })),
+  },
   { weight: 1, arbitrary: fc.constant(null).map((): Record<string, string> => basicHeaders()) },
-  { weight: 2, arbitrary: fc.constantFrom<Record<string, string>>({}, { authorization: "junk junk junk" }, { "admin-auth": "x".repeat(3000) }, { authorization: "Basic Og==" }) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom<Record<string, string>>(
+      {},
+      { authorization: "junk junk junk" },
+      { "admin-auth": "x".repeat(3000) },
+      { authorization: "Basic Og==" },
+    ),
+  },
 );
 
 const lobHeaders = fc
   .record({
     version: fc.constantFrom("1.0.0", "1.0.0", "1.0.0", "2.0.0", "", " 1.0.0 ", "x".repeat(500)),
-    clientId: fc.oneof({ weight: 5, arbitrary: fc.constant("<source>") }, { weight: 1, arbitrary: fc.constantFrom("", "nope", "x".repeat(300), "default", "%00") }),
+    clientId: fc.oneof(
+      { weight: 5, arbitrary: fc.constant("<source>") },
+      { weight: 1, arbitrary: fc.constantFrom("", "nope", "x".repeat(300), "default", "%00") },
+    ),
     authorization: fc.oneof(
       { weight: 5, arbitrary: fc.constantFrom("<jwt>", "Bearer <jwt>") },
-      { weight: 2, arbitrary: fc.constantFrom("", "Bearer", "a.b.c", "eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.", "Bearer " + "A".repeat(6000), "...", "a.b") },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom("", "Bearer", "a.b.c", "eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.", "Bearer " + "A".repeat(6000), "...", "a.b"),
+      },
     ),
   })
   .map(({ version, clientId, authorization }) => {
@@ -374,11 +420,27 @@ const lobHeaders = fc
     return headers;
   });
 
-const legacyFields = ["Command", "APIKey", "SessionID", "SourceID", "SourceName", "SourceCode", "SourceDescription", "ExpiresAt", "ValidForSeconds", "Options", "Username", "Password"];
+const legacyFields = [
+  "Command",
+  "APIKey",
+  "SessionID",
+  "SourceID",
+  "SourceName",
+  "SourceCode",
+  "SourceDescription",
+  "ExpiresAt",
+  "ValidForSeconds",
+  "Options",
+  "Username",
+  "Password",
+];
 const legacyShape: Shape = {
   fields: legacyFields,
   template: () => [
-    ["Command", j(fc.sample(fc.constantFrom("sso.create", "sso.update", "sso.delete", "sso.get", "sso.list", "admin.login", "admin.logout", "SSO.CREATE", "nope"), 1)[0])],
+    [
+      "Command",
+      j(fc.sample(fc.constantFrom("sso.create", "sso.update", "sso.delete", "sso.get", "sso.list", "admin.login", "admin.logout", "SSO.CREATE", "nope"), 1)[0]),
+    ],
     ["APIKey", j(adminKey)],
     ["SourceID", j(String(patchTarget.id))],
     ["SourceName", j("Legacy fuzz")],
@@ -386,11 +448,29 @@ const legacyShape: Shape = {
     ["SourceDescription", j("from the fuzzer")],
     ["ExpiresAt", j("2031-01-01 00:00:00")],
     ["ValidForSeconds", j("120")],
-    ["Options", objectText([["PerformLogin", j("Enabled")], ["ReturnUserData", j("Disabled")], ["CreateNewUserIfNotExists", j("Enabled")]])],
+    [
+      "Options",
+      objectText([
+        ["PerformLogin", j("Enabled")],
+        ["ReturnUserData", j("Disabled")],
+        ["CreateNewUserIfNotExists", j("Enabled")],
+      ]),
+    ],
   ],
 };
 
-const tykFields = ["emailAddress", "displayName", "expiresAt", "forSection", "groupID", "groupsIDs", "orgID", "ssoonlyForRegisteredUsers", "userNotAllowed", "sourceCode"];
+const tykFields = [
+  "emailAddress",
+  "displayName",
+  "expiresAt",
+  "forSection",
+  "groupID",
+  "groupsIDs",
+  "orgID",
+  "ssoonlyForRegisteredUsers",
+  "userNotAllowed",
+  "sourceCode",
+];
 const tykShape: Shape = {
   fields: tykFields,
   template: () => [
@@ -423,10 +503,22 @@ const sourceShape = (create: boolean): Shape => ({
     ["description", j("d")],
     ["expiresAt", j("2031-01-01T00:00:00Z")],
     ["validForSeconds", "300"],
-    ["options", objectText([["performLogin", "true"], ["returnUserData", "false"]])],
+    [
+      "options",
+      objectText([
+        ["performLogin", "true"],
+        ["returnUserData", "false"],
+      ]),
+    ],
     ["allowedIps", j(["10.0.0.0/8", "::1"])],
     ["redirectUrls", j(["https://app.example/in", "http://localhost:3000/cb"])],
-    ["identityProvider", fc.sample(fc.constantFrom("null", j({ issuer: "https://idp.example", jwksUrl: "https://idp.example/jwks.json", audience: "aud", requiredScope: "s" })), 1)[0]!],
+    [
+      "identityProvider",
+      fc.sample(
+        fc.constantFrom("null", j({ issuer: "https://idp.example", jwksUrl: "https://idp.example/jwks.json", audience: "aud", requiredScope: "s" })),
+        1,
+      )[0]!,
+    ],
   ],
 });
 
@@ -434,7 +526,16 @@ const tokenFields = ["user", "section", "lobId", "functionality", "ttlSeconds", 
 const tokenShape: Shape = {
   fields: [...tokenFields, "email", "displayName", "externalId", "orgId", "groups"],
   template: () => [
-    ["user", objectText([["email", j("fuzz@example.com")], ["displayName", j("Fuzz")], ["externalId", j("X1")], ["orgId", j("o")], ["groups", j(["a"])]])],
+    [
+      "user",
+      objectText([
+        ["email", j("fuzz@example.com")],
+        ["displayName", j("Fuzz")],
+        ["externalId", j("X1")],
+        ["orgId", j("o")],
+        ["groups", j(["a"])],
+      ]),
+    ],
     ["section", j("portal")],
     ["ttlSeconds", "60"],
     ["format", j(fc.sample(fc.constantFrom("nonce", "jwt"), 1)[0])],
@@ -458,7 +559,25 @@ const tokenBodyShape = (extra: string[]): Shape => ({
 const anyPathId = fc.oneof(
   { weight: 4, arbitrary: fc.constant(null).map(() => String(patchTarget.id)) },
   { weight: 1, arbitrary: fc.constant(null).map(() => patchTarget.code) },
-  { weight: 2, arbitrary: fc.constantFrom("0", "-1", "999999999999999", "9".repeat(40), "1e3", "%00", "%zz", "%C0%AF", "a%2Fb", "..", "__proto__", "constructor", "x".repeat(300), "1.5") },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "0",
+      "-1",
+      "999999999999999",
+      "9".repeat(40),
+      "1e3",
+      "%00",
+      "%zz",
+      "%C0%AF",
+      "a%2Fb",
+      "..",
+      "__proto__",
+      "constructor",
+      "x".repeat(300),
+      "1.5",
+    ),
+  },
   { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 20 }).map(encodeLoose) },
 );
 
@@ -476,9 +595,24 @@ function endpoints(): Endpoint[] {
     { name: "POST /v1/tokens/introspect", method: "POST", path: fixed("/v1/tokens/introspect"), headers: v1Auth(), shape: tokenBodyShape([]) },
     { name: "POST /v1/tokens/revoke", method: "POST", path: fixed("/v1/tokens/revoke"), headers: v1Auth(), shape: tokenBodyShape(["tokenRefNo"]) },
     { name: "GET /v1/users?q=", method: "GET", path: queryValue.map((q) => `/v1/users?q=${q}`), headers: v1Auth() },
-    { name: "GET /tap?nonce=", method: "GET", path: queryValue.map((q) => `/tap?nonce=${q}`), headers: fc.constantFrom<Record<string, string>>({}, { accept: "application/json" }) },
-    { name: "GET /sso?nonce=", method: "GET", path: queryValue.map((q) => `/sso?nonce=${q}`), headers: fc.constantFrom<Record<string, string>>({}, { accept: "application/json" }) },
-    { name: "GET /v1/login?token=", method: "GET", path: queryValue.map((q) => `/v1/login?token=${q}`), headers: fc.constantFrom<Record<string, string>>({}, { accept: "application/json" }) },
+    {
+      name: "GET /tap?nonce=",
+      method: "GET",
+      path: queryValue.map((q) => `/tap?nonce=${q}`),
+      headers: fc.constantFrom<Record<string, string>>({}, { accept: "application/json" }),
+    },
+    {
+      name: "GET /sso?nonce=",
+      method: "GET",
+      path: queryValue.map((q) => `/sso?nonce=${q}`),
+      headers: fc.constantFrom<Record<string, string>>({}, { accept: "application/json" }),
+    },
+    {
+      name: "GET /v1/login?token=",
+      method: "GET",
+      path: queryValue.map((q) => `/v1/login?token=${q}`),
+      headers: fc.constantFrom<Record<string, string>>({}, { accept: "application/json" }),
+    },
   ];
 }
 
@@ -574,11 +708,29 @@ test("prototype-pollution keys change nothing: no polluted Object.prototype, no 
     assert.equal(answer.status, 401, answer.body);
     assert.deepEqual(JSON.parse(answer.body), { Success: false, ErrorCode: [101], ErrorText: ["Authentication required: APIKey or SessionID"] });
   }
-  const form = await send("POST", "/api.php", `Command=sso.list&__proto__[apikey]=${adminKey}&constructor[prototype][apikey]=${adminKey}&__proto__.polluted=1`, { "content-type": "application/x-www-form-urlencoded" }, "198.51.100.8");
+  const form = await send(
+    "POST",
+    "/api.php",
+    `Command=sso.list&__proto__[apikey]=${adminKey}&constructor[prototype][apikey]=${adminKey}&__proto__.polluted=1`,
+    { "content-type": "application/x-www-form-urlencoded" },
+    "198.51.100.8",
+  );
   assert.equal(form.status, 401, form.body);
-  const tyk = await send("POST", "/api/sso", '{"__proto__":{"emailAddress":"p@example.com"},"constructor":{"prototype":{"emailAddress":"p@example.com"}}}', { ...adminHeaders(), "content-type": "application/json" }, "198.51.100.8");
+  const tyk = await send(
+    "POST",
+    "/api/sso",
+    '{"__proto__":{"emailAddress":"p@example.com"},"constructor":{"prototype":{"emailAddress":"p@example.com"}}}',
+    { ...adminHeaders(), "content-type": "application/json" },
+    "198.51.100.8",
+  );
   assert.equal(tyk.status, 400, tyk.body);
-  const v1 = await send("POST", "/v1/tokens", '{"user":{"__proto__":{"email":"p@example.com"}}}', { ...adminHeaders(), "content-type": "application/json" }, "198.51.100.8");
+  const v1 = await send(
+    "POST",
+    "/v1/tokens",
+    '{"user":{"__proto__":{"email":"p@example.com"}}}',
+    { ...adminHeaders(), "content-type": "application/json" },
+    "198.51.100.8",
+  );
   assert.equal(v1.status, 400, v1.body);
   assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), protoBefore, "Object.prototype gained properties");
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -589,7 +741,10 @@ test("prototype-pollution keys change nothing: no polluted Object.prototype, no 
 test("SQL-looking text is stored and returned literally (v1, legacy, user search)", async () => {
   const SQL = "'; DROP TABLE sso_sources; --";
   const admin = adminHeaders();
-  let r = await s.request("POST", "/v1/sources", { json: { code: "sqlish", name: SQL, description: `${SQL} \" OR 1=1 -- %_\\`, validForSeconds: 60 }, headers: admin });
+  let r = await s.request("POST", "/v1/sources", {
+    json: { code: "sqlish", name: SQL, description: `${SQL} \" OR 1=1 -- %_\\`, validForSeconds: 60 },
+    headers: admin,
+  });
   assert.equal(r.status, 201, await r.clone().text());
   const created = (await r.json()) as { id: number; name: string; description: string };
   assert.equal(created.name, SQL);
@@ -603,7 +758,16 @@ test("SQL-looking text is stored and returned literally (v1, legacy, user search
   assert.equal(r.status, 200);
   assert.equal(((await r.json()) as { Source: { SourceName: string } }).Source.SourceName, SQL);
   // A legacy create with SQL in every text field.
-  r = await s.request("POST", "/api.php", { form: { Command: "sso.create", APIKey: adminKey, SourceName: `Robert'); DROP TABLE users;--`, SourceCode: "sqlish2", SourceDescription: SQL, ValidForSeconds: "60" } });
+  r = await s.request("POST", "/api.php", {
+    form: {
+      Command: "sso.create",
+      APIKey: adminKey,
+      SourceName: `Robert'); DROP TABLE users;--`,
+      SourceCode: "sqlish2",
+      SourceDescription: SQL,
+      ValidForSeconds: "60",
+    },
+  });
   assert.equal(r.status, 200, await r.clone().text());
   const legacyId = ((await r.json()) as { SSOSourceID: number }).SSOSourceID;
   r = await s.request("GET", `/v1/sources/${legacyId}`, { headers: admin });
@@ -621,14 +785,29 @@ test("SQL-looking text is stored and returned literally (v1, legacy, user search
   assert.equal(r.status, 200);
   r = await s.request("GET", `/v1/users?q=${encodeURIComponent("'); DROP TABLE users;--")}`, { headers: admin });
   const found = (await r.json()) as { items: { displayName: string }[] };
-  assert.deepEqual(found.items.map((u) => u.displayName), [name]);
+  assert.deepEqual(
+    found.items.map((u) => u.displayName),
+    [name],
+  );
   // Each wildcard finds only names holding it literally, and finds Bobby exactly when his name holds it (so the check is never over an empty list alone).
-  for (const [wildcard, inBobby] of [["%", true], ["_", true], ["%%", false], ["\\", false]] as const) {
+  for (const [wildcard, inBobby] of [
+    ["%", true],
+    ["_", true],
+    ["%%", false],
+    ["\\", false],
+  ] as const) {
     r = await s.request("GET", `/v1/users?q=${encodeURIComponent(wildcard)}`, { headers: admin });
     assert.equal(r.status, 200);
     const items = ((await r.json()) as { items: { displayName: string | null }[] }).items;
-    assert.ok(items.every((u) => (u.displayName ?? "").toLowerCase().includes(wildcard)), `q=${wildcard} matched ${items.length} users as a wildcard`);
-    assert.equal(items.some((u) => u.displayName === name), inBobby, `q=${wildcard}: Bobby ${inBobby ? "not found" : "found"}`);
+    assert.ok(
+      items.every((u) => (u.displayName ?? "").toLowerCase().includes(wildcard)),
+      `q=${wildcard} matched ${items.length} users as a wildcard`,
+    );
+    assert.equal(
+      items.some((u) => u.displayName === name),
+      inBobby,
+      `q=${wildcard}: Bobby ${inBobby ? "not found" : "found"}`,
+    );
   }
   r = await s.request("GET", `/v1/users?q=${encodeURIComponent("100%_sure")}`, { headers: admin });
   assert.equal(((await r.json()) as { items: unknown[] }).items.length, 1);
@@ -638,14 +817,19 @@ test("NUL bytes in text fields are refused with a 400 naming the field, in each 
   const admin = adminHeaders();
   const NUL = "must not contain NUL characters";
   // A source's name and description.
-  let r = await s.request("POST", "/v1/sources", { json: { code: "nul-src", name: "before\u0000after", description: "d1\u0000d2", validForSeconds: 60 }, headers: admin });
+  let r = await s.request("POST", "/v1/sources", {
+    json: { code: "nul-src", name: "before\u0000after", description: "d1\u0000d2", validForSeconds: 60 },
+    headers: admin,
+  });
   assert.equal(r.status, 400);
   let problem = await problemOf(r);
   assert.equal(problem.type, "urn:ssod:problem:invalid-request");
   assert.deepEqual(problem.errors, [{ pointer: "/name", detail: NUL }]);
   assert.equal((await s.request("GET", "/v1/sources/nul-src", { headers: admin })).status, 404, "a refused source was stored");
   // Legacy sso.create: the body is refused as a whole (code 105).
-  r = await s.request("POST", "/api.php", { json: { Command: "sso.create", APIKey: adminKey, SourceName: "L\u0000M", SourceCode: "nul-legacy", ValidForSeconds: "60" } });
+  r = await s.request("POST", "/api.php", {
+    json: { Command: "sso.create", APIKey: adminKey, SourceName: "L\u0000M", SourceCode: "nul-legacy", ValidForSeconds: "60" },
+  });
   assert.equal(r.status, 400);
   assert.deepEqual(await r.json(), { Success: false, ErrorCode: [105], ErrorText: ["Invalid request body"] });
   assert.equal((await s.request("GET", "/v1/sources/nul-legacy", { headers: admin })).status, 404, "a refused legacy source was stored");
@@ -655,14 +839,20 @@ test("NUL bytes in text fields are refused with a 400 naming the field, in each 
   assert.deepEqual(await r.json(), { errors: [{ title: "Bad Request", detail: `displayName ${NUL}` }] });
   // A token's claims: the external id names the user, so "nul-victim\0other" cut at the NUL would sign in as "nul-victim".
   r = await s.request("POST", "/v1/tokens", { json: { user: { externalId: "nul-victim" } }, headers: admin });
-  const victim = (await (await s.request("POST", "/v1/tokens/redeem", { json: { token: ((await r.json()) as { token: string }).token }, headers: admin })).json()) as { user: { id: string } };
+  const victim = (await (
+    await s.request("POST", "/v1/tokens/redeem", { json: { token: ((await r.json()) as { token: string }).token }, headers: admin })
+  ).json()) as { user: { id: string } };
   r = await s.request("POST", "/v1/tokens", { json: { user: { externalId: "nul-victim\u0000other", displayName: "Dis\u0000play" } }, headers: admin });
   assert.equal(r.status, 400);
   problem = await problemOf(r);
   assert.equal(problem.type, "urn:ssod:problem:invalid-request");
   assert.deepEqual(problem.errors, [{ pointer: "/user/externalId", detail: NUL }]);
   const users = (await (await s.request("GET", "/v1/users?q=nul-victim", { headers: admin })).json()) as { items: { id: string }[] };
-  assert.deepEqual(users.items.map((u) => u.id), [victim.user.id], "the victim is still the only user of that external id");
+  assert.deepEqual(
+    users.items.map((u) => u.id),
+    [victim.user.id],
+    "the victim is still the only user of that external id",
+  );
 });
 
 test("after the fuzzing: /healthz answers and valid requests still work", async (t) => {
@@ -673,7 +863,10 @@ test("after the fuzzing: /healthz answers and valid requests still work", async 
   const token = ((await r.json()) as { token: string }).token;
   const redeemed = await s.request("POST", "/v1/tokens/redeem", { json: { token }, headers: adminHeaders() });
   assert.equal(redeemed.status, 200);
-  const statuses = [...tally.byStatus].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}×${v}`).join(" ");
+  const statuses = [...tally.byStatus]
+    .sort((a, b) => a[0] - b[0])
+    .map(([k, v]) => `${k}×${v}`)
+    .join(" ");
   t.diagnostic(`in-process requests tried: ${tally.requests}; statuses: ${statuses}`);
   assert.ok(tally.requests > 1_000, `only ${tally.requests} requests were tried`);
 });

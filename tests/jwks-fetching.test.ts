@@ -90,12 +90,22 @@ const admin = () => ({ authorization: `Bearer ${s.adminKey}` });
 const sourceAt = (code: string, path: string) => createSource(s, { code, clientId: code, identityProvider: { issuer: ISSUER, jwksUrl: `${base}${path}` } });
 
 const callerJwt = (clientId: string) =>
-  new SignJWT({ client_id: clientId }).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(ISSUER).setIssuedAt().setExpirationTime("5m").sign(key.privateKey);
+  new SignJWT({ client_id: clientId })
+    .setProtectedHeader({ alg: "RS256", kid: "k1" })
+    .setIssuer(ISSUER)
+    .setIssuedAt()
+    .setExpirationTime("5m")
+    .sign(key.privateKey);
 
 async function generate(clientId: string) {
   return s.request("POST", "/GenerateSSOToken", {
     body: JSON.stringify(BODY),
-    headers: { "x-api-version": "1.0.0", "x-lob-client-id": clientId, "content-type": "application/json", authorization: `Bearer ${await callerJwt(clientId)}` },
+    headers: {
+      "x-api-version": "1.0.0",
+      "x-lob-client-id": clientId,
+      "content-type": "application/json",
+      authorization: `Bearer ${await callerJwt(clientId)}`,
+    },
   });
 }
 
@@ -147,7 +157,9 @@ describe("fetching the JWKS: every failure is the seed's 502 (504 on a timeout)"
     const seconds = (performance.now() - started) / 1000;
     const grown = (process.memoryUsage().rss - rss) / 2 ** 20;
     await new Promise((resolve) => setTimeout(resolve, 100));
-    t.diagnostic(`502 after ${seconds.toFixed(2)} s; the JWKS server wrote ${(endlessWritten / 2 ** 20).toFixed(1)} MiB before ssod hung up; RSS grew ${grown.toFixed(1)} MiB`);
+    t.diagnostic(
+      `502 after ${seconds.toFixed(2)} s; the JWKS server wrote ${(endlessWritten / 2 ** 20).toFixed(1)} MiB before ssod hung up; RSS grew ${grown.toFixed(1)} MiB`,
+    );
     assert.ok(seconds < 3, `took ${seconds} s`);
     // 512 KiB read, plus what the two sockets' buffers held.
     assert.ok(endlessWritten < 32 * 2 ** 20, `the JWKS server wrote ${endlessWritten} bytes`);
@@ -174,14 +186,20 @@ describe("the jwksUrl a source may have: https, plain http only to loopback, nev
 
   test("refused at creation: 400 problem+json naming the field, in plain words", async () => {
     for (const [jwksUrl, words] of refusals) {
-      const r = await s.request("POST", "/v1/sources", { json: { code: "jwks-refused", name: "refused", validForSeconds: 60, identityProvider: { issuer: ISSUER, jwksUrl } }, headers: admin() });
+      const r = await s.request("POST", "/v1/sources", {
+        json: { code: "jwks-refused", name: "refused", validForSeconds: 60, identityProvider: { issuer: ISSUER, jwksUrl } },
+        headers: admin(),
+      });
       const text = await r.text();
       assert.equal(r.status, 400, `${jwksUrl}: ${text}`);
       assert.match(r.headers.get("content-type") ?? "", /^application\/problem\+json/);
       const problem = JSON.parse(text) as { detail: string; errors: { pointer: string; detail: string }[] };
       assert.match(problem.detail, /^identityProvider\.jwksUrl must/, jwksUrl);
       assert.match(problem.detail, words, jwksUrl);
-      assert.deepEqual(problem.errors.map((e) => e.pointer), ["/identityProvider/jwksUrl"]);
+      assert.deepEqual(
+        problem.errors.map((e) => e.pointer),
+        ["/identityProvider/jwksUrl"],
+      );
     }
   });
 
@@ -194,8 +212,16 @@ describe("the jwksUrl a source may have: https, plain http only to loopback, nev
   });
 
   test("https anywhere, and plain http to 127.0.0.0/8, ::1 and localhost, are accepted", async () => {
-    for (const [i, jwksUrl] of ["https://idp.example.com/.well-known/jwks.json", "http://127.0.0.2:8080/jwks", "http://[::1]:8080/jwks", "http://localhost:8080/jwks"].entries()) {
-      const r = await s.request("POST", "/v1/sources", { json: { code: `jwks-ok-${i}`, name: "ok", validForSeconds: 60, identityProvider: { issuer: ISSUER, jwksUrl } }, headers: admin() });
+    for (const [i, jwksUrl] of [
+      "https://idp.example.com/.well-known/jwks.json",
+      "http://127.0.0.2:8080/jwks",
+      "http://[::1]:8080/jwks",
+      "http://localhost:8080/jwks",
+    ].entries()) {
+      const r = await s.request("POST", "/v1/sources", {
+        json: { code: `jwks-ok-${i}`, name: "ok", validForSeconds: 60, identityProvider: { issuer: ISSUER, jwksUrl } },
+        headers: admin(),
+      });
       assert.equal(r.status, 201, `${jwksUrl}: ${await r.clone().text()}`);
     }
   });

@@ -18,7 +18,10 @@ async function jwks(): Promise<JSONWebKeySet> {
 }
 
 async function issueJwt(sourceCode?: string) {
-  const r = await s.request("POST", "/v1/tokens", { json: { user: { email: "keys@example.com" }, format: "jwt", ...(sourceCode ? { sourceCode } : {}) }, headers: admin });
+  const r = await s.request("POST", "/v1/tokens", {
+    json: { user: { email: "keys@example.com" }, format: "jwt", ...(sourceCode ? { sourceCode } : {}) },
+    headers: admin,
+  });
   assert.equal(r.status, 201, await r.clone().text());
   return (await r.json()) as { token: string; tokenRefNo: string; expiresAt: string };
 }
@@ -64,7 +67,11 @@ describe("POST /v1/keys/rotate", () => {
     const rotated = await rotate();
     assert.notEqual(rotated.kid, oldKid);
     assert.match(rotated.kid, /^[A-Za-z0-9_-]{43}$/);
-    assert.deepEqual(rotated.keys.map((k) => k.kid), [rotated.kid, oldKid], "newest first, the old key still published");
+    assert.deepEqual(
+      rotated.keys.map((k) => k.kid),
+      [rotated.kid, oldKid],
+      "newest first, the old key still published",
+    );
     assert.deepEqual(await jwks(), { keys: rotated.keys });
     const fresh = rotated.keys[0]!;
     assert.deepEqual({ kty: fresh.kty, crv: fresh.crv, alg: fresh.alg, use: fresh.use }, { kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig" });
@@ -88,7 +95,10 @@ describe("POST /v1/keys/rotate", () => {
 
     // Once every token the old key signed has expired, it is no longer published.
     await sleep(Math.max(0, Date.parse(early.expiresAt) - Date.now()) + 1_100);
-    assert.deepEqual((await jwks()).keys.map((k) => k.kid), [rotated.kid]);
+    assert.deepEqual(
+      (await jwks()).keys.map((k) => k.kid),
+      [rotated.kid],
+    );
   });
 
   test("every rotation gives a new kid; keys with live tokens stay published", async () => {
@@ -129,14 +139,20 @@ describe("POST /v1/keys/rotate", () => {
       const rotation = fresh.request("POST", "/v1/keys/rotate", { headers: auth });
       const answers = await Promise.all(issues);
       assert.equal((await rotation).status, 200);
-      const tokens = await Promise.all(answers.map(async (r) => {
-        assert.equal(r.status, 201);
-        return ((await r.json()) as { token: string }).token;
-      }));
+      const tokens = await Promise.all(
+        answers.map(async (r) => {
+          assert.equal(r.status, 201);
+          return ((await r.json()) as { token: string }).token;
+        }),
+      );
       const set = (await (await fresh.request("GET", "/.well-known/jwks.json")).json()) as JSONWebKeySet;
       const published = set.keys.map((k) => k.kid);
       const unverifiable = tokens.filter((t) => !published.includes(decodeProtectedHeader(t).kid));
-      assert.equal(unverifiable.length, 0, `${unverifiable.length} of ${tokens.length} tokens answered 201 carry a kid the JWKS does not publish (published: ${published.join(", ")})`);
+      assert.equal(
+        unverifiable.length,
+        0,
+        `${unverifiable.length} of ${tokens.length} tokens answered 201 carry a kid the JWKS does not publish (published: ${published.join(", ")})`,
+      );
       for (const t of tokens) await jwtVerify(t, createLocalJWKSet(set), { issuer: "http://ssod.test", audience: "default" });
     } finally {
       await fresh.close();

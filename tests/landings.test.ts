@@ -30,7 +30,8 @@ async function nonce(source: CreatedSource, forSection: "dashboard" | "portal") 
   return ((await r.json()) as { Meta: string }).Meta;
 }
 
-const active = async (t: string) => ((await (await s.request("POST", "/v1/tokens/introspect", { json: { token: t }, headers: admin })).json()) as { active: boolean }).active;
+const active = async (t: string) =>
+  ((await (await s.request("POST", "/v1/tokens/introspect", { json: { token: t }, headers: admin })).json()) as { active: boolean }).active;
 
 describe("HEAD", () => {
   for (const [path, make] of [
@@ -95,11 +96,25 @@ describe('landing "confirm"', () => {
   });
 
   test("api.php sets it as Landing=Confirm (code 15 when not Direct or Confirm)", async () => {
-    const made = await s.request("POST", "/api.php", { form: { Command: "sso.create", APIKey: s.adminKey, SourceName: "L", SourceCode: "legacy_landing", ValidForSeconds: "60", Landing: "Confirm" } });
+    const made = await s.request("POST", "/api.php", {
+      form: { Command: "sso.create", APIKey: s.adminKey, SourceName: "L", SourceCode: "legacy_landing", ValidForSeconds: "60", Landing: "Confirm" },
+    });
     const id = ((await made.json()) as { SSOSourceID: number }).SSOSourceID;
-    const got = (await (await s.request("POST", "/api.php", { form: { Command: "sso.get", APIKey: s.adminKey, SourceID: String(id) } })).json()) as { Source: { Landing: string } };
+    const got = (await (await s.request("POST", "/api.php", { form: { Command: "sso.get", APIKey: s.adminKey, SourceID: String(id) } })).json()) as {
+      Source: { Landing: string };
+    };
     assert.equal(got.Source.Landing, "Confirm");
-    const bad = await s.request("POST", "/api.php", { form: { Command: "sso.update", APIKey: s.adminKey, SourceID: String(id), SourceName: "L", SourceCode: "legacy_landing", ValidForSeconds: "60", Landing: "Sometimes" } });
+    const bad = await s.request("POST", "/api.php", {
+      form: {
+        Command: "sso.update",
+        APIKey: s.adminKey,
+        SourceID: String(id),
+        SourceName: "L",
+        SourceCode: "legacy_landing",
+        ValidForSeconds: "60",
+        Landing: "Sometimes",
+      },
+    });
     assert.deepEqual(((await bad.json()) as { ErrorCode: number[] }).ErrorCode, [15]);
   });
 });

@@ -22,7 +22,6 @@ function legacyTimeMs(text: string): number {
   return Date.UTC(y, mo - 1, d, h, mi, se);
 }
 
-
 const refused = (code: number, text: string) => ({ Success: false, ErrorCode: [code], ErrorText: [text] });
 const AUTH_REQUIRED = refused(101, "Authentication required: APIKey or SessionID");
 const AUTH_FAILED = refused(102, "Authentication failed");
@@ -70,7 +69,10 @@ describe("credentials", () => {
   });
 
   test("a bad APIKey with a valid sso.create body creates nothing", async () => {
-    const r = await apiPhp(s, { json: { Command: "sso.create", APIKey: unknownKey(), SourceName: "n", SourceCode: "badkey_code", ValidForSeconds: 5 }, ip: newIp() });
+    const r = await apiPhp(s, {
+      json: { Command: "sso.create", APIKey: unknownKey(), SourceName: "n", SourceCode: "badkey_code", ValidForSeconds: 5 },
+      ip: newIp(),
+    });
     assert.deepEqual(r.body, AUTH_FAILED);
     const list = await apiPhp(s, { json: { Command: "sso.list", APIKey: s.adminKey } });
     assert.ok(!(list.body.Sources as Body[]).some((x) => x.SourceCode === "badkey_code"));
@@ -217,7 +219,10 @@ describe("audit of failed authentication", () => {
     }
     const mine = items.filter((i) => i.ip === ip);
     assert.equal(mine.length, 3, text);
-    assert.ok(mine.some((i) => i.target === "frank"), "the username tried is recorded");
+    assert.ok(
+      mine.some((i) => i.target === "frank"),
+      "the username tried is recorded",
+    );
 
     const all = await auditText("?limit=500");
     for (const secret of [wrongKey, wrongSession, wrongPassword, PASSWORD, sid, s.adminKey]) {

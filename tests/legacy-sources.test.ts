@@ -245,7 +245,14 @@ describe("sso.create error codes", () => {
 
 // ---------------------------------------------------------------------------
 describe("sso.update error codes", () => {
-  const body = (id: unknown, extra: Body = {}) => ({ Command: "sso.update", SourceID: id, SourceName: "N", SourceCode: fresh("upd"), ValidForSeconds: 30, ...extra });
+  const body = (id: unknown, extra: Body = {}) => ({
+    Command: "sso.update",
+    SourceID: id,
+    SourceName: "N",
+    SourceCode: fresh("upd"),
+    ValidForSeconds: 30,
+    ...extra,
+  });
 
   test("9: SourceID missing", async () => {
     const { SourceID: _, ...rest } = body(1);
@@ -269,7 +276,10 @@ describe("sso.update error codes", () => {
   });
 
   test("codes 1, 4, 5, 8, 10 together", async () => {
-    await expectError({ Command: "sso.update", SourceID: "x", SourceCode: "b a d", ExpiresAt: "2025-02-30 10:00:00", ValidForSeconds: "abc" }, [1, 4, 5, 8, 10]);
+    await expectError(
+      { Command: "sso.update", SourceID: "x", SourceCode: "b a d", ExpiresAt: "2025-02-30 10:00:00", ValidForSeconds: "abc" },
+      [1, 4, 5, 8, 10],
+    );
   });
 
   test("6: updating to a code another source uses", async () => {
@@ -426,7 +436,15 @@ describe("bodies and field names", () => {
     const id = await create();
     const code = fresh("formupd");
     const u = await call({
-      form: { Command: "sso.update", APIKey: s.adminKey, SourceID: String(id), SourceName: "U", SourceCode: code, ValidForSeconds: "61", "Options[PerformLogin]": "Disabled" },
+      form: {
+        Command: "sso.update",
+        APIKey: s.adminKey,
+        SourceID: String(id),
+        SourceName: "U",
+        SourceCode: code,
+        ValidForSeconds: "61",
+        "Options[PerformLogin]": "Disabled",
+      },
     });
     assert.equal(u.text, '{"Success":true,"ErrorCode":0,"ErrorText":""}');
     const source = await get(id);
@@ -487,7 +505,9 @@ describe("bodies and field names", () => {
 
   test("form field names in other cases", async () => {
     const code = fresh("fcase");
-    const r = await call({ form: { COMMAND: "sso.create", apiKEY: s.adminKey, sourcename: "f", sourceCODE: code, VALIDFORSECONDS: "9", "options[PERFORMLOGIN]": "Disabled" } });
+    const r = await call({
+      form: { COMMAND: "sso.create", apiKEY: s.adminKey, sourcename: "f", sourceCODE: code, VALIDFORSECONDS: "9", "options[PERFORMLOGIN]": "Disabled" },
+    });
     assert.equal(r.status, 200, r.text);
     const source = await get(r.body.SSOSourceID as number);
     assert.equal(source.SourceCode, code);

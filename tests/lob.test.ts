@@ -14,7 +14,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { decodeProtectedHeader, exportJWK, exportSPKI, jwtVerify, type JWTPayload } from "jose";
-import { LOB_BODY as BODY, callerJwt, lobHeaders as headersFor, rsaKey, signWith, startIdentityProvider, type IdentityProvider, type IdpKey } from "./helpers/identity-provider";
+import {
+  LOB_BODY as BODY,
+  callerJwt,
+  lobHeaders as headersFor,
+  rsaKey,
+  signWith,
+  startIdentityProvider,
+  type IdentityProvider,
+  type IdpKey,
+} from "./helpers/identity-provider";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
 import { createSource, type CreatedSource } from "./helpers/sources";
 
@@ -47,7 +56,10 @@ const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 /** An identity provider token: RS256 under the key's kid, iss ISSUER, issued now, expiring in five minutes; every part overridable (null leaves exp out). */
-function idpJwt(claims: JWTPayload, options: { key?: IdpKey | Uint8Array; header?: Record<string, unknown>; iss?: string; exp?: number | null; nbf?: number } = {}): Promise<string> {
+function idpJwt(
+  claims: JWTPayload,
+  options: { key?: IdpKey | Uint8Array; header?: Record<string, unknown>; iss?: string; exp?: number | null; nbf?: number } = {},
+): Promise<string> {
   const all: JWTPayload = { iss: options.iss ?? ISSUER, iat: now(), ...claims };
   if (options.exp !== null) all.exp = options.exp ?? now() + 300;
   if (options.nbf !== undefined) all.nbf = options.nbf;
@@ -57,10 +69,28 @@ function idpJwt(claims: JWTPayload, options: { key?: IdpKey | Uint8Array; header
 /** The required-scope source's claims. */
 const goodClaims = (extra: JWTPayload = {}): JWTPayload => ({ client_id: IDP_CLIENT_ID, token_use: "access", scope: `openid ${SCOPE}`, ...extra });
 /** The audience source's token, as an attacker would bend it: claims, header, key, issuer, audience (null: none), expiry (null: none), nbf. */
-function audJwt(options: { claims?: JWTPayload; header?: Record<string, unknown>; key?: IdpKey | Uint8Array; alg?: string; iss?: string; aud?: string | null; exp?: number | null; nbf?: number; clientId?: string } = {}) {
+function audJwt(
+  options: {
+    claims?: JWTPayload;
+    header?: Record<string, unknown>;
+    key?: IdpKey | Uint8Array;
+    alg?: string;
+    iss?: string;
+    aud?: string | null;
+    exp?: number | null;
+    nbf?: number;
+    clientId?: string;
+  } = {},
+) {
   const claims: JWTPayload = { client_id: options.clientId ?? audSrc.clientId, token_use: "access", ...options.claims };
   if (options.aud !== null) claims.aud = options.aud ?? AUDIENCE;
-  return idpJwt(claims, { key: options.key ?? realKey, header: { kid: realKey.kid, ...(options.alg ? { alg: options.alg } : {}), ...options.header }, iss: options.iss, exp: options.exp, nbf: options.nbf });
+  return idpJwt(claims, {
+    key: options.key ?? realKey,
+    header: { kid: realKey.kid, ...(options.alg ? { alg: options.alg } : {}), ...options.header },
+    iss: options.iss,
+    exp: options.exp,
+    nbf: options.nbf,
+  });
 }
 
 // ---- ssod ----
@@ -128,7 +158,12 @@ before(async () => {
 
   s = await openTestServer(NO_THROTTLE);
   admin = { authorization: `Bearer ${s.adminKey}` };
-  withIdp = await createSource(s, { code: "lob-idp", clientId: IDP_CLIENT_ID, validForSeconds: 3600, identityProvider: provider(MAIN, { requiredScope: SCOPE }) });
+  withIdp = await createSource(s, {
+    code: "lob-idp",
+    clientId: IDP_CLIENT_ID,
+    validForSeconds: 3600,
+    identityProvider: provider(MAIN, { requiredScope: SCOPE }),
+  });
   audSrc = await createSource(s, { code: "lob-aud", clientId: "aud-client", identityProvider: provider(AUD, { audience: AUDIENCE }) });
   floodSrc = await createSource(s, { code: "lob-flood", clientId: "flood-client", identityProvider: provider(FLOOD, { audience: AUDIENCE }) });
   hs = await createSource(s, { code: "lob-hs", validForSeconds: 90 });
@@ -239,7 +274,11 @@ describe("400: headers (checked first)", () => {
   test("missing or non-JSON Content-Type", async () => {
     await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "content-type": undefined })), 400, /Content-Type/);
     await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "content-type": "text/plain" })), 400, /Content-Type/);
-    await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs), { "content-type": "application/x-www-form-urlencoded" })), 400, /Content-Type/);
+    await assertLobError(
+      await generate(headersFor(hs.clientId, await callerJwt(hs), { "content-type": "application/x-www-form-urlencoded" })),
+      400,
+      /Content-Type/,
+    );
   });
 
   test("an unsupported x-api-version (only 1.0.0)", async () => {
@@ -342,7 +381,10 @@ describe("401: the caller's JWT", () => {
     // `iat: undefined` leaves the claim out.
     const viaIdp = (iat: number | undefined, exp: number) => idpJwt(goodClaims({ iat }), { exp });
     const viaHs = (iat: number | undefined, exp: number) => callerJwt(hs, { claims: { iat }, exp });
-    for (const [make, clientId] of [[viaIdp, IDP_CLIENT_ID], [viaHs, hs.clientId]] as const) {
+    for (const [make, clientId] of [
+      [viaIdp, IDP_CLIENT_ID],
+      [viaHs, hs.clientId],
+    ] as const) {
       await assertLobError(await generate(headersFor(clientId, await make(t, t + 25 * HOUR))), 401, /24 hours/);
       await assertLobError(await generate(headersFor(clientId, await make(undefined, t + 25 * HOUR))), 401, /24 hours/);
       // Issued 20 hours ago for 25: what is left (5 h) does not make it acceptable.
@@ -374,7 +416,10 @@ describe("caller JWTs against an identity provider (RS256, JWKS): every attack i
     ["alg none, unsigned", async () => unsigned({ alg: "none", typ: "JWT" })],
     ["alg none with the real kid", async () => unsigned({ alg: "none", kid: realKey.kid })],
     ["alg NONE (case games)", async () => unsigned({ alg: "NONE", kid: realKey.kid })],
-    ["HS256 signed with the identity provider's public key PEM (RS/HS confusion)", async () => audJwt({ alg: "HS256", key: enc.encode(await exportSPKI(realKey.publicKey)) })],
+    [
+      "HS256 signed with the identity provider's public key PEM (RS/HS confusion)",
+      async () => audJwt({ alg: "HS256", key: enc.encode(await exportSPKI(realKey.publicKey)) }),
+    ],
     ["HS256 signed with the public key's JWK n (RS/HS confusion)", async () => audJwt({ alg: "HS256", key: enc.encode(String(realKey.publicJwk.n)) })],
     ["HS256 signed with the source's own client secret (its provider signs RS256)", async () => audJwt({ alg: "HS256", key: enc.encode(audSrc.clientSecret) })],
     ["expired five minutes ago", async () => audJwt({ exp: now() - 300 }), /expired/],
@@ -401,7 +446,10 @@ describe("caller JWTs against an identity provider (RS256, JWKS): every attack i
     ],
     ["signature stripped", async () => `${(await audJwt()).split(".").slice(0, 2).join(".")}.`],
     ["a stranger's key under the real kid", async () => audJwt({ key: stranger })],
-    ["the stranger's public key embedded as a jwk header", async () => audJwt({ key: stranger, header: { kid: "embedded", jwk: await exportJWK(stranger.publicKey) } })],
+    [
+      "the stranger's public key embedded as a jwk header",
+      async () => audJwt({ key: stranger, header: { kid: "embedded", jwk: await exportJWK(stranger.publicKey) } }),
+    ],
     ["a jku header pointing at the attacker's key set", async () => audJwt({ key: stranger, header: { kid: "jku-kid", jku: idp.url(ATTACKER) } })],
     [
       "RS512 claimed over an RS256 signature",
@@ -472,7 +520,10 @@ describe("caller JWTs as HS256 with the client secret (no identity provider): ev
 describe("clock skew", () => {
   test("10 s past expiry: accepted with the default skew (30 s), refused with SSOD_CLOCK_SKEW=0 (identity provider)", async () => {
     await generatedOk(await generate(headersFor(audSrc.clientId, await audJwt({ exp: now() - 10 }))));
-    await assertLobError(await generate(headersFor(strictAud.clientId, await audJwt({ exp: now() - 10, clientId: strictAud.clientId })), BODY, { server: strict }), 401);
+    await assertLobError(
+      await generate(headersFor(strictAud.clientId, await audJwt({ exp: now() - 10, clientId: strictAud.clientId })), BODY, { server: strict }),
+      401,
+    );
     // The strict server does accept a fresh token: it is the skew that refused.
     await generatedOk(await generate(headersFor(strictAud.clientId, await audJwt({ clientId: strictAud.clientId })), BODY, { server: strict }));
   });
@@ -506,7 +557,11 @@ describe("403: valid token, not allowed", () => {
 
   test("issued to another client (client_id or azp)", async () => {
     await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ client_id: "another-client" })))), 403, /another client/);
-    await assertLobError(await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ client_id: undefined, azp: "another-client" })))), 403, /another client/);
+    await assertLobError(
+      await generate(headersFor(IDP_CLIENT_ID, await idpJwt(goodClaims({ client_id: undefined, azp: "another-client" })))),
+      403,
+      /another client/,
+    );
     await assertLobError(await generate(headersFor(hs.clientId, await callerJwt(hs, { claims: { client_id: ip4.clientId } }))), 403, /another client/);
   });
 
@@ -534,7 +589,11 @@ describe("an identity provider without an audience: the token must name the sour
   });
 
   test("a token remembered for one source is refused by another source of the same identity provider", async () => {
-    const twin = await createSource(s, { code: "lob-idp-twin", clientId: "twin-client", identityProvider: { issuer: ISSUER, jwksUrl: idp.url(MAIN), requiredScope: SCOPE } });
+    const twin = await createSource(s, {
+      code: "lob-idp-twin",
+      clientId: "twin-client",
+      identityProvider: { issuer: ISSUER, jwksUrl: idp.url(MAIN), requiredScope: SCOPE },
+    });
     const token = await idpJwt(goodClaims());
     await generatedOk(await generate(headersFor(IDP_CLIENT_ID, token)));
     await assertLobError(await generate(headersFor(twin.clientId, token)), 403, /another client/);
@@ -592,7 +651,11 @@ describe("a caller token presented again (verified tokens are remembered for a m
   });
 
   test("refused at once when the source's identity provider changes (another audience)", async () => {
-    await createSource(s, { code: "lob-aud-change", clientId: "aud-change", identityProvider: { issuer: ISSUER, jwksUrl: idp.url(AUD), audience: "first-audience" } });
+    await createSource(s, {
+      code: "lob-aud-change",
+      clientId: "aud-change",
+      identityProvider: { issuer: ISSUER, jwksUrl: idp.url(AUD), audience: "first-audience" },
+    });
     const token = await idpJwt({ client_id: "aud-change", aud: "first-audience" });
     await generatedOk(await generate(headersFor("aud-change", token)));
     const patched = await s.request("PATCH", "/v1/sources/lob-aud-change", {

@@ -22,10 +22,15 @@ describe("GET /metrics", () => {
 
   test("counts requests by route and status, tokens by source and dialect, refusals, throttling, store calls, build info", async () => {
     const auth = { authorization: `Bearer ${server.adminKey}` };
-    const issued = (await (await server.request("POST", "/v1/tokens", { json: { user: { email: "m@example.com" } }, headers: auth })).json()) as { token: string };
+    const issued = (await (await server.request("POST", "/v1/tokens", { json: { user: { email: "m@example.com" } }, headers: auth })).json()) as {
+      token: string;
+    };
     assert.equal((await server.request("POST", "/v1/tokens/redeem", { json: { token: issued.token }, headers: auth })).status, 200);
     assert.equal((await server.request("POST", "/v1/tokens/redeem", { json: { token: issued.token }, headers: auth })).status, 400);
-    assert.equal((await server.request("POST", "/api/sso", { json: { emailAddress: "t@example.com" }, headers: { "admin-auth": server.adminKey } })).status, 200);
+    assert.equal(
+      (await server.request("POST", "/api/sso", { json: { emailAddress: "t@example.com" }, headers: { "admin-auth": server.adminKey } })).status,
+      200,
+    );
     for (let i = 0; i < 31; i++) await server.request("GET", "/v1/sources", { headers: { authorization: "Bearer nope" }, ip: "203.0.113.9" });
     const text = await scrape();
     assert.match(text, /^ssod_build_info\{version="\d+\.\d+\.\d+",node="v\d+[^"]*"\} 1$/m);

@@ -220,7 +220,11 @@ describe("libSQL's native binding is loaded only from a private folder, and only
       assert.ok(stat.isDirectory() && stat.uid === 0 && (stat.mode & 0o777) === 0o700);
       await stop(server);
       server = undefined;
-      assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith(`ssod-${process.getuid!()}-`)), [], "the private folder goes when ssod stops");
+      assert.deepEqual(
+        readdirSync(tmp).filter((f) => f.startsWith(`ssod-${process.getuid!()}-`)),
+        [],
+        "the private folder goes when ssod stops",
+      );
       assertNotLoaded(l, output);
     } finally {
       server?.kill("SIGKILL");

@@ -51,7 +51,19 @@ describe("the OpenAPI document", () => {
 
   test("is OpenAPI 3.1 and covers all four dialects", () => {
     assert.equal(spec.openapi, "3.1.0");
-    for (const path of ["/api.php", "/api/sso", "/admin/sso", "/tap", "/sso", "/GenerateSSOToken", "/v1/sources", "/v1/tokens", "/v1/tokens/redeem", "/v1/users", "/v1/audit"]) {
+    for (const path of [
+      "/api.php",
+      "/api/sso",
+      "/admin/sso",
+      "/tap",
+      "/sso",
+      "/GenerateSSOToken",
+      "/v1/sources",
+      "/v1/tokens",
+      "/v1/tokens/redeem",
+      "/v1/users",
+      "/v1/audit",
+    ]) {
       assert.ok(spec.paths[path], `${path} is documented`);
     }
   });
@@ -104,7 +116,11 @@ describe("the OpenAPI document", () => {
       assert.ok(documented, `${name} answered ${response.status}, documented are ${Object.keys(op.responses).join(", ")}`);
       const mediaType = (response.headers.get("content-type") ?? "").split(";")[0]!;
       // Where the answer's content is documented, the answer is in one of the documented media types (so its schema below is checked, not skipped).
-      if (documented.content) assert.ok(documented.content[mediaType], `${name} ${response.status}: ${mediaType || "no content type"} is not among ${Object.keys(documented.content).join(", ")}`);
+      if (documented.content)
+        assert.ok(
+          documented.content[mediaType],
+          `${name} ${response.status}: ${mediaType || "no content type"} is not among ${Object.keys(documented.content).join(", ")}`,
+        );
       const schema = documented.content?.[mediaType]?.schema;
       if (schema) {
         // A page is text; everything else documented with a schema is JSON.
@@ -114,7 +130,20 @@ describe("the OpenAPI document", () => {
       }
     }
     // The examples taken from the seeds, and the native ones, succeed.
-    for (const name of ["POST /api.php", "POST /api/sso", "POST /admin/sso", "POST /GenerateSSOToken", "POST /v1/sources", "POST /v1/tokens", "GET /v1/sources/{id}", "PATCH /v1/sources/{id}", "DELETE /v1/sources/{id}", "POST /v1/admin-keys", "GET /v1/admin-keys", "DELETE /v1/admin-keys/{id}"]) {
+    for (const name of [
+      "POST /api.php",
+      "POST /api/sso",
+      "POST /admin/sso",
+      "POST /GenerateSSOToken",
+      "POST /v1/sources",
+      "POST /v1/tokens",
+      "GET /v1/sources/{id}",
+      "PATCH /v1/sources/{id}",
+      "DELETE /v1/sources/{id}",
+      "POST /v1/admin-keys",
+      "GET /v1/admin-keys",
+      "DELETE /v1/admin-keys/{id}",
+    ]) {
       assert.ok(statuses[name]! >= 200 && statuses[name]! < 300, `${name} example succeeds (got ${statuses[name]})`);
     }
   });

@@ -25,7 +25,13 @@ describe("outboundUrlProblem: the URL's text", () => {
     "http://localhost/jwks",
     "http://LOCALHOST:8080/jwks",
   ];
-  const notHttps = ["http://example.com/jwks", "http://203.0.113.7/jwks", "http://[2001:db8::1]/jwks", "http://localhost.example.com/jwks", "http://128.0.0.1/jwks"];
+  const notHttps = [
+    "http://example.com/jwks",
+    "http://203.0.113.7/jwks",
+    "http://[2001:db8::1]/jwks",
+    "http://localhost.example.com/jwks",
+    "http://128.0.0.1/jwks",
+  ];
   const linkLocal = [
     "http://169.254.169.254/latest/meta-data/",
     "https://169.254.169.254/jwks",
@@ -143,13 +149,19 @@ describe("fetchOutbound", () => {
 
   test("a body of exactly the cap is read; one byte declared over it is refused", async () => {
     assert.equal((await (await fetchOutbound(`${base}/exactly-the-cap`, {}, rules())).arrayBuffer()).byteLength, CAP);
-    await assert.rejects(fetchOutbound(`${base}/declared-too-large`, {}, rules()), (e: Error) => e instanceof OutboundError && /over 524288 bytes/.test(e.message));
+    await assert.rejects(
+      fetchOutbound(`${base}/declared-too-large`, {}, rules()),
+      (e: Error) => e instanceof OutboundError && /over 524288 bytes/.test(e.message),
+    );
   });
 
   test("an endless body is cut at the cap, at once, without holding more", async (t) => {
     const rss = process.memoryUsage().rss;
     const started = performance.now();
-    await assert.rejects(fetchOutbound(`${base}/endless`, {}, rules({ timeoutMs: 30_000 })), (e: Error) => e instanceof OutboundError && /over 524288 bytes/.test(e.message));
+    await assert.rejects(
+      fetchOutbound(`${base}/endless`, {}, rules({ timeoutMs: 30_000 })),
+      (e: Error) => e instanceof OutboundError && /over 524288 bytes/.test(e.message),
+    );
     const seconds = (performance.now() - started) / 1000;
     const grown = (process.memoryUsage().rss - rss) / 2 ** 20;
     // What the server wrote before the connection closed: the cap plus the sockets' buffers.
@@ -175,7 +187,10 @@ describe("fetchOutbound", () => {
 
   test("a URL the rules refuse is not fetched", async () => {
     await assert.rejects(fetchOutbound("http://example.com/jwks", {}, rules()), (e: Error) => e instanceof OutboundError && /must be https/.test(e.message));
-    await assert.rejects(fetchOutbound("https://169.254.169.254/jwks", {}, rules({ allowHttp: true })), (e: Error) => e instanceof OutboundError && /link-local/.test(e.message));
+    await assert.rejects(
+      fetchOutbound("https://169.254.169.254/jwks", {}, rules({ allowHttp: true })),
+      (e: Error) => e instanceof OutboundError && /link-local/.test(e.message),
+    );
   });
 });
 
@@ -212,18 +227,45 @@ describe("fetchOutbound: the address a name resolves to, at connect time", () =>
   });
 
   test("plain http to 'localhost' must reach a loopback address", async () => {
-    await assert.rejects(fetchOutbound(`http://localhost:${port()}/ok`, {}, rules({ lookup })), (e: Error) => e instanceof OutboundError && /192\.0\.2\.99, not a loopback address/.test(e.message));
+    await assert.rejects(
+      fetchOutbound(`http://localhost:${port()}/ok`, {}, rules({ lookup })),
+      (e: Error) => e instanceof OutboundError && /192\.0\.2\.99, not a loopback address/.test(e.message),
+    );
   });
 });
 
 describe("fetchOutbound over https", () => {
   test("checks the server's certificate: a self-signed one is refused", async () => {
     const dir = tempDir();
-    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
     const tls = createHttpsServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (_req, res) => res.end("{}"));
     await new Promise<void>((resolve) => tls.listen(0, "127.0.0.1", resolve));
     try {
-      await assert.rejects(fetchOutbound(`https://localhost:${(tls.address() as AddressInfo).port}/jwks`, {}, rules()), { code: "DEPTH_ZERO_SELF_SIGNED_CERT" });
+      await assert.rejects(fetchOutbound(`https://localhost:${(tls.address() as AddressInfo).port}/jwks`, {}, rules()), {
+        code: "DEPTH_ZERO_SELF_SIGNED_CERT",
+      });
     } finally {
       tls.closeAllConnections();
       await new Promise<void>((resolve) => tls.close(() => resolve()));

@@ -74,7 +74,8 @@ describe("the built server's log at its most verbose (trace)", () => {
     const base = server.url;
     const json = { "content-type": "application/json" };
     const auth = { authorization: `Bearer ${key}`, ...json };
-    const post = (path: string, body: unknown, headers: Record<string, string> = auth) => fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown, headers: Record<string, string> = auth) =>
+      fetch(`${base}${path}`, { method: "POST", headers, body: JSON.stringify(body) });
 
     let r = await post("/v1/sources", { code: "logged", name: "Logged", validForSeconds: 600, redirectUrls: ["https://app.example/in"] });
     const source = (await r.json()) as { id: number; clientId: string; clientSecret: string; signingSecret: string };
@@ -147,7 +148,11 @@ describe("the built server's log at its most verbose (trace)", () => {
     // The legacy dialect: a password and the SessionID it yields, form-encoded and as JSON.
     const password = "log-test password 1234";
     secrets.set("wrong admin password", password);
-    await fetch(`${base}/api.php`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `Command=admin.login&Username=nobody&Password=${encodeURIComponent(password)}` });
+    await fetch(`${base}/api.php`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: `Command=admin.login&Username=nobody&Password=${encodeURIComponent(password)}`,
+    });
     await fetch(`${base}/api.php`, { method: "POST", headers: json, body: JSON.stringify({ Command: "sso.list", APIKey: key }) });
     await fetch(`${base}/api.php?APIKey=${key}`, { method: "POST", headers: json, body: JSON.stringify({ Command: "sso.list", APIKey: key }) });
 
@@ -158,7 +163,10 @@ describe("the built server's log at its most verbose (trace)", () => {
     const stderr = server.stderr();
     const lines = stdout.trim().split("\n");
     for (const line of lines) JSON.parse(line); // one JSON object a line
-    assert.ok(lines.some((l) => l.includes('"path":"/v1/login"')), "the request log has the landings (by path)");
+    assert.ok(
+      lines.some((l) => l.includes('"path":"/v1/login"')),
+      "the request log has the landings (by path)",
+    );
     const leaks = [...secrets].flatMap(([label, value]) => [
       ...(stdout.includes(value) ? [`${label} in stdout`] : []),
       ...(stderr.includes(value) ? [`${label} in stderr`] : []),

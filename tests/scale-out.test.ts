@@ -27,7 +27,14 @@ async function issue(instance: ServerProcess, email: string, extra: Record<strin
 }
 
 function startInstances(sqld: Sqld, url: string, count: number): Promise<ServerProcess[]> {
-  const env = { SSOD_DATABASE_URL: url, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: MASTER_KEY, SSOD_ADMIN_API_KEY: ADMIN_KEY, SSOD_STORE_TIMEOUT: "2", SSOD_REQUEST_TIMEOUT: "10" };
+  const env = {
+    SSOD_DATABASE_URL: url,
+    SSOD_DATABASE_AUTH_TOKEN: sqld.token,
+    SSOD_MASTER_KEY: MASTER_KEY,
+    SSOD_ADMIN_API_KEY: ADMIN_KEY,
+    SSOD_STORE_TIMEOUT: "2",
+    SSOD_REQUEST_TIMEOUT: "10",
+  };
   // All at once: they race for the empty store.
   return startBuiltServers(count, { env });
 }
@@ -53,7 +60,10 @@ for (const transport of ["http", "ws"] as const) {
       assert.equal(migrators.length, 1, "exactly one instance applied the migrations");
       const client = createClient({ url: sqld.url, authToken: sqld.token });
       const tags = await client.execute("SELECT tag FROM ssod_migrations");
-      assert.deepEqual(tags.rows.map((r) => r.tag), bundledMigrations().map((m) => m.tag));
+      assert.deepEqual(
+        tags.rows.map((r) => r.tag),
+        bundledMigrations().map((m) => m.tag),
+      );
       const defaults = await client.execute("SELECT count(*) AS n FROM sso_sources WHERE code = 'default' AND signing_secret_enc IS NOT NULL");
       assert.equal(defaults.rows[0]!.n, 1);
       const keys = await client.execute("SELECT count(*) AS n FROM signing_keys WHERE retired_at IS NULL");
@@ -67,7 +77,10 @@ for (const transport of ["http", "ws"] as const) {
       const tokens = await Promise.all(Array.from({ length: 40 }, (_, i) => issue(instances[i % 3]!, `race${i}@example.com`)));
       const attempts = tokens.flatMap((t) => instances.map((instance) => post(`${instance.url}/v1/tokens/redeem`, { token: t.token })));
       const results = await Promise.all(attempts);
-      assert.ok(results.every((r) => r.status < 500), `no 5xx: ${results.filter((r) => r.status >= 500).map((r) => JSON.stringify(r.body))}`);
+      assert.ok(
+        results.every((r) => r.status < 500),
+        `no 5xx: ${results.filter((r) => r.status >= 500).map((r) => JSON.stringify(r.body))}`,
+      );
       for (let i = 0; i < tokens.length; i++) {
         const mine = results.slice(i * 3, i * 3 + 3);
         assert.equal(mine.filter((r) => r.status === 200).length, 1, `token ${i} redeemed exactly once`);
@@ -104,7 +117,9 @@ for (const transport of ["http", "ws"] as const) {
       test("the audit log read from any instance holds the events of all three", async () => {
         await Promise.all(instances.map((instance, i) => issue(instance, `audit-${i}@example.com`)));
         for (const instance of instances) {
-          const page = (await (await fetch(`${instance.url}/v1/audit?action=token.issue&limit=500`, { headers: admin })).json()) as { items: { detail: { subject: string } }[] };
+          const page = (await (await fetch(`${instance.url}/v1/audit?action=token.issue&limit=500`, { headers: admin })).json()) as {
+            items: { detail: { subject: string } }[];
+          };
           const subjects = new Set(page.items.map((e) => e.detail.subject));
           for (let i = 0; i < 3; i++) assert.ok(subjects.has(`audit-${i}@example.com`), `instance sees audit-${i}`);
         }
@@ -141,7 +156,9 @@ for (const transport of ["http", "ws"] as const) {
         assert.equal(remoteTransport(libsqlUrl), "ws");
         assert.equal(remoteTransport("libsql://db-org.turso.io"), "ws");
         assert.equal(remoteTransport("https://db-org.turso.io"), "http");
-        const fourth = await startBuiltServer({ env: { SSOD_DATABASE_URL: libsqlUrl, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: MASTER_KEY, SSOD_ADMIN_API_KEY: ADMIN_KEY } });
+        const fourth = await startBuiltServer({
+          env: { SSOD_DATABASE_URL: libsqlUrl, SSOD_DATABASE_AUTH_TOKEN: sqld.token, SSOD_MASTER_KEY: MASTER_KEY, SSOD_ADMIN_API_KEY: ADMIN_KEY },
+        });
         try {
           const issued = await issue(fourth, "libsql-url@example.com");
           assert.equal((await post(`${a().url}/v1/tokens/redeem`, { token: issued.token })).status, 200);

@@ -51,24 +51,48 @@ describe("every secret comparison answers a wrong secret of the right length as 
 
   const paths: [string, (secret: (real: string) => string) => Promise<Response>, () => string][] = [
     ["v1 admin key (Bearer)", (wrong) => s.request("GET", "/v1/sources", { headers: { authorization: `Bearer ${wrong(s.adminKey)}` } }), () => s.adminKey],
-    ["Tyk admin key (bare Authorization)", (wrong) => s.request("POST", "/api/sso", { json: { emailAddress: "a@example.com" }, headers: { authorization: wrong(s.adminKey) } }), () => s.adminKey],
-    ["Tyk admin key (admin-auth)", (wrong) => s.request("POST", "/admin/sso", { json: { emailAddress: "a@example.com" }, headers: { "admin-auth": wrong(s.adminKey) } }), () => s.adminKey],
+    [
+      "Tyk admin key (bare Authorization)",
+      (wrong) => s.request("POST", "/api/sso", { json: { emailAddress: "a@example.com" }, headers: { authorization: wrong(s.adminKey) } }),
+      () => s.adminKey,
+    ],
+    [
+      "Tyk admin key (admin-auth)",
+      (wrong) => s.request("POST", "/admin/sso", { json: { emailAddress: "a@example.com" }, headers: { "admin-auth": wrong(s.adminKey) } }),
+      () => s.adminKey,
+    ],
     ["legacy APIKey", (wrong) => s.request("POST", "/api.php", { json: { Command: "sso.list", APIKey: wrong(s.adminKey) } }), () => s.adminKey],
     ["legacy SessionID", (wrong) => s.request("POST", "/api.php", { json: { Command: "sso.list", SessionID: wrong(sessionId) } }), () => sessionId],
-    ["legacy admin.login password", (wrong) => s.request("POST", "/api.php", { json: { Command: "admin.login", Username: "root", Password: wrong(PASSWORD) } }), () => PASSWORD],
+    [
+      "legacy admin.login password",
+      (wrong) => s.request("POST", "/api.php", { json: { Command: "admin.login", Username: "root", Password: wrong(PASSWORD) } }),
+      () => PASSWORD,
+    ],
     [
       "v1 client secret (Basic)",
-      (wrong) => s.request("POST", "/v1/tokens", { json: { user: { email: "a@example.com" } }, headers: basicAuth({ clientId: hsSource.clientId, clientSecret: wrong(hsSource.clientSecret) }) }),
+      (wrong) =>
+        s.request("POST", "/v1/tokens", {
+          json: { user: { email: "a@example.com" } },
+          headers: basicAuth({ clientId: hsSource.clientId, clientSecret: wrong(hsSource.clientSecret) }),
+        }),
       () => hsSource.clientSecret,
     ],
     [
       "Tyk client secret (Basic)",
-      (wrong) => s.request("POST", "/api/sso", { json: { emailAddress: "a@example.com" }, headers: basicAuth({ clientId: hsSource.clientId, clientSecret: wrong(hsSource.clientSecret) }) }),
+      (wrong) =>
+        s.request("POST", "/api/sso", {
+          json: { emailAddress: "a@example.com" },
+          headers: basicAuth({ clientId: hsSource.clientId, clientSecret: wrong(hsSource.clientSecret) }),
+        }),
       () => hsSource.clientSecret,
     ],
     [
       "LOB caller JWT (HS256 with the client secret)",
-      async (wrong) => s.request("POST", "/GenerateSSOToken", { json: LOB_BODY, headers: lobHeaders(hsSource.clientId, await callerJwt(hsSource, { secret: wrong(hsSource.clientSecret) })) }),
+      async (wrong) =>
+        s.request("POST", "/GenerateSSOToken", {
+          json: LOB_BODY,
+          headers: lobHeaders(hsSource.clientId, await callerJwt(hsSource, { secret: wrong(hsSource.clientSecret) })),
+        }),
       () => hsSource.clientSecret,
     ],
     ["metrics token", (wrong) => metrics.request("GET", "/metrics", { headers: { authorization: `Bearer ${wrong(METRICS_TOKEN)}` } }), () => METRICS_TOKEN],

@@ -53,7 +53,11 @@ test("no token, key, client secret, signing secret, session id or password is in
     // Sources: secrets made, then rotated.
     const sources: { id: number; clientId: string; clientSecret: string; signingSecret: string }[] = [];
     for (const code of ["rest-a", "rest-b", "rest-c"]) {
-      const s = (await post("/v1/sources", { code, name: code, validForSeconds: 600, redirectUrls: ["https://app.example/in"] }, auth(secondKey))) as unknown as (typeof sources)[number];
+      const s = (await post(
+        "/v1/sources",
+        { code, name: code, validForSeconds: 600, redirectUrls: ["https://app.example/in"] },
+        auth(secondKey),
+      )) as unknown as (typeof sources)[number];
       secrets.set(`client secret of ${code}`, s.clientSecret);
       secrets.set(`signing secret of ${code}`, s.signingSecret);
       sources.push(s);
@@ -76,7 +80,11 @@ test("no token, key, client secret, signing secret, session id or password is in
     const basic = (s: (typeof sources)[number]) => ({ ...basicAuth(s), ...json });
     const v1: string[] = [];
     for (let i = 0; i < 8; i++) {
-      const issued = (await post("/v1/tokens", { user: { email: `rest${i}@example.com`, externalId: `EXT-${i}` }, format: i % 2 ? "jwt" : "nonce", redirectUrl: "https://app.example/in" }, basic(sources[i % 3]!))) as { token: string };
+      const issued = (await post(
+        "/v1/tokens",
+        { user: { email: `rest${i}@example.com`, externalId: `EXT-${i}` }, format: i % 2 ? "jwt" : "nonce", redirectUrl: "https://app.example/in" },
+        basic(sources[i % 3]!),
+      )) as { token: string };
       v1.push(issued.token);
       secrets.set(`v1 ${i % 2 ? "jwt" : "nonce"} token ${i}`, issued.token);
     }
@@ -174,18 +182,31 @@ test("no token, key, client secret, signing secret, session id or password is in
     }
     // What is there instead: hashes and sealed boxes.
     const sources = await client.execute("SELECT code, client_secret_hash, client_secret_enc, signing_secret_enc FROM sso_sources ORDER BY code");
-    assert.deepEqual(sources.rows.map((row) => row.code), ["default", "rest-a", "rest-b", "rest-c", "rest-legacy"]);
+    assert.deepEqual(
+      sources.rows.map((row) => row.code),
+      ["default", "rest-a", "rest-b", "rest-c", "rest-legacy"],
+    );
     for (const row of sources.rows) {
       assert.match(String(row.signing_secret_enc), /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, `${row.code}: signing secret not sealed`);
       // A source keeps a sealed copy of its client secret exactly when it has one (a hash): the default source and one made by sso.create have neither.
-      assert.equal(row.client_secret_enc === null, row.client_secret_hash === null, `${row.code}: a client secret hash without its sealed copy, or the reverse`);
+      assert.equal(
+        row.client_secret_enc === null,
+        row.client_secret_hash === null,
+        `${row.code}: a client secret hash without its sealed copy, or the reverse`,
+      );
     }
     const withSecret = sources.rows.filter((row) => row.client_secret_hash !== null);
-    assert.deepEqual(withSecret.map((row) => row.code), ["rest-a", "rest-b", "rest-c"]);
-    for (const row of withSecret) assert.match(String(row.client_secret_enc), /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, `${row.code}: client secret copy not sealed`);
+    assert.deepEqual(
+      withSecret.map((row) => row.code),
+      ["rest-a", "rest-b", "rest-c"],
+    );
+    for (const row of withSecret)
+      assert.match(String(row.client_secret_enc), /^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, `${row.code}: client secret copy not sealed`);
     const password = await client.execute("SELECT password_hash FROM admin_accounts WHERE username = 'root'");
     assert.match(String(password.rows[0]!.password_hash), /^scrypt\$/);
-    const counts = await client.execute("SELECT (SELECT count(*) FROM sso_tokens) AS tokens, (SELECT count(*) FROM login_sessions) AS sessions, (SELECT count(*) FROM admin_sessions) AS admin_sessions, (SELECT count(*) FROM admin_keys) AS keys");
+    const counts = await client.execute(
+      "SELECT (SELECT count(*) FROM sso_tokens) AS tokens, (SELECT count(*) FROM login_sessions) AS sessions, (SELECT count(*) FROM admin_sessions) AS admin_sessions, (SELECT count(*) FROM admin_keys) AS keys",
+    );
     t.diagnostic(`rows at rest: ${JSON.stringify(counts.rows[0])}`);
   } finally {
     client.close();

@@ -15,7 +15,8 @@ const ALLOWED = "https://app.example/welcome";
 
 let http: TestServer;
 const admin = (server: TestServer) => ({ authorization: `Bearer ${server.adminKey}` });
-const tokenFor = async (server: TestServer, body: Record<string, unknown> = {}) => (await issueOk(server, { user: { email: "browser@example.com" }, ...body })).token;
+const tokenFor = async (server: TestServer, body: Record<string, unknown> = {}) =>
+  (await issueOk(server, { user: { email: "browser@example.com" }, ...body })).token;
 const nonceFor = (server: TestServer, section: "dashboard" | "portal") => tykNonce(server, { emailAddress: "tyk@example.com", forSection: section });
 
 before(async () => {
@@ -76,28 +77,59 @@ describe("headers", () => {
       return answer;
     };
     const key = admin(http);
-    const created = (await (await check("POST /v1/sources (secrets)", http.request("POST", "/v1/sources", { json: { code: "cache", name: "Cache", validForSeconds: 60 }, headers: key }), 201)).json()) as {
+    const created = (await (
+      await check(
+        "POST /v1/sources (secrets)",
+        http.request("POST", "/v1/sources", { json: { code: "cache", name: "Cache", validForSeconds: 60 }, headers: key }),
+        201,
+      )
+    ).json()) as {
       id: number;
       clientId: string;
       clientSecret: string;
     };
-    const rotated = (await (await check("POST /v1/sources/{id}/secret", http.request("POST", `/v1/sources/${created.id}/secret`, { headers: key }), 200)).json()) as { clientSecret: string };
+    const rotated = (await (
+      await check("POST /v1/sources/{id}/secret", http.request("POST", `/v1/sources/${created.id}/secret`, { headers: key }), 200)
+    ).json()) as { clientSecret: string };
     const basic = basicAuth({ clientId: created.clientId, clientSecret: rotated.clientSecret });
-    const v1 = (await (await check("POST /v1/tokens", http.request("POST", "/v1/tokens", { json: { user: { email: "c@example.com" } }, headers: basic }), 201)).json()) as { token: string };
+    const v1 = (await (
+      await check("POST /v1/tokens", http.request("POST", "/v1/tokens", { json: { user: { email: "c@example.com" } }, headers: basic }), 201)
+    ).json()) as { token: string };
     await check("POST /v1/tokens/introspect", http.request("POST", "/v1/tokens/introspect", { json: { token: v1.token }, headers: key }), 200);
-    const redeemed = (await (await check("POST /v1/tokens/redeem", http.request("POST", "/v1/tokens/redeem", { json: { token: v1.token }, headers: key }), 200)).json()) as {
+    const redeemed = (await (
+      await check("POST /v1/tokens/redeem", http.request("POST", "/v1/tokens/redeem", { json: { token: v1.token }, headers: key }), 200)
+    ).json()) as {
       session: { id: string };
     };
     await check("GET /v1/session", http.request("GET", "/v1/session", { headers: { cookie: `ssod_session=${redeemed.session.id}` } }), 200);
     await check("POST /api/sso", http.request("POST", "/api/sso", { json: { emailAddress: "c@example.com" }, headers: { "admin-auth": http.adminKey } }), 200);
-    await check("POST /admin/sso", http.request("POST", "/admin/sso", { json: { emailAddress: "c@example.com" }, headers: { "admin-auth": http.adminKey } }), 200);
+    await check(
+      "POST /admin/sso",
+      http.request("POST", "/admin/sso", { json: { emailAddress: "c@example.com" }, headers: { "admin-auth": http.adminKey } }),
+      200,
+    );
     const jwt = await callerJwt({ clientId: created.clientId, clientSecret: rotated.clientSecret });
-    await check("POST /GenerateSSOToken", http.request("POST", "/GenerateSSOToken", { body: JSON.stringify({ CIINo: "1", LOBId: "2", Functionality: "3" }), headers: lobHeaders(created.clientId, jwt) }), 200);
+    await check(
+      "POST /GenerateSSOToken",
+      http.request("POST", "/GenerateSSOToken", {
+        body: JSON.stringify({ CIINo: "1", LOBId: "2", Functionality: "3" }),
+        headers: lobHeaders(created.clientId, jwt),
+      }),
+      200,
+    );
     await createAdminAccount(http.runtime.core, "cacher", "a long enough password");
-    await check("api.php admin.login (SessionID)", http.request("POST", "/api.php", { json: { Command: "admin.login", Username: "cacher", Password: "a long enough password" } }), 200);
+    await check(
+      "api.php admin.login (SessionID)",
+      http.request("POST", "/api.php", { json: { Command: "admin.login", Username: "cacher", Password: "a long enough password" } }),
+      200,
+    );
     await check("GET /v1/login 303 (cookie)", http.request("GET", `/v1/login?token=${await tokenFor(http, { sourceCode: "app", redirectUrl: ALLOWED })}`), 303);
     await check("GET /tap 200 (cookie)", http.request("GET", `/tap?nonce=${await nonceFor(http, "dashboard")}`), 200);
-    await check("GET /sso 200 JSON (cookie)", http.request("GET", `/sso?nonce=${await nonceFor(http, "portal")}`, { headers: { accept: "application/json" } }), 200);
+    await check(
+      "GET /sso 200 JSON (cookie)",
+      http.request("GET", `/sso?nonce=${await nonceFor(http, "portal")}`, { headers: { accept: "application/json" } }),
+      200,
+    );
     assert.equal(seen.length, 13);
   });
 });

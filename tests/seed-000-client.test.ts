@@ -23,7 +23,10 @@ test("the URL a generated client builds from the seed's `servers` and path answe
   // How an OpenAPI generator joins them: the server URL's path, then the operation's.
   const generated = `${new URL(server!, "http://localhost").pathname}${path}`;
   assert.equal(generated, "/api/v1/api/sso");
-  const r = await s.request("POST", generated, { json: { emailAddress: "generated@example.com", forSection: "dashboard" }, headers: { authorization: s.adminKey } });
+  const r = await s.request("POST", generated, {
+    json: { emailAddress: "generated@example.com", forSection: "dashboard" },
+    headers: { authorization: s.adminKey },
+  });
   assert.equal(r.status, 200, await r.clone().text());
   const body = (await r.json()) as { Status: string; Message: string; Meta: string };
   assert.deepEqual([body.Status, body.Message], ["OK", "SSO Nonce created"]);

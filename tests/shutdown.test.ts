@@ -53,7 +53,14 @@ function issueOn(agent: Agent, port: number, gapMs: number, t0: () => number, ki
     const body = Buffer.from(JSON.stringify({ user: { email: "slow@example.com", displayName: "S".repeat(200) }, sourceCode: "drain", ttlSeconds: 3600 }));
     const startedMs = performance.now() - t0();
     const req = httpRequest(
-      { host: "127.0.0.1", port, method: "POST", path: "/v1/tokens", agent, headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json", "content-length": String(body.length) } },
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: "/v1/tokens",
+        agent,
+        headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json", "content-length": String(body.length) },
+      },
       (res) => {
         let text = "";
         res.on("data", (d) => (text += String(d)));
@@ -179,13 +186,16 @@ test("every request sent before SIGTERM completes with a 2xx (bodies still arriv
   assert.ok(before.length >= 100, `only ${before.length} requests before the signal`);
   const slow = before.filter((a) => a.kind === "slow body");
   assert.equal(slow.length, 3);
-  const bad = before.filter((a) => a.status === undefined || a.status >= 300).map((a) => `${a.kind} sent at ${Math.round(a.startedMs)} ms: ${a.status ?? a.error} at ${Math.round(a.endedMs)} ms`);
+  const bad = before
+    .filter((a) => a.status === undefined || a.status >= 300)
+    .map((a) => `${a.kind} sent at ${Math.round(a.startedMs)} ms: ${a.status ?? a.error} at ${Math.round(a.endedMs)} ms`);
   assert.deepEqual(bad, [], "requests in flight at SIGTERM did not complete");
 });
 
 /** Requests sent after the signal that were neither answered 2xx nor refused at connect (so they were sent, then cut off). */
 const cutOff = () => attempts.filter((a) => a.startedMs >= 0 && (a.status === undefined ? a.error !== "ECONNREFUSED" : a.status >= 300));
-const describeCut = (list: Attempt[]) => list.map((a) => `${a.kind} sent ${Math.round(a.startedMs)} ms after SIGTERM: ${a.status ?? a.error} at ${Math.round(a.endedMs)} ms`);
+const describeCut = (list: Attempt[]) =>
+  list.map((a) => `${a.kind} sent ${Math.round(a.startedMs)} ms after SIGTERM: ${a.status ?? a.error} at ${Math.round(a.endedMs)} ms`);
 
 test("no request already sent is reset as idle keep-alive connections are closed at SIGTERM (first second)", () => {
   const early = cutOff().filter((a) => a.startedMs < 1_000);
@@ -208,7 +218,11 @@ test("new connections are refused soon after SIGTERM", () => {
 
 test("the process exits 0 after draining, having logged 'stopped'", () => {
   assert.equal(exitCode, 0, `exit: ${exitCode}\nstderr: ${server.stderr()}`);
-  const lines = server.stdout().trim().split("\n").map((l) => JSON.parse(l) as { msg?: string; signal?: string });
+  const lines = server
+    .stdout()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { msg?: string; signal?: string });
   assert.ok(lines.some((l) => l.msg === "shutting down" && l.signal === "SIGTERM"));
   assert.equal(lines.at(-1)?.msg, "stopped");
 });
@@ -253,7 +267,9 @@ test("after a restart every acknowledged token is there, and redeems exactly onc
       }
     }),
   );
-  t.diagnostic(`tokens acknowledged: ${acked.length} (${afterSignal.length} after SIGTERM), all in the store; redeemed through the restarted server: ${chosen.length}; lost: ${lost.length}; redeemed twice: ${twice.length}`);
+  t.diagnostic(
+    `tokens acknowledged: ${acked.length} (${afterSignal.length} after SIGTERM), all in the store; redeemed through the restarted server: ${chosen.length}; lost: ${lost.length}; redeemed twice: ${twice.length}`,
+  );
   assert.deepEqual(lost.slice(0, 10), [], `${lost.length} acknowledged tokens lost`);
   assert.deepEqual(twice.slice(0, 10), []);
 });

@@ -52,7 +52,13 @@ describe("the standalone executable", { skip: process.platform !== "linux" || pr
 
   test("serves: the seed's sso.create example, then a token issued and redeemed once", async () => {
     const adminKey = `ssod_ak_${"e".repeat(43)}`;
-    const child = track(spawn(exe, ["serve"], { cwd: dir, env: bareEnv({ SSOD_PORT: "0", SSOD_HOST: "127.0.0.1", SSOD_ADMIN_API_KEY: adminKey }), stdio: ["ignore", "pipe", "pipe"] }));
+    const child = track(
+      spawn(exe, ["serve"], {
+        cwd: dir,
+        env: bareEnv({ SSOD_PORT: "0", SSOD_HOST: "127.0.0.1", SSOD_ADMIN_API_KEY: adminKey }),
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
     let out = "";
     child.stdout!.on("data", (d) => (out += String(d)));
     after(() => child.kill("SIGKILL"));
@@ -76,7 +82,9 @@ describe("the standalone executable", { skip: process.platform !== "linux" || pr
     assert.equal(body.Success, true);
 
     const auth = { authorization: `Bearer ${adminKey}`, "content-type": "application/json" };
-    const issued = (await (await fetch(`${url}/v1/tokens`, { method: "POST", headers: auth, body: JSON.stringify({ user: { email: "exe@example.com" } }) })).json()) as { token: string };
+    const issued = (await (
+      await fetch(`${url}/v1/tokens`, { method: "POST", headers: auth, body: JSON.stringify({ user: { email: "exe@example.com" } }) })
+    ).json()) as { token: string };
     const redeem = () => fetch(`${url}/v1/tokens/redeem`, { method: "POST", headers: auth, body: JSON.stringify({ token: issued.token }) });
     assert.equal((await redeem()).status, 200);
     assert.equal((await redeem()).status, 400);

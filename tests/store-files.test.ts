@@ -50,7 +50,13 @@ const firstKey = (server: ServerProcess) => /ssod_ak_[A-Za-z0-9_-]{43}/.exec(ser
 /** Runs the built file copied into `dir` with the given environment, to its end. */
 function runBuilt(dir: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = track(spawn(process.execPath, [join(dir, "ssod.mjs"), ...args], { cwd: dir, env: { PATH: process.env.PATH ?? "", HOME: dir, ...env }, stdio: ["ignore", "pipe", "pipe"] }));
+    const child = track(
+      spawn(process.execPath, [join(dir, "ssod.mjs"), ...args], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? "", HOME: dir, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += String(d)));
@@ -114,10 +120,7 @@ describe("the store's files are private to ssod's user", () => {
       const tightened = (await logLines(server)).filter((line) => line.msg === "file mode tightened");
       assert.deepEqual(
         tightened.map((line) => [line.path, line.from, line.to]).sort(),
-        [
-          [data, "0755", "0700"],
-          ...["master.key", "ssod.db", "ssod.db-shm", "ssod.db-wal"].map((file) => [join(data, file), "0644", "0600"]),
-        ].sort(),
+        [[data, "0755", "0700"], ...["master.key", "ssod.db", "ssod.db-shm", "ssod.db-wal"].map((file) => [join(data, file), "0644", "0600"])].sort(),
         server.stdout(),
       );
       assert.ok(tightened.every((line) => line.level === "warn"));

@@ -83,7 +83,10 @@ describe("a full disk is a store outage, not a bug", { skip }, () => {
       const issue = () => post("/v1/tokens", { sourceCode: "default", user: { email: `user-${n++}@example.com`, displayName: "U".repeat(200) } });
 
       // Before: a LOB source (HS256 caller JWTs with its client secret), a token to introspect, a session to read.
-      const lobSource = (await (await post("/v1/sources", { code: "lob", name: "lob", validForSeconds: 300 })).json()) as { clientId: string; clientSecret: string };
+      const lobSource = (await (await post("/v1/sources", { code: "lob", name: "lob", validForSeconds: 300 })).json()) as {
+        clientId: string;
+        clientSecret: string;
+      };
       const lobHeaders = async () => ({
         "x-api-version": "1.0.0",
         "x-lob-client-id": lobSource.clientId,
@@ -151,7 +154,11 @@ describe("a full disk is a store outage, not a bug", { skip }, () => {
       assert.equal(v1.headers.get("content-type"), "application/problem+json");
       assert.equal(((await v1.json()) as { type: string }).type, "urn:ssod:problem:store-unavailable");
 
-      const tyk = await post("/api/sso", { ForSection: "dashboard", OrgID: "org1", EmailAddress: "bob@example.com", DisplayName: "Bob", GroupID: "admins" }, { Authorization: key, "Content-Type": "application/json" });
+      const tyk = await post(
+        "/api/sso",
+        { ForSection: "dashboard", OrgID: "org1", EmailAddress: "bob@example.com", DisplayName: "Bob", GroupID: "admins" },
+        { Authorization: key, "Content-Type": "application/json" },
+      );
       assert.equal(tyk.status, 503, await tyk.clone().text());
       assert.ok(tyk.headers.get("retry-after"), "Tyk: Retry-After");
       const tykBody = (await tyk.json()) as { errors: { title: string; detail: string }[] };
@@ -165,7 +172,11 @@ describe("a full disk is a store outage, not a bug", { skip }, () => {
       assert.deepEqual(Object.keys(lobBody), ["ReturnCode", "ReturnMessage"]);
       assert.equal(lobBody.ReturnCode, "0");
 
-      const legacy = await post("/api.php", { Command: "sso.create", APIKey: key, SourceName: "Full", SourceCode: "full_disk", ValidForSeconds: 60 }, { "Content-Type": "application/json" });
+      const legacy = await post(
+        "/api.php",
+        { Command: "sso.create", APIKey: key, SourceName: "Full", SourceCode: "full_disk", ValidForSeconds: 60 },
+        { "Content-Type": "application/json" },
+      );
       assert.equal(legacy.status, 503, await legacy.clone().text());
       assert.ok(legacy.headers.get("retry-after"), "api.php: Retry-After");
       const legacyBody = (await legacy.json()) as { Success: boolean; ErrorCode: number[] };
@@ -197,7 +208,16 @@ describe("a full disk is a store outage, not a bug", { skip }, () => {
       }
       assert.ok(recovered, "writes go through again once space is freed");
       assert.equal((await fetch(`${s.url}/readyz`)).status, 200);
-      assert.equal((await post("/api/sso", { ForSection: "dashboard", OrgID: "org1", EmailAddress: "bob@example.com" }, { Authorization: key, "Content-Type": "application/json" })).status, 200);
+      assert.equal(
+        (
+          await post(
+            "/api/sso",
+            { ForSection: "dashboard", OrgID: "org1", EmailAddress: "bob@example.com" },
+            { Authorization: key, "Content-Type": "application/json" },
+          )
+        ).status,
+        200,
+      );
 
       // Nothing acknowledged is lost: each token is redeemed exactly once.
       acknowledged.push(introspected);
@@ -220,7 +240,10 @@ describe("a full disk is a store outage, not a bug", { skip }, () => {
       for (let i = 0; i < 30 && !log.some((l) => l.msg === "store accepts writes again"); i++) log = await lines();
       assert.equal(log.filter((l) => String(l.msg).startsWith("store refuses writes")).length, 1, s.stdout());
       assert.equal(log.filter((l) => l.msg === "store accepts writes again").length, 1, s.stdout());
-      assert.deepEqual(log.filter((l) => l.level === "error" || l.level === "fatal" || "err" in l), []);
+      assert.deepEqual(
+        log.filter((l) => l.level === "error" || l.level === "fatal" || "err" in l),
+        [],
+      );
       assert.equal(log.filter((l) => l.status === 500).length, 0, "no request answered 500");
 
       server.kill("SIGTERM");

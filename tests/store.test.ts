@@ -137,185 +137,196 @@ const backends: Backend[] = [
   sqldBackend("sqld over HTTP", (sqld) => sqld.url),
 ];
 
-for (const backend of backends) describe(`group commit (store.write) on ${backend.name}`, () => {
-  let store: Store;
-  let target: { url: string; authToken?: string };
-  /** Every batch the group commit sent: how many units, whether it committed. */
-  const batches: { entries: number; ok: boolean }[] = [];
-  before(async () => {
-    target = await backend.start();
-    store = await openStore({ ...target, groupCommit: { onBatch: ({ entries, ok }) => batches.push({ entries, ok }) } });
-    await migrate(store.driver);
-  });
-  // Whatever before() got to: the store, if it opened, and the backend (an sqld) in any case.
-  after(async () => {
-    try {
-      await store?.close();
-    } finally {
-      await backend.stop();
-    }
-  });
-
-  /** A write unit that inserts one settings row and answers with its key. */
-  const put = (key: string, value = "v") => ({
-    statements: [{ sql: "INSERT INTO settings (key, value) VALUES (?, ?) RETURNING key", args: [key, value] }],
-    decode: (results: { rows: unknown[][] }[]) => String(results[0]!.rows[0]![0]),
-  });
-
-  test("many concurrent write units all land, each answered with its own result", async () => {
-    const keys = Array.from({ length: 600 }, (_, i) => `many:${i}`);
-    batches.length = 0;
-    const answers = await Promise.all(keys.map((k) => store.write(put(k, `value ${k}`))));
-    assert.deepEqual(answers, keys);
-    assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'many:%'"), 600);
-    const rows = rowObjects<{ key: string; value: string }>(await store.driver.query({ sql: "SELECT key, value FROM settings WHERE key LIKE 'many:%'", args: [] }));
-    for (const row of rows) assert.equal(row.value, `value ${row.key}`);
-    // Committed together, not one transaction per unit.
-    assert.ok(batches.length <= 20, `${batches.length} batches for 600 units`);
-    assert.equal(batches.reduce((n, b) => n + b.entries, 0), 600);
-  });
-
-  test("a unit of several statements answers with all its results", async () => {
-    const answer = await store.write({
-      statements: [
-        { sql: "INSERT INTO settings (key, value) VALUES ('multi:a', '1') RETURNING key", args: [] },
-        { sql: "INSERT INTO settings (key, value) VALUES ('multi:b', '2') RETURNING key", args: [] },
-        { sql: "SELECT count(*) FROM settings WHERE key LIKE 'multi:%'", args: [] },
-      ],
-      decode: (results) => results.map((r) => r.rows[0]![0]),
+for (const backend of backends)
+  describe(`group commit (store.write) on ${backend.name}`, () => {
+    let store: Store;
+    let target: { url: string; authToken?: string };
+    /** Every batch the group commit sent: how many units, whether it committed. */
+    const batches: { entries: number; ok: boolean }[] = [];
+    before(async () => {
+      target = await backend.start();
+      store = await openStore({ ...target, groupCommit: { onBatch: ({ entries, ok }) => batches.push({ entries, ok }) } });
+      await migrate(store.driver);
     });
-    assert.deepEqual(answer.map(String), ["multi:a", "multi:b", "2"]);
-  });
-
-  test("invalid SQL in one unit: that unit is rejected alone, the others of the same batch commit", async () => {
-    const good = Array.from({ length: 20 }, (_, i) => `badsql-ok:${i}`);
-    // All queued in the same turn of the event loop: one batch.
-    batches.length = 0;
-    const promises = [
-      ...good.slice(0, 10).map((k) => store.write(put(k))),
-      store.write({ statements: [{ sql: "INSERT INTO no_such_table (x) VALUES (1)", args: [] }], decode: () => "should not happen" }),
-      ...good.slice(10).map((k) => store.write(put(k))),
-    ];
-    const settled = await Promise.allSettled(promises);
-    const rejected = settled.filter((r) => r.status === "rejected");
-    assert.equal(rejected.length, 1, JSON.stringify(settled.map((r) => r.status)));
-    assert.equal(settled[10]!.status, "rejected");
-    const reason = (settled[10] as PromiseRejectedResult).reason as Error;
-    assert.ok(reason instanceof StoreQueryError, `a query error, not ${reason?.name}: ${reason?.message}`);
-    assert.match(reason.message, /no_such_table/);
-    const fulfilled = settled.filter((r): r is PromiseFulfilledResult<string> => r.status === "fulfilled").map((r) => r.value);
-    assert.deepEqual(fulfilled, good);
-    assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'badsql-ok:%'"), 20);
-    // They did share a batch: the first attempt held all 21 units and failed.
-    assert.deepEqual(batches[0], { entries: 21, ok: false });
-  });
-
-  test("a constraint violation in one unit: rejected alone, the rest of the batch commits", async () => {
-    await store.write(put("taken"));
-    const promises = [
-      store.write(put("constraint:1")),
-      store.write(put("taken")), // primary key already used
-      store.write(put("constraint:2")),
-      store.write(put("constraint:3")),
-    ];
-    const settled = await Promise.allSettled(promises);
-    assert.deepEqual(
-      settled.map((r) => r.status),
-      ["fulfilled", "rejected", "fulfilled", "fulfilled"],
-    );
-    const reason = (settled[1] as PromiseRejectedResult).reason as Error;
-    assert.ok(reason instanceof StoreQueryError, `${reason?.name}: ${reason?.message}`);
-    assert.match(reason.message, /UNIQUE|constraint/i);
-    assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'constraint:%'"), 3);
-    assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key = 'taken'"), 1);
-  });
-
-  test("two units colliding with each other in one batch: the first lands, the second is refused", async () => {
-    const settled = await Promise.allSettled([store.write(put("twin", "first")), store.write(put("twin", "second")), store.write(put("twin:other"))]);
-    assert.deepEqual(
-      settled.map((r) => r.status),
-      ["fulfilled", "rejected", "fulfilled"],
-    );
-    const rows = rowObjects<{ value: string }>(await store.driver.query({ sql: "SELECT value FROM settings WHERE key = 'twin'", args: [] }));
-    assert.deepEqual(rows, [{ value: "first" }]);
-  });
-
-  test("a failing unit leaves none of its statements behind (all or nothing)", async () => {
-    const settled = await Promise.allSettled([
-      store.write(put("atomic:neighbour")),
-      store.write({
-        statements: [
-          { sql: "INSERT INTO settings (key, value) VALUES ('atomic:first-half', 'x')", args: [] },
-          { sql: "INSERT INTO settings (key, value) VALUES ('taken', 'dup')", args: [] },
-        ],
-        decode: () => "no",
-      }),
-    ]);
-    assert.deepEqual(
-      settled.map((r) => r.status),
-      ["fulfilled", "rejected"],
-    );
-    assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key = 'atomic:first-half'"), 0);
-    assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key = 'atomic:neighbour'"), 1);
-  });
-
-  test("a decode that throws rejects its own unit only", async () => {
-    const settled = await Promise.allSettled([
-      store.write({ statements: put("decode:throws").statements, decode: () => { throw new Error("decoder bug"); } }),
-      store.write(put("decode:fine")),
-    ]);
-    assert.equal(settled[0]!.status, "rejected");
-    assert.equal(((settled[0] as PromiseRejectedResult).reason as Error).message, "decoder bug");
-    assert.equal(settled[1]!.status, "fulfilled");
-    assert.equal((settled[1] as PromiseFulfilledResult<string>).value, "decode:fine");
-    assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key = 'decode:fine'"), 1);
-  });
-
-  test("several failing units among many good ones: each bad one refused, every good one lands", async () => {
-    const promises: Promise<string>[] = [];
-    const expected: string[] = [];
-    for (let i = 0; i < 100; i++) {
-      if (i % 25 === 7) promises.push(store.write({ statements: [{ sql: "THIS IS NOT SQL", args: [] }], decode: () => "bad" }));
-      else {
-        promises.push(store.write(put(`mixed:${i}`)));
-        expected.push(`mixed:${i}`);
+    // Whatever before() got to: the store, if it opened, and the backend (an sqld) in any case.
+    after(async () => {
+      try {
+        await store?.close();
+      } finally {
+        await backend.stop();
       }
-    }
-    const settled = await Promise.allSettled(promises);
-    assert.equal(settled.filter((r) => r.status === "rejected").length, 4);
-    for (const r of settled.filter((x) => x.status === "rejected")) assert.ok((r as PromiseRejectedResult).reason instanceof StoreQueryError);
-    assert.deepEqual(
-      settled.filter((r): r is PromiseFulfilledResult<string> => r.status === "fulfilled").map((r) => r.value),
-      expected,
-    );
-    assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'mixed:%'"), 96);
-  });
+    });
 
-  test("writes from two stores on the same store all land", async () => {
-    const other = await openStore(target);
-    try {
-      const a = Array.from({ length: 50 }, (_, i) => store.write(put(`two:a:${i}`)));
-      const b = Array.from({ length: 50 }, (_, i) => other.write(put(`two:b:${i}`)));
-      await Promise.all([...a, ...b]);
-      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'two:%'"), 100);
-    } finally {
-      await other.close();
-    }
-  });
+    /** A write unit that inserts one settings row and answers with its key. */
+    const put = (key: string, value = "v") => ({
+      statements: [{ sql: "INSERT INTO settings (key, value) VALUES (?, ?) RETURNING key", args: [key, value] }],
+      decode: (results: { rows: unknown[][] }[]) => String(results[0]!.rows[0]![0]),
+    });
 
-  test("close() waits for queued writes", async () => {
-    const s2 = await openStore(target);
-    const pending = Array.from({ length: 30 }, (_, i) => s2.write(put(`close:${i}`)));
-    await s2.close();
-    await Promise.all(pending);
-    const s3 = await openStore(target);
-    try {
-      assert.equal(await count(s3, "SELECT count(*) FROM settings WHERE key LIKE 'close:%'"), 30);
-    } finally {
-      await s3.close();
-    }
+    test("many concurrent write units all land, each answered with its own result", async () => {
+      const keys = Array.from({ length: 600 }, (_, i) => `many:${i}`);
+      batches.length = 0;
+      const answers = await Promise.all(keys.map((k) => store.write(put(k, `value ${k}`))));
+      assert.deepEqual(answers, keys);
+      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'many:%'"), 600);
+      const rows = rowObjects<{ key: string; value: string }>(
+        await store.driver.query({ sql: "SELECT key, value FROM settings WHERE key LIKE 'many:%'", args: [] }),
+      );
+      for (const row of rows) assert.equal(row.value, `value ${row.key}`);
+      // Committed together, not one transaction per unit.
+      assert.ok(batches.length <= 20, `${batches.length} batches for 600 units`);
+      assert.equal(
+        batches.reduce((n, b) => n + b.entries, 0),
+        600,
+      );
+    });
+
+    test("a unit of several statements answers with all its results", async () => {
+      const answer = await store.write({
+        statements: [
+          { sql: "INSERT INTO settings (key, value) VALUES ('multi:a', '1') RETURNING key", args: [] },
+          { sql: "INSERT INTO settings (key, value) VALUES ('multi:b', '2') RETURNING key", args: [] },
+          { sql: "SELECT count(*) FROM settings WHERE key LIKE 'multi:%'", args: [] },
+        ],
+        decode: (results) => results.map((r) => r.rows[0]![0]),
+      });
+      assert.deepEqual(answer.map(String), ["multi:a", "multi:b", "2"]);
+    });
+
+    test("invalid SQL in one unit: that unit is rejected alone, the others of the same batch commit", async () => {
+      const good = Array.from({ length: 20 }, (_, i) => `badsql-ok:${i}`);
+      // All queued in the same turn of the event loop: one batch.
+      batches.length = 0;
+      const promises = [
+        ...good.slice(0, 10).map((k) => store.write(put(k))),
+        store.write({ statements: [{ sql: "INSERT INTO no_such_table (x) VALUES (1)", args: [] }], decode: () => "should not happen" }),
+        ...good.slice(10).map((k) => store.write(put(k))),
+      ];
+      const settled = await Promise.allSettled(promises);
+      const rejected = settled.filter((r) => r.status === "rejected");
+      assert.equal(rejected.length, 1, JSON.stringify(settled.map((r) => r.status)));
+      assert.equal(settled[10]!.status, "rejected");
+      const reason = (settled[10] as PromiseRejectedResult).reason as Error;
+      assert.ok(reason instanceof StoreQueryError, `a query error, not ${reason?.name}: ${reason?.message}`);
+      assert.match(reason.message, /no_such_table/);
+      const fulfilled = settled.filter((r): r is PromiseFulfilledResult<string> => r.status === "fulfilled").map((r) => r.value);
+      assert.deepEqual(fulfilled, good);
+      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'badsql-ok:%'"), 20);
+      // They did share a batch: the first attempt held all 21 units and failed.
+      assert.deepEqual(batches[0], { entries: 21, ok: false });
+    });
+
+    test("a constraint violation in one unit: rejected alone, the rest of the batch commits", async () => {
+      await store.write(put("taken"));
+      const promises = [
+        store.write(put("constraint:1")),
+        store.write(put("taken")), // primary key already used
+        store.write(put("constraint:2")),
+        store.write(put("constraint:3")),
+      ];
+      const settled = await Promise.allSettled(promises);
+      assert.deepEqual(
+        settled.map((r) => r.status),
+        ["fulfilled", "rejected", "fulfilled", "fulfilled"],
+      );
+      const reason = (settled[1] as PromiseRejectedResult).reason as Error;
+      assert.ok(reason instanceof StoreQueryError, `${reason?.name}: ${reason?.message}`);
+      assert.match(reason.message, /UNIQUE|constraint/i);
+      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'constraint:%'"), 3);
+      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key = 'taken'"), 1);
+    });
+
+    test("two units colliding with each other in one batch: the first lands, the second is refused", async () => {
+      const settled = await Promise.allSettled([store.write(put("twin", "first")), store.write(put("twin", "second")), store.write(put("twin:other"))]);
+      assert.deepEqual(
+        settled.map((r) => r.status),
+        ["fulfilled", "rejected", "fulfilled"],
+      );
+      const rows = rowObjects<{ value: string }>(await store.driver.query({ sql: "SELECT value FROM settings WHERE key = 'twin'", args: [] }));
+      assert.deepEqual(rows, [{ value: "first" }]);
+    });
+
+    test("a failing unit leaves none of its statements behind (all or nothing)", async () => {
+      const settled = await Promise.allSettled([
+        store.write(put("atomic:neighbour")),
+        store.write({
+          statements: [
+            { sql: "INSERT INTO settings (key, value) VALUES ('atomic:first-half', 'x')", args: [] },
+            { sql: "INSERT INTO settings (key, value) VALUES ('taken', 'dup')", args: [] },
+          ],
+          decode: () => "no",
+        }),
+      ]);
+      assert.deepEqual(
+        settled.map((r) => r.status),
+        ["fulfilled", "rejected"],
+      );
+      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key = 'atomic:first-half'"), 0);
+      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key = 'atomic:neighbour'"), 1);
+    });
+
+    test("a decode that throws rejects its own unit only", async () => {
+      const settled = await Promise.allSettled([
+        store.write({
+          statements: put("decode:throws").statements,
+          decode: () => {
+            throw new Error("decoder bug");
+          },
+        }),
+        store.write(put("decode:fine")),
+      ]);
+      assert.equal(settled[0]!.status, "rejected");
+      assert.equal(((settled[0] as PromiseRejectedResult).reason as Error).message, "decoder bug");
+      assert.equal(settled[1]!.status, "fulfilled");
+      assert.equal((settled[1] as PromiseFulfilledResult<string>).value, "decode:fine");
+      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key = 'decode:fine'"), 1);
+    });
+
+    test("several failing units among many good ones: each bad one refused, every good one lands", async () => {
+      const promises: Promise<string>[] = [];
+      const expected: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        if (i % 25 === 7) promises.push(store.write({ statements: [{ sql: "THIS IS NOT SQL", args: [] }], decode: () => "bad" }));
+        else {
+          promises.push(store.write(put(`mixed:${i}`)));
+          expected.push(`mixed:${i}`);
+        }
+      }
+      const settled = await Promise.allSettled(promises);
+      assert.equal(settled.filter((r) => r.status === "rejected").length, 4);
+      for (const r of settled.filter((x) => x.status === "rejected")) assert.ok((r as PromiseRejectedResult).reason instanceof StoreQueryError);
+      assert.deepEqual(
+        settled.filter((r): r is PromiseFulfilledResult<string> => r.status === "fulfilled").map((r) => r.value),
+        expected,
+      );
+      assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'mixed:%'"), 96);
+    });
+
+    test("writes from two stores on the same store all land", async () => {
+      const other = await openStore(target);
+      try {
+        const a = Array.from({ length: 50 }, (_, i) => store.write(put(`two:a:${i}`)));
+        const b = Array.from({ length: 50 }, (_, i) => other.write(put(`two:b:${i}`)));
+        await Promise.all([...a, ...b]);
+        assert.equal(await count(store, "SELECT count(*) FROM settings WHERE key LIKE 'two:%'"), 100);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test("close() waits for queued writes", async () => {
+      const s2 = await openStore(target);
+      const pending = Array.from({ length: 30 }, (_, i) => s2.write(put(`close:${i}`)));
+      await s2.close();
+      await Promise.all(pending);
+      const s3 = await openStore(target);
+      try {
+        assert.equal(await count(s3, "SELECT count(*) FROM settings WHERE key LIKE 'close:%'"), 30);
+      } finally {
+        await s3.close();
+      }
+    });
   });
-});
 
 // ---------------------------------------------------------------------------
 describe("sqld over a WebSocket: the connection's life", () => {

@@ -131,19 +131,26 @@ const dialects: Dialect[] = [
     fail: (ip, cred) => {
       const secret = `ssod_cs_wrong${Math.random()}`;
       triedSecrets.push(secret);
-      return call("POST", "/v1/tokens", { json: { user: { email: "x@example.com" } }, headers: { authorization: basic(cred ?? `unknown-${Math.random()}`, secret) }, ip });
+      return call("POST", "/v1/tokens", {
+        json: { user: { email: "x@example.com" } },
+        headers: { authorization: basic(cred ?? `unknown-${Math.random()}`, secret) },
+        ip,
+      });
     },
     failStatus: 401,
     shape: (body) => assert.equal((JSON.parse(body) as { type: string }).type, "urn:ssod:problem:too-many-failures"),
-    valid: (ip) => call("POST", "/v1/tokens", { json: { user: { email: "x@example.com" } }, headers: { authorization: basic(source.clientId, source.clientSecret) }, ip }),
+    valid: (ip) =>
+      call("POST", "/v1/tokens", { json: { user: { email: "x@example.com" } }, headers: { authorization: basic(source.clientId, source.clientSecret) }, ip }),
     validStatus: 201,
   },
   {
     name: "Tyk Basic (client secret)",
-    fail: (ip, cred) => call("POST", "/api/sso", { json: { emailAddress: "x@example.com" }, headers: { authorization: basic(cred ?? `unknown-${Math.random()}`, "nope") }, ip }),
+    fail: (ip, cred) =>
+      call("POST", "/api/sso", { json: { emailAddress: "x@example.com" }, headers: { authorization: basic(cred ?? `unknown-${Math.random()}`, "nope") }, ip }),
     failStatus: 401,
     shape: (body) => assert.equal((JSON.parse(body) as { errors: { title: string }[] }).errors[0]!.title, "Too Many Requests"),
-    valid: (ip) => call("POST", "/api/sso", { json: { emailAddress: "x@example.com" }, headers: { authorization: basic(source.clientId, source.clientSecret) }, ip }),
+    valid: (ip) =>
+      call("POST", "/api/sso", { json: { emailAddress: "x@example.com" }, headers: { authorization: basic(source.clientId, source.clientSecret) }, ip }),
     validStatus: 200,
   },
   {
@@ -174,7 +181,10 @@ const dialects: Dialect[] = [
     fail: (ip, cred) => {
       const password = `wrong password ${Math.random()}`;
       triedSecrets.push(password);
-      return call("POST", "/api.php", { json: { Command: "admin.login", Username: cred ?? `nobody${Math.floor(Math.random() * 1e9)}`, Password: password }, ip });
+      return call("POST", "/api.php", {
+        json: { Command: "admin.login", Username: cred ?? `nobody${Math.floor(Math.random() * 1e9)}`, Password: password },
+        ip,
+      });
     },
     failStatus: 401,
     shape: (body) => assert.deepEqual((JSON.parse(body) as { ErrorCode: number[] }).ErrorCode, [103]),
@@ -273,14 +283,24 @@ describe(`per credential (from a new IP each time): ${CRED_LIMIT} failures, then
       label: "client id on v1 Basic",
       dialect: byName("v1 Basic (client secret)"),
       cred: () => victims.v1!.clientId,
-      valid: (ip) => call("POST", "/v1/tokens", { json: { user: { email: "owner@example.com" } }, headers: { authorization: basic(victims.v1!.clientId, victims.v1!.clientSecret) }, ip }),
+      valid: (ip) =>
+        call("POST", "/v1/tokens", {
+          json: { user: { email: "owner@example.com" } },
+          headers: { authorization: basic(victims.v1!.clientId, victims.v1!.clientSecret) },
+          ip,
+        }),
       validStatus: 201,
     },
     {
       label: "client id on Tyk Basic",
       dialect: byName("Tyk Basic (client secret)"),
       cred: () => victims.tyk!.clientId,
-      valid: (ip) => call("POST", "/api/sso", { json: { emailAddress: "owner@example.com" }, headers: { authorization: basic(victims.tyk!.clientId, victims.tyk!.clientSecret) }, ip }),
+      valid: (ip) =>
+        call("POST", "/api/sso", {
+          json: { emailAddress: "owner@example.com" },
+          headers: { authorization: basic(victims.tyk!.clientId, victims.tyk!.clientSecret) },
+          ip,
+        }),
       validStatus: 200,
     },
     {
@@ -353,7 +373,10 @@ describe("browser redemptions (no credentials: the token is the credential)", ()
         const r = await s.request("POST", "/v1/tokens", { json: { user: { email: "browser@example.com" } }, headers: { authorization: `Bearer ${adminKey}` } });
         token = ((await r.json()) as { token: string }).token;
       } else {
-        const r = await s.request("POST", "/api/sso", { json: { emailAddress: "browser@example.com", forSection: label.startsWith("/tap") ? "dashboard" : "portal" }, headers: { authorization: adminKey } });
+        const r = await s.request("POST", "/api/sso", {
+          json: { emailAddress: "browser@example.com", forSection: label.startsWith("/tap") ? "dashboard" : "portal" },
+          headers: { authorization: adminKey },
+        });
         token = ((await r.json()) as { Meta: string }).Meta;
       }
       const ok = await call("GET", path(token), { headers, ip });
@@ -371,7 +394,11 @@ describe("browser redemptions (no credentials: the token is the credential)", ()
     const token = ((await r.json()) as { token: string }).token;
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) {
-      const a = await call("POST", "/v1/tokens/redeem", { json: { token: i % 2 ? token : `unknown-${i}-${"y".repeat(30)}` }, headers: { authorization: basic(source.clientId, source.clientSecret) }, ip });
+      const a = await call("POST", "/v1/tokens/redeem", {
+        json: { token: i % 2 ? token : `unknown-${i}-${"y".repeat(30)}` },
+        headers: { authorization: basic(source.clientId, source.clientSecret) },
+        ip,
+      });
       statuses.push(a.status);
     }
     assert.deepEqual(statuses, [400, 200, ...Array(18).fill(400)]);
@@ -402,7 +429,9 @@ test("the audit log holds failures but none of the secrets that were tried", asy
   assert.deepEqual(leaked, []);
   assert.ok(!text.includes(PASSWORD) && !text.includes(source.clientSecret) && !text.includes(adminKey));
   const engaged = await auditTargets("throttle.engaged");
-  t.diagnostic(`requests tried: ${tally.requests}; answered 429: ${tally.throttled}; throttle.engaged rows: ${engaged.length}; secrets tried: ${triedSecrets.length}, found in the audit log: ${leaked.length}`);
+  t.diagnostic(
+    `requests tried: ${tally.requests}; answered 429: ${tally.throttled}; throttle.engaged rows: ${engaged.length}; secrets tried: ${triedSecrets.length}, found in the audit log: ${leaked.length}`,
+  );
 });
 
 // ---- the default limits (SSOD_THROTTLE_* unset) ----
@@ -461,7 +490,10 @@ describe("the default limits, through the legacy dialect: 30 failures per IP, 10
     const byKey = await apiPhp(s, { json: { Command: "sso.list", APIKey: s.adminKey }, ip });
     assert.equal(byKey.status, 200, byKey.text);
     assert.equal(byKey.body.Success, true);
-    const created = await apiPhp(s, { json: { Command: "sso.create", APIKey: s.adminKey, SourceName: "t", SourceCode: "throttled_ip_ok", ValidForSeconds: 5 }, ip });
+    const created = await apiPhp(s, {
+      json: { Command: "sso.create", APIKey: s.adminKey, SourceName: "t", SourceCode: "throttled_ip_ok", ValidForSeconds: 5 },
+      ip,
+    });
     assert.equal(created.status, 200, created.text);
     assert.equal(created.body.Success, true);
     const bySession = await apiPhp(s, { json: { Command: "sso.list", SessionID: login.body.SessionID }, ip });

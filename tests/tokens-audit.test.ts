@@ -15,7 +15,6 @@ import { issueOk as issueOn } from "./helpers/tokens";
 let s: TestServer;
 let admin: Record<string, string>;
 
-
 interface AuditItem {
   id: number;
   at: string;
@@ -79,18 +78,21 @@ describe("token events", () => {
     const row = items.find((i) => i.target === t.tokenRefNo);
     assert.ok(row, "a token.issue row targets the tokenRefNo");
     assert.equal(new Date(row.at).toISOString(), row.at);
-    assert.deepEqual({ ...row, id: 0, at: "" }, {
-      id: 0,
-      at: "",
-      actor: "source:aud",
-      action: "token.issue",
-      target: t.tokenRefNo,
-      outcome: "success",
-      ip: "127.0.0.1",
-      sourceCode: "aud",
-      userId: null,
-      detail: { dialect: "v1", format: "nonce", subject: "Audit@Example.com" },
-    });
+    assert.deepEqual(
+      { ...row, id: 0, at: "" },
+      {
+        id: 0,
+        at: "",
+        actor: "source:aud",
+        action: "token.issue",
+        target: t.tokenRefNo,
+        outcome: "success",
+        ip: "127.0.0.1",
+        sourceCode: "aud",
+        userId: null,
+        detail: { dialect: "v1", format: "nonce", subject: "Audit@Example.com" },
+      },
+    );
     assert.equal(items.filter((i) => i.target === t.tokenRefNo).length, 1);
   });
 
@@ -113,18 +115,21 @@ describe("token events", () => {
     const row = items.find((i) => i.target === t.tokenRefNo)!;
     assert.ok(row, "a token.redeem row targets the tokenRefNo");
     assert.match(row.actor, /^admin_key:\d+$/);
-    assert.deepEqual({ ...row, id: 0, at: "", actor: "" }, {
-      id: 0,
-      at: "",
-      actor: "",
-      action: "token.redeem",
-      target: t.tokenRefNo,
-      outcome: "success",
-      ip: "127.0.0.1",
-      sourceCode: "aud",
-      userId,
-      detail: { dialect: "v1", via: "api", reason: null },
-    });
+    assert.deepEqual(
+      { ...row, id: 0, at: "", actor: "" },
+      {
+        id: 0,
+        at: "",
+        actor: "",
+        action: "token.redeem",
+        target: t.tokenRefNo,
+        outcome: "success",
+        ip: "127.0.0.1",
+        sourceCode: "aud",
+        userId,
+        detail: { dialect: "v1", via: "api", reason: null },
+      },
+    );
     // Filtering by user finds it.
     const byUser = await auditPage(`?user=${userId}`);
     assert.ok(byUser.items.some((i) => i.action === "token.redeem" && i.target === t.tokenRefNo));
@@ -146,12 +151,15 @@ describe("token events", () => {
     const { items } = await auditPage(`?action=token.redeem_failed&source=aud`);
     const row = items.find((i) => i.target === t.tokenRefNo)!;
     assert.ok(row);
-    assert.deepEqual({ outcome: row.outcome, userId: row.userId, sourceCode: row.sourceCode, detail: row.detail }, {
-      outcome: "failure",
-      userId: null,
-      sourceCode: "aud",
-      detail: { dialect: "v1", via: "api", reason: "user not found or not allowed" },
-    });
+    assert.deepEqual(
+      { outcome: row.outcome, userId: row.userId, sourceCode: row.sourceCode, detail: row.detail },
+      {
+        outcome: "failure",
+        userId: null,
+        sourceCode: "aud",
+        detail: { dialect: "v1", via: "api", reason: "user not found or not allowed" },
+      },
+    );
   });
 
   test("an unknown token at /v1/tokens/redeem is audited as token.redeem_failed, naming nothing secret", async () => {
@@ -202,7 +210,10 @@ describe("no secret reaches the audit log", () => {
     await s.request("GET", `/v1/login?token=${browser.token}`);
     secrets.push(browser.token, cookie);
     // Tyk: a dashboard nonce tried at the portal endpoint, then redeemed.
-    const tyk = await s.request("POST", "/api/sso", { json: { emailAddress: "sec@example.com", forSection: "dashboard" }, headers: { "admin-auth": s.adminKey } });
+    const tyk = await s.request("POST", "/api/sso", {
+      json: { emailAddress: "sec@example.com", forSection: "dashboard" },
+      headers: { "admin-auth": s.adminKey },
+    });
     assert.equal(tyk.status, 200);
     const nonce = ((await tyk.json()) as { Meta: string }).Meta;
     assert.equal((await s.request("GET", `/sso?nonce=${nonce}`)).status, 400);
@@ -219,7 +230,10 @@ describe("no secret reaches the audit log", () => {
     assert.equal((await s.request("POST", "/v1/tokens/redeem", { json: { token: tokenNo }, headers: admin })).status, 200);
     secrets.push(callerJwt, tokenNo);
     // Failed authentications with secrets that are almost right.
-    await s.request("POST", "/v1/tokens", { json: { user: { email: "x@example.com" } }, headers: basic({ clientId: src.clientId, clientSecret: `${src.clientSecret}X` }) });
+    await s.request("POST", "/v1/tokens", {
+      json: { user: { email: "x@example.com" } },
+      headers: basic({ clientId: src.clientId, clientSecret: `${src.clientSecret}X` }),
+    });
     await s.request("POST", "/v1/tokens", { json: { user: { email: "x@example.com" } }, headers: { authorization: `Bearer ${s.adminKey}X` } });
     secrets.push(`${src.clientSecret}X`, `${s.adminKey}X`);
 
@@ -229,9 +243,18 @@ describe("no secret reaches the audit log", () => {
       // Nor any long piece of one (a JWT's signature, a token's tail).
       assert.ok(!text.includes(secret.slice(-24)), `the audit log holds the end of a secret: ${secret.slice(0, 12)}…`);
     }
-    assert.ok(items.some((i) => i.action === "token.redeem" && i.detail?.via === "browser"), "browser redemptions are audited");
-    assert.ok(items.some((i) => i.action === "token.redeem" && i.detail?.dialect === "tyk"), "tyk redemptions are audited");
-    assert.ok(items.some((i) => i.action === "token.issue" && i.detail?.dialect === "lob"), "lob issues are audited");
+    assert.ok(
+      items.some((i) => i.action === "token.redeem" && i.detail?.via === "browser"),
+      "browser redemptions are audited",
+    );
+    assert.ok(
+      items.some((i) => i.action === "token.redeem" && i.detail?.dialect === "tyk"),
+      "tyk redemptions are audited",
+    );
+    assert.ok(
+      items.some((i) => i.action === "token.issue" && i.detail?.dialect === "lob"),
+      "lob issues are audited",
+    );
   });
 });
 

@@ -32,7 +32,11 @@ const alive = (s: ServerProcess) => s.child.exitCode === null && s.child.signalC
 async function live(): Promise<ServerProcess> {
   if (server && alive(server)) return server;
   if (server) {
-    const panic = server.stderr().split("\n").find((l) => /panic|Error/.test(l)) ?? "";
+    const panic =
+      server
+        .stderr()
+        .split("\n")
+        .find((l) => /panic|Error/.test(l)) ?? "";
     crashes.push(`${String(server.child.signalCode ?? server.child.exitCode)} ${panic}`);
   }
   server = await startBuiltServer({ env: ENV });
@@ -50,14 +54,25 @@ const admin = { authorization: `Bearer ${adminKey}` };
 const basic = () => basicAuth(source);
 
 /** Sends a request; fails (naming the request) on a 5xx or when the process died answering it. */
-async function send(method: string, path: string, options: { body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; text: string; headers: Headers }> {
+async function send(
+  method: string,
+  path: string,
+  options: { body?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; text: string; headers: Headers }> {
   const s = await live();
   let response: Response;
   try {
     response = await fetch(`${s.url}${path}`, { method, headers: options.headers, body: options.body, redirect: "manual" });
   } catch (error) {
     await new Promise((r) => setTimeout(r, 100));
-    assert.fail(`${method} ${path} ${options.body?.slice(0, 200) ?? ""}: no answer (${(error as Error).message}); process alive: ${alive(s)}; ${s.stderr().split("\n").find((l) => l.includes("panicked")) ?? ""}`);
+    assert.fail(
+      `${method} ${path} ${options.body?.slice(0, 200) ?? ""}: no answer (${(error as Error).message}); process alive: ${alive(s)}; ${
+        s
+          .stderr()
+          .split("\n")
+          .find((l) => l.includes("panicked")) ?? ""
+      }`,
+    );
   }
   const text = await response.text();
   assert.ok(response.status < 500, `${method} ${path} ${options.body?.slice(0, 200) ?? ""} → ${response.status} ${text.slice(0, 300)}`);
@@ -118,14 +133,20 @@ describe("claims with lone UTF-16 surrogates (valid JSON escapes, not valid Unic
   });
 
   test("Tyk: a lone surrogate in displayName → 400 errors naming displayName; no nonce to land with", { timeout: 60_000 }, async () => {
-    const issued = await send("POST", "/api/sso", { body: '{"emailAddress":"tyk-lone@example.com","displayName":"\\udc00","forSection":"portal"}', headers: jsonHeaders({ "admin-auth": adminKey }) });
+    const issued = await send("POST", "/api/sso", {
+      body: '{"emailAddress":"tyk-lone@example.com","displayName":"\\udc00","forSection":"portal"}',
+      headers: jsonHeaders({ "admin-auth": adminKey }),
+    });
     assert.equal(issued.status, 400, issued.text);
     assert.deepEqual(JSON.parse(issued.text), { errors: [{ title: "Bad Request", detail: `displayName ${LONE}` }] });
   });
 
   test("LOB: a CIINo of lone surrogates → 400 ReturnCode 0 naming CIINo", { timeout: 60_000 }, async () => {
     await live();
-    const issued = await send("POST", "/GenerateSSOToken", { body: '{"CIINo":"\\ud800\\ud800","LOBId":"01","Functionality":"D"}', headers: lobHeaders(source.clientId, await callerJwt(source)) });
+    const issued = await send("POST", "/GenerateSSOToken", {
+      body: '{"CIINo":"\\ud800\\ud800","LOBId":"01","Functionality":"D"}',
+      headers: lobHeaders(source.clientId, await callerJwt(source)),
+    });
     assert.equal(issued.status, 400, issued.text);
     assert.deepEqual(JSON.parse(issued.text), { ReturnCode: "0", ReturnMessage: `Bad Request: CIINo ${LONE}` });
   });
@@ -145,7 +166,9 @@ describe("tokens ssod issues are tokens ssod can redeem", () => {
     functionality: "F".repeat(128),
   };
 
-  test("every claim at its maximum size: a jwt is refused at issue (too long to carry, 400 at /user), a nonce carries them and redeems", { timeout: 60_000 }, async () => {
+  test("every claim at its maximum size: a jwt is refused at issue (too long to carry, 400 at /user), a nonce carries them and redeems", {
+    timeout: 60_000,
+  }, async () => {
     const jwt = await send("POST", "/v1/tokens", { body: JSON.stringify({ ...biggest, format: "jwt" }), headers: jsonHeaders(admin) });
     assertInvalidAt(jwt, "/user", "too much to carry in a token");
     assert.match((JSON.parse(jwt.text) as { detail: string }).detail, /over 8192: .*use format "nonce"/);
@@ -162,7 +185,10 @@ describe("tokens ssod issues are tokens ssod can redeem", () => {
 
   test("a jwt of ~5 kB (30 groups of 128 characters) is redeemable at its own loginUrl", { timeout: 60_000 }, async () => {
     const groups = Array.from({ length: 30 }, (_, i) => `${i}-`.padEnd(128, "g"));
-    const issued = await send("POST", "/v1/tokens", { body: JSON.stringify({ user: { email: "wide@example.com", groups }, format: "jwt" }), headers: jsonHeaders(admin) });
+    const issued = await send("POST", "/v1/tokens", {
+      body: JSON.stringify({ user: { email: "wide@example.com", groups }, format: "jwt" }),
+      headers: jsonHeaders(admin),
+    });
     assert.equal(issued.status, 201);
     const { token, loginUrl } = JSON.parse(issued.text) as { token: string; loginUrl: string };
     const url = new URL(loginUrl);
@@ -179,44 +205,63 @@ const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 const caseOf = (name: string) => fc.constantFrom(name, name.toLowerCase(), name.toUpperCase(), name[0]!.toUpperCase() + name.slice(1));
 
 const v1IssueBody = fc.oneof(
-  { weight: 4, arbitrary: fc.record(
-    {
-      user: fc.oneof(
-        fc.record({
-          email: maybe(fc.oneof(fc.emailAddress(), text)),
-          displayName: maybe(text),
-          externalId: maybe(text),
-          orgId: maybe(text),
-          groups: maybe(fc.oneof(fc.array(text, { maxLength: 5 }), anyJson)),
-        }, { requiredKeys: [] }),
-        anyJson,
-      ),
-      section: maybe(fc.oneof(text, anyJson)),
-      lobId: maybe(text),
-      functionality: maybe(text),
-      ttlSeconds: maybe(fc.oneof(fc.integer(), fc.double(), text)),
-      format: maybe(fc.constantFrom("nonce", "jwt", "lob-jwt", "JWT", "")),
-      registeredOnly: maybe(fc.oneof(fc.boolean(), text)),
-      redirectUrl: maybe(fc.oneof(fc.constant("https://app.example/"), fc.webUrl(), text)),
-      sourceCode: maybe(fc.oneof(fc.constantFrom("default", "fz", "missing"), text)),
-    },
-    { requiredKeys: ["user"] },
-  ) },
+  {
+    weight: 4,
+    arbitrary: fc.record(
+      {
+        user: fc.oneof(
+          fc.record(
+            {
+              email: maybe(fc.oneof(fc.emailAddress(), text)),
+              displayName: maybe(text),
+              externalId: maybe(text),
+              orgId: maybe(text),
+              groups: maybe(fc.oneof(fc.array(text, { maxLength: 5 }), anyJson)),
+            },
+            { requiredKeys: [] },
+          ),
+          anyJson,
+        ),
+        section: maybe(fc.oneof(text, anyJson)),
+        lobId: maybe(text),
+        functionality: maybe(text),
+        ttlSeconds: maybe(fc.oneof(fc.integer(), fc.double(), text)),
+        format: maybe(fc.constantFrom("nonce", "jwt", "lob-jwt", "JWT", "")),
+        registeredOnly: maybe(fc.oneof(fc.boolean(), text)),
+        redirectUrl: maybe(fc.oneof(fc.constant("https://app.example/"), fc.webUrl(), text)),
+        sourceCode: maybe(fc.oneof(fc.constantFrom("default", "fz", "missing"), text)),
+      },
+      { requiredKeys: ["user"] },
+    ),
+  },
   { weight: 1, arbitrary: anyJson },
 );
 
 const tykBody = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(
-    maybe(fc.tuple(caseOf("emailAddress"), fc.oneof(fc.emailAddress(), text, anyJson))),
-    maybe(fc.tuple(caseOf("displayName"), fc.oneof(text, anyJson))),
-    maybe(fc.tuple(caseOf("forSection"), fc.oneof(fc.constantFrom("dashboard", "portal"), text))),
-    maybe(fc.tuple(caseOf("groupID"), fc.oneof(text, anyJson))),
-    maybe(fc.tuple(caseOf("groupsIDs"), fc.oneof(fc.constant(null), fc.array(text, { maxLength: 4 }), anyJson))),
-    maybe(fc.tuple(caseOf("orgID"), fc.oneof(text, anyJson))),
-    maybe(fc.tuple(caseOf("ssoonlyForRegisteredUsers"), fc.oneof(fc.boolean(), anyJson))),
-    maybe(fc.tuple(caseOf("expiresAt"), fc.oneof(fc.integer({ min: -120, max: 400 }).map((s) => new Date(Date.now() + s * 1000).toISOString()), text))),
-    maybe(fc.tuple(caseOf("sourceCode"), fc.oneof(fc.constantFrom("default", "fz", "nope"), text))),
-  ).map((pairs) => Object.fromEntries(pairs.filter((p) => p !== undefined))) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(
+        maybe(fc.tuple(caseOf("emailAddress"), fc.oneof(fc.emailAddress(), text, anyJson))),
+        maybe(fc.tuple(caseOf("displayName"), fc.oneof(text, anyJson))),
+        maybe(fc.tuple(caseOf("forSection"), fc.oneof(fc.constantFrom("dashboard", "portal"), text))),
+        maybe(fc.tuple(caseOf("groupID"), fc.oneof(text, anyJson))),
+        maybe(fc.tuple(caseOf("groupsIDs"), fc.oneof(fc.constant(null), fc.array(text, { maxLength: 4 }), anyJson))),
+        maybe(fc.tuple(caseOf("orgID"), fc.oneof(text, anyJson))),
+        maybe(fc.tuple(caseOf("ssoonlyForRegisteredUsers"), fc.oneof(fc.boolean(), anyJson))),
+        maybe(
+          fc.tuple(
+            caseOf("expiresAt"),
+            fc.oneof(
+              fc.integer({ min: -120, max: 400 }).map((s) => new Date(Date.now() + s * 1000).toISOString()),
+              text,
+            ),
+          ),
+        ),
+        maybe(fc.tuple(caseOf("sourceCode"), fc.oneof(fc.constantFrom("default", "fz", "nope"), text))),
+      )
+      .map((pairs) => Object.fromEntries(pairs.filter((p) => p !== undefined))),
+  },
   { weight: 1, arbitrary: anyJson },
 );
 
@@ -252,12 +297,17 @@ describe("generated requests never get a 5xx", () => {
   test("raw bodies of any text at the token endpoints", { timeout: 120_000 }, async () => {
     const paths = fc.constantFrom("/v1/tokens", "/v1/tokens/redeem", "/v1/tokens/introspect", "/api/sso", "/admin/sso");
     await fc.assert(
-      fc.asyncProperty(paths, fc.string({ unit: "grapheme", maxLength: 200 }), fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", ""), async (path, body, type) => {
-        const headers: Record<string, string> = path.startsWith("/v1") ? { ...admin } : { "admin-auth": adminKey };
-        if (type) headers["content-type"] = type;
-        const r = await send("POST", path, { body, headers });
-        assert.ok(r.status < 500);
-      }),
+      fc.asyncProperty(
+        paths,
+        fc.string({ unit: "grapheme", maxLength: 200 }),
+        fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", ""),
+        async (path, body, type) => {
+          const headers: Record<string, string> = path.startsWith("/v1") ? { ...admin } : { "admin-auth": adminKey };
+          if (type) headers["content-type"] = type;
+          const r = await send("POST", path, { body, headers });
+          assert.ok(r.status < 500);
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -304,10 +354,15 @@ describe("generated requests never get a 5xx", () => {
 
   test("GET /tap, /sso and /v1/login with any query", { timeout: 120_000 }, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom("/tap?nonce=", "/sso?nonce=", "/v1/login?token="), fc.string({ unit: "grapheme", maxLength: 120 }), fc.boolean(), async (prefix, value, json) => {
-        const r = await send("GET", `${prefix}${encodeURIComponent(value)}`, { headers: json ? { accept: "application/json" } : {} });
-        assert.equal(r.status, 400);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom("/tap?nonce=", "/sso?nonce=", "/v1/login?token="),
+        fc.string({ unit: "grapheme", maxLength: 120 }),
+        fc.boolean(),
+        async (prefix, value, json) => {
+          const r = await send("GET", `${prefix}${encodeURIComponent(value)}`, { headers: json ? { accept: "application/json" } : {} });
+          assert.equal(r.status, 400);
+        },
+      ),
       { numRuns: 150 },
     );
   });

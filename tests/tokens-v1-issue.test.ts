@@ -99,7 +99,10 @@ describe("who issues for which source", () => {
     assert.equal(p.type, "urn:ssod:problem:invalid-request");
     assert.equal(p.title, "Invalid request");
     assert.equal(p.status, 400);
-    assert.deepEqual(p.errors?.map((e) => e.pointer), ["/sourceCode"]);
+    assert.deepEqual(
+      p.errors?.map((e) => e.pointer),
+      ["/sourceCode"],
+    );
   });
 
   test("a source's credentials with another source's code → 403 problem; with its own code → 201", async () => {
@@ -137,7 +140,10 @@ describe("who issues for which source", () => {
     assert.equal((await problemOf(noUser)).type, "urn:ssod:problem:invalid-request");
     const badEmail = await issue(admin, { user: { email: "not-an-email" } });
     assert.equal(badEmail.status, 400);
-    assert.deepEqual((await problemOf(badEmail)).errors?.map((e) => e.pointer), ["/user/email"]);
+    assert.deepEqual(
+      (await problemOf(badEmail)).errors?.map((e) => e.pointer),
+      ["/user/email"],
+    );
     const badFormat = await issue(admin, { user: { email: "a@example.com" }, format: "saml" });
     assert.equal(badFormat.status, 400);
     const unknownField = await issue(admin, { user: { email: "a@example.com" }, surprise: 1 });
@@ -275,7 +281,10 @@ describe("redirect URLs", () => {
     ] as const;
     for (const [urls, type, title] of expected) {
       for (const url of urls) {
-        for (const [who, headers, sourceCode] of [["admin key", admin, { sourceCode: "app" }], ["source", basic(app), {}]] as const) {
+        for (const [who, headers, sourceCode] of [
+          ["admin key", admin, { sourceCode: "app" }],
+          ["source", basic(app), {}],
+        ] as const) {
           const r = await issue(headers, { user: { email: "r@example.com" }, redirectUrl: url, ...sourceCode });
           const p = r.status === 400 ? await problemOf(r) : undefined;
           const got = `${r.status} ${p?.type} ${p?.title} ${JSON.stringify(p?.errors?.map((e) => e.pointer))}`;
@@ -331,7 +340,10 @@ describe('format "jwt"', () => {
     const header = decodeProtectedHeader(t.token);
     assert.equal(header.alg, "EdDSA");
     assert.equal(header.typ, "JWT");
-    assert.ok(jwks.keys.some((k) => k.kid === header.kid), "the kid is published");
+    assert.ok(
+      jwks.keys.some((k) => k.kid === header.kid),
+      "the kid is published",
+    );
     const { payload } = await jwtVerify(t.token, createLocalJWKSet(jwks), { issuer: "http://ssod.test", audience: "portal", algorithms: ["EdDSA"] });
     assert.equal(payload.jti, t.tokenRefNo);
     assert.equal(payload.iss, "http://ssod.test");
@@ -340,7 +352,16 @@ describe('format "jwt"', () => {
     assert.equal(payload.exp, Math.floor(Date.parse(t.expiresAt) / 1000));
     assert.equal(payload.exp! - payload.iat!, 120);
     assert.deepEqual(
-      { email: payload.email, name: payload.name, external_id: payload.external_id, org_id: payload.org_id, groups: payload.groups, section: payload.section, lob_id: payload.lob_id, functionality: payload.functionality },
+      {
+        email: payload.email,
+        name: payload.name,
+        external_id: payload.external_id,
+        org_id: payload.org_id,
+        groups: payload.groups,
+        section: payload.section,
+        lob_id: payload.lob_id,
+        functionality: payload.functionality,
+      },
       { email: "Jay@Example.com", name: "Jay", external_id: "J-1", org_id: "acme", groups: ["a", "b"], section: "portal", lob_id: "L1", functionality: "F" },
     );
   });

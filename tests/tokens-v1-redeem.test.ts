@@ -98,7 +98,10 @@ describe("the 200 answer", () => {
     assert.equal(body.created, true);
     assert.deepEqual(Object.keys(body.user!), ["id", "email", "displayName", "externalId", "orgId", "groups"]);
     assert.match(body.user!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-    assert.deepEqual({ ...body.user!, id: "" }, { id: "", email: "Shape@Example.com", displayName: "Shape Person", externalId: "SH-1", orgId: "acme", groups: ["red", "blue"] });
+    assert.deepEqual(
+      { ...body.user!, id: "" },
+      { id: "", email: "Shape@Example.com", displayName: "Shape Person", externalId: "SH-1", orgId: "acme", groups: ["red", "blue"] },
+    );
     assert.deepEqual(Object.keys(body.session!), ["id", "expiresAt"]);
     assert.match(body.session!.id, /^[A-Za-z0-9_-]{43}$/);
     // The default session lifetime is 8 hours.
@@ -363,7 +366,10 @@ describe("exactly once under concurrency", () => {
     const t = await issueOk(basic(full), { user: { email: "race@example.com" } });
     const responses = await Promise.all(Array.from({ length: 200 }, () => redeem(t.token)));
     const statuses = responses.map((r) => r.status);
-    assert.ok(statuses.every((code) => code < 500), `5xx seen: ${statuses.filter((c) => c >= 500).join(",")}`);
+    assert.ok(
+      statuses.every((code) => code < 500),
+      `5xx seen: ${statuses.filter((c) => c >= 500).join(",")}`,
+    );
     assert.equal(statuses.filter((code) => code === 200).length, 1);
     assert.equal(statuses.filter((code) => code === 400).length, 199);
     const texts = await Promise.all(responses.filter((r) => r.status === 400).map((r) => r.text()));

@@ -84,7 +84,12 @@ after(() => s?.close());
 describe("POST /api/sso and /admin/sso: who may ask", () => {
   for (const path of ENDPOINTS) {
     test(`${path}: the admin key as Authorization: Bearer, bare Authorization, and admin-auth`, async () => {
-      for (const headers of <Record<string, string>[]>[{ authorization: `Bearer ${s.adminKey}` }, { authorization: `bearer ${s.adminKey}` }, { authorization: s.adminKey }, { "admin-auth": s.adminKey }]) {
+      for (const headers of <Record<string, string>[]>[
+        { authorization: `Bearer ${s.adminKey}` },
+        { authorization: `bearer ${s.adminKey}` },
+        { authorization: s.adminKey },
+        { "admin-auth": s.adminKey },
+      ]) {
         const nonce = await nonceOk(headers, { emailAddress: "tyk-auth@example.com" }, path);
         const info = await introspect(nonce);
         assert.equal(info.source, "default", JSON.stringify(headers));
@@ -102,7 +107,11 @@ describe("POST /api/sso and /admin/sso: who may ask", () => {
       await assertErrors(await nonceReq({ authorization: `Bearer ssod_ak_${"B".repeat(43)}` }, { emailAddress: "x@example.com" }, path), 401, "Unauthorized");
       await assertErrors(await nonceReq({ authorization: `ssod_ak_${"C".repeat(43)}` }, { emailAddress: "x@example.com" }, path), 401, "Unauthorized");
       await assertErrors(await nonceReq({ "admin-auth": "nope" }, { emailAddress: "x@example.com" }, path), 401, "Unauthorized");
-      await assertErrors(await nonceReq(basic({ clientId: tykSource.clientId, clientSecret: "wrong" }), { emailAddress: "x@example.com" }, path), 401, "Unauthorized");
+      await assertErrors(
+        await nonceReq(basic({ clientId: tykSource.clientId, clientSecret: "wrong" }), { emailAddress: "x@example.com" }, path),
+        401,
+        "Unauthorized",
+      );
       await assertErrors(await nonceReq({ authorization: "Bearer" }, { emailAddress: "x@example.com" }, path), 401, "Unauthorized");
     });
   }
@@ -136,24 +145,30 @@ describe("sso.NonceTokenRequest", () => {
       ssoonlyForRegisteredUsers: false,
     });
     const info = await introspect(nonce);
-    assert.deepEqual({ ...info, iat: 0 }, {
-      active: true,
-      token_type: "nonce",
-      client_id: tykSource.clientId,
-      source: "tyk-src",
-      jti: info.jti,
-      iat: 0,
-      exp: expiresAt.getTime() / 1000,
-      sub: "camel@example.com",
-      email: "camel@example.com",
-      name: "Camel Case",
-      org_id: "org-camel",
-      groups: ["admins", "devs", "ops"],
-      section: "portal",
-    });
+    assert.deepEqual(
+      { ...info, iat: 0 },
+      {
+        active: true,
+        token_type: "nonce",
+        client_id: tykSource.clientId,
+        source: "tyk-src",
+        jti: info.jti,
+        iat: 0,
+        exp: expiresAt.getTime() / 1000,
+        sub: "camel@example.com",
+        email: "camel@example.com",
+        name: "Camel Case",
+        org_id: "org-camel",
+        groups: ["admins", "devs", "ops"],
+        section: "portal",
+      },
+    );
     assert.match(String(info.jti), /^\d+$/);
     const landed = await landJson("/sso", nonce);
-    assert.deepEqual({ ...landed.user!, id: "" }, { id: "", email: "camel@example.com", displayName: "Camel Case", externalId: null, orgId: "org-camel", groups: ["admins", "devs", "ops"] });
+    assert.deepEqual(
+      { ...landed.user!, id: "" },
+      { id: "", email: "camel@example.com", displayName: "Camel Case", externalId: null, orgId: "org-camel", groups: ["admins", "devs", "ops"] },
+    );
     assert.equal(landed.source, "tyk-src");
     assert.equal(landed.tokenRefNo, info.jti);
   });
@@ -180,7 +195,10 @@ describe("sso.NonceTokenRequest", () => {
     assert.equal(info.section, "dashboard");
     assert.equal(info.exp, expiresAt.getTime() / 1000);
     const landed = await landJson("/tap", nonce);
-    assert.deepEqual({ ...landed.user!, id: "" }, { id: "", email: "pascal@example.com", displayName: "Pascal Case", externalId: null, orgId: "org-pascal", groups: ["readers", "writers"] });
+    assert.deepEqual(
+      { ...landed.user!, id: "" },
+      { id: "", email: "pascal@example.com", displayName: "Pascal Case", externalId: null, orgId: "org-pascal", groups: ["readers", "writers"] },
+    );
   });
 
   test("field names in any case (Go's case-insensitive decoding)", async () => {
@@ -211,7 +229,10 @@ describe("sso.NonceTokenRequest", () => {
     const landed = await landJson("/sso", nonce);
     assert.deepEqual(landed.user!.groups, ["g1", "g2", "g3"]);
     const users = (await (await s.request("GET", "/v1/users?q=merge%40example.com", { headers: admin })).json()) as { items: { groups: string[] }[] };
-    assert.deepEqual(users.items.map((u) => u.groups), [["g1", "g2", "g3"]]);
+    assert.deepEqual(
+      users.items.map((u) => u.groups),
+      [["g1", "g2", "g3"]],
+    );
     // A later nonce without groups leaves them; one with groups replaces them.
     await landJson("/sso", await nonceOk(admin, { emailAddress: "merge@example.com", forSection: "portal" }));
     const again = await landJson("/sso", await nonceOk(admin, { emailAddress: "merge@example.com", forSection: "portal", groupsIDs: ["g9"] }));
@@ -238,7 +259,11 @@ describe("sso.NonceTokenRequest", () => {
     }
     const detail = await assertErrors(await nonceReq({ "admin-auth": s.adminKey }, { emailAddress: "nope" }), 400, "Bad Request");
     assert.match(detail, /emailAddress/);
-    const sectionDetail = await assertErrors(await nonceReq({ "admin-auth": s.adminKey }, { emailAddress: "e@example.com", ForSection: "x" }), 400, "Bad Request");
+    const sectionDetail = await assertErrors(
+      await nonceReq({ "admin-auth": s.adminKey }, { emailAddress: "e@example.com", ForSection: "x" }),
+      400,
+      "Bad Request",
+    );
     assert.match(sectionDetail, /forSection/);
   });
 
@@ -247,7 +272,11 @@ describe("sso.NonceTokenRequest", () => {
     ok.setMilliseconds(0);
     const nonce = await nonceOk(basic(tykSource), { emailAddress: "exp@example.com", expiresAt: ok.toISOString() });
     assert.equal((await introspect(nonce)).exp, ok.getTime() / 1000);
-    await assertErrors(await nonceReq(basic(tykSource), { emailAddress: "exp@example.com", expiresAt: new Date(Date.now() + 610_000).toISOString() }), 400, "Bad Request");
+    await assertErrors(
+      await nonceReq(basic(tykSource), { emailAddress: "exp@example.com", expiresAt: new Date(Date.now() + 610_000).toISOString() }),
+      400,
+      "Bad Request",
+    );
   });
 
   test("expiresAt with a UTC offset or nanoseconds (as Go's time.Time marshals) is read as the same instant", async () => {
@@ -261,7 +290,11 @@ describe("sso.NonceTokenRequest", () => {
   });
 
   test("a body that is not a JSON object → 400 errors; a non-JSON Content-Type → 415 errors", async () => {
-    await assertErrors(await s.request("POST", "/api/sso", { body: "{not json", headers: { ...admin, "content-type": "application/json" } }), 400, "Bad Request");
+    await assertErrors(
+      await s.request("POST", "/api/sso", { body: "{not json", headers: { ...admin, "content-type": "application/json" } }),
+      400,
+      "Bad Request",
+    );
     await assertErrors(await s.request("POST", "/api/sso", { body: "[]", headers: { ...admin, "content-type": "application/json" } }), 400, "Bad Request");
     await assertErrors(await s.request("POST", "/api/sso", { body: "null", headers: { ...admin, "content-type": "application/json" } }), 400, "Bad Request");
     await assertErrors(await s.request("POST", "/api/sso", { form: { emailAddress: "f@example.com" }, headers: admin }), 415, "Unsupported Media Type");

@@ -87,54 +87,111 @@ describe("GET /v1/users", () => {
   test("lists users newest first as {items, nextCursor}", async () => {
     const page = await listUsers("");
     assert.equal(page.nextCursor, null);
-    assert.deepEqual(page.items.map((u) => u.id), [ids.pct, ids.ext, ids.carol, ids.bob, ids.malice, ids.alice]);
+    assert.deepEqual(
+      page.items.map((u) => u.id),
+      [ids.pct, ids.ext, ids.carol, ids.bob, ids.malice, ids.alice],
+    );
     const alice = page.items.find((u) => u.id === ids.alice)!;
     assert.deepEqual(Object.keys(alice), USER_KEYS);
-    assert.deepEqual({ ...alice, createdAt: "", updatedAt: "", lastLoginAt: "" }, {
-      id: ids.alice,
-      orgId: "acme",
-      email: "alice@example.com",
-      displayName: "Alice Andersson",
-      externalId: null,
-      groups: ["admins", "staff"],
-      source: "default",
-      createdAt: "",
-      updatedAt: "",
-      lastLoginAt: "",
-    });
+    assert.deepEqual(
+      { ...alice, createdAt: "", updatedAt: "", lastLoginAt: "" },
+      {
+        id: ids.alice,
+        orgId: "acme",
+        email: "alice@example.com",
+        displayName: "Alice Andersson",
+        externalId: null,
+        groups: ["admins", "staff"],
+        source: "default",
+        createdAt: "",
+        updatedAt: "",
+        lastLoginAt: "",
+      },
+    );
     for (const time of [alice.createdAt, alice.updatedAt, alice.lastLoginAt!]) assert.equal(new Date(time).toISOString(), time);
   });
 
   test("q matches the start of an email, case-insensitively, not its middle", async () => {
-    assert.deepEqual((await listUsers("?q=ali")).items.map((u) => u.id), [ids.alice]);
-    assert.deepEqual((await listUsers("?q=ALICE%40")).items.map((u) => u.id), [ids.alice]);
-    assert.deepEqual((await listUsers("?q=bob%40example.com")).items.map((u) => u.id), [ids.bob]);
-    assert.deepEqual((await listUsers("?q=lice%40")).items.map((u) => u.id), [], "'lice@' is inside emails, not at their start (and in no display name)");
+    assert.deepEqual(
+      (await listUsers("?q=ali")).items.map((u) => u.id),
+      [ids.alice],
+    );
+    assert.deepEqual(
+      (await listUsers("?q=ALICE%40")).items.map((u) => u.id),
+      [ids.alice],
+    );
+    assert.deepEqual(
+      (await listUsers("?q=bob%40example.com")).items.map((u) => u.id),
+      [ids.bob],
+    );
+    assert.deepEqual(
+      (await listUsers("?q=lice%40")).items.map((u) => u.id),
+      [],
+      "'lice@' is inside emails, not at their start (and in no display name)",
+    );
   });
 
   test("q matches any part of a display name, case-insensitively", async () => {
-    assert.deepEqual((await listUsers("?q=nders")).items.map((u) => u.id), [ids.carol, ids.alice]);
-    assert.deepEqual((await listUsers("?q=BUILDER")).items.map((u) => u.id), [ids.bob]);
+    assert.deepEqual(
+      (await listUsers("?q=nders")).items.map((u) => u.id),
+      [ids.carol, ids.alice],
+    );
+    assert.deepEqual(
+      (await listUsers("?q=BUILDER")).items.map((u) => u.id),
+      [ids.bob],
+    );
   });
 
   test("q matches an external id exactly", async () => {
-    assert.deepEqual((await listUsers("?q=EXT-42")).items.map((u) => u.id), [ids.ext]);
-    assert.deepEqual((await listUsers("?q=EXT-4")).items.map((u) => u.id), []);
+    assert.deepEqual(
+      (await listUsers("?q=EXT-42")).items.map((u) => u.id),
+      [ids.ext],
+    );
+    assert.deepEqual(
+      (await listUsers("?q=EXT-4")).items.map((u) => u.id),
+      [],
+    );
   });
 
   test("q's LIKE wildcards are taken literally", async () => {
-    assert.deepEqual((await listUsers("?q=%25")).items.map((u) => u.id), [ids.pct], "'%' only in '100% Real'");
-    assert.deepEqual((await listUsers("?q=_")).items.map((u) => u.id), [], "'_' is at no email's start nor in a name");
-    assert.deepEqual((await listUsers("?q=percent_")).items.map((u) => u.id), [ids.pct]);
+    assert.deepEqual(
+      (await listUsers("?q=%25")).items.map((u) => u.id),
+      [ids.pct],
+      "'%' only in '100% Real'",
+    );
+    assert.deepEqual(
+      (await listUsers("?q=_")).items.map((u) => u.id),
+      [],
+      "'_' is at no email's start nor in a name",
+    );
+    assert.deepEqual(
+      (await listUsers("?q=percent_")).items.map((u) => u.id),
+      [ids.pct],
+    );
   });
 
   test("orgId and group filters, alone and with q", async () => {
-    assert.deepEqual((await listUsers("?orgId=acme")).items.map((u) => u.id), [ids.bob, ids.malice, ids.alice]);
-    assert.deepEqual((await listUsers("?orgId=globex")).items.map((u) => u.id), [ids.carol]);
+    assert.deepEqual(
+      (await listUsers("?orgId=acme")).items.map((u) => u.id),
+      [ids.bob, ids.malice, ids.alice],
+    );
+    assert.deepEqual(
+      (await listUsers("?orgId=globex")).items.map((u) => u.id),
+      [ids.carol],
+    );
     assert.deepEqual((await listUsers("?orgId=nowhere")).items, []);
-    assert.deepEqual((await listUsers("?group=admins")).items.map((u) => u.id), [ids.carol, ids.alice]);
-    assert.deepEqual((await listUsers("?group=staff&orgId=acme")).items.map((u) => u.id), [ids.malice, ids.alice]);
-    assert.deepEqual((await listUsers("?group=admins&q=nders&orgId=globex")).items.map((u) => u.id), [ids.carol]);
+    assert.deepEqual(
+      (await listUsers("?group=admins")).items.map((u) => u.id),
+      [ids.carol, ids.alice],
+    );
+    assert.deepEqual(
+      (await listUsers("?group=staff&orgId=acme")).items.map((u) => u.id),
+      [ids.malice, ids.alice],
+    );
+    assert.deepEqual(
+      (await listUsers("?group=admins&q=nders&orgId=globex")).items.map((u) => u.id),
+      [ids.carol],
+    );
     assert.deepEqual((await listUsers("?group=adm")).items, [], "groups match whole");
   });
 
@@ -157,7 +214,10 @@ describe("GET /v1/users", () => {
     assert.equal(two.items.length, 2);
     assert.equal(typeof two.nextCursor, "string");
     const rest = await listUsers(`?orgId=acme&limit=2&cursor=${encodeURIComponent(two.nextCursor!)}`);
-    assert.deepEqual(rest.items.map((u) => u.id), [ids.alice]);
+    assert.deepEqual(
+      rest.items.map((u) => u.id),
+      [ids.alice],
+    );
     assert.equal(rest.nextCursor, null);
   });
 
@@ -198,7 +258,10 @@ describe("GET/PATCH/DELETE /v1/users/{id}", () => {
     assert.deepEqual(await (await s.request("GET", `/v1/users/${id}`, { headers: admin })).json(), after);
     // A redemption by the new external id finds this user.
     const t = await issue(s, { externalId: "PATCHED-1", orgId: "acme" });
-    const redeemed = (await (await s.request("POST", "/v1/tokens/redeem", { json: { token: t.token }, headers: admin })).json()) as { created: boolean; user: { id: string } };
+    const redeemed = (await (await s.request("POST", "/v1/tokens/redeem", { json: { token: t.token }, headers: admin })).json()) as {
+      created: boolean;
+      user: { id: string };
+    };
     assert.equal(redeemed.created, false);
     assert.equal(redeemed.user.id, id);
   });
@@ -252,7 +315,10 @@ describe("GET/PATCH/DELETE /v1/users/{id}", () => {
     assert.equal((await s.request("DELETE", `/v1/users/${id}`, { headers: admin })).status, 404);
     assert.equal((await s.request("GET", "/v1/session", { headers: { cookie } })).status, 401);
     const again = await issue(s, { email: "doomed@example.com" });
-    const redeemed = (await (await s.request("POST", "/v1/tokens/redeem", { json: { token: again.token }, headers: admin })).json()) as { created: boolean; user: { id: string } };
+    const redeemed = (await (await s.request("POST", "/v1/tokens/redeem", { json: { token: again.token }, headers: admin })).json()) as {
+      created: boolean;
+      user: { id: string };
+    };
     assert.equal(redeemed.created, true);
     assert.notEqual(redeemed.user.id, id);
   });
@@ -461,7 +527,9 @@ describe("sessions", () => {
     await make("shrink4", [removed]);
     token = await tokenFor("shrink4", removed);
     const id = ((await (await s.request("GET", "/v1/sources/shrink4", { headers: admin })).json()) as { id: number }).id;
-    const legacy = await s.request("POST", "/api.php", { json: { Command: "sso.update", APIKey: s.adminKey, SourceID: String(id), SourceName: "renamed", SourceCode: "shrink4", ValidForSeconds: "600" } });
+    const legacy = await s.request("POST", "/api.php", {
+      json: { Command: "sso.update", APIKey: s.adminKey, SourceID: String(id), SourceName: "renamed", SourceCode: "shrink4", ValidForSeconds: "600" },
+    });
     assert.equal(legacy.status, 200, await legacy.clone().text());
     r = await s.request("GET", `/v1/login?token=${token}`);
     assert.equal(r.headers.get("location"), removed);

@@ -88,7 +88,12 @@ describe("POST /v1/sources", () => {
         options: { createNewUserIfNotExists: false, performLogin: true, returnUserData: false },
         allowedIps: ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"],
         redirectUrls: ["https://app.example.com/sso/callback"],
-        identityProvider: { issuer: "https://idp.example.com", jwksUrl: "https://idp.example.com/.well-known/jwks.json", audience: "ssod", requiredScope: "sso/issue" },
+        identityProvider: {
+          issuer: "https://idp.example.com",
+          jwksUrl: "https://idp.example.com/.well-known/jwks.json",
+          audience: "ssod",
+          requiredScope: "sso/issue",
+        },
       },
     });
     assert.equal(r.status, 201, r.text);
@@ -201,14 +206,17 @@ describe("POST /v1/sources", () => {
   test("415 problem for a body that is not JSON", async () => {
     const form = await send("POST", "/v1/sources", { form: { code: fresh(), name: "n", validForSeconds: "5" } });
     assertProblem(form, 415);
-    const text = await send("POST", "/v1/sources", { body: JSON.stringify({ code: fresh(), name: "n", validForSeconds: 5 }), headers: { "content-type": "text/plain" } });
+    const text = await send("POST", "/v1/sources", {
+      body: JSON.stringify({ code: fresh(), name: "n", validForSeconds: 5 }),
+      headers: { "content-type": "text/plain" },
+    });
     assertProblem(text, 415);
     const none = await send("POST", "/v1/sources", { body: JSON.stringify({ code: fresh(), name: "n", validForSeconds: 5 }) });
     assertProblem(none, 415);
   });
 
   test("400 problem for malformed JSON; 413 problem for a body over 64 KiB", async () => {
-    const bad = await send("POST", "/v1/sources", { body: "{\"code\":", headers: { "content-type": "application/json" } });
+    const bad = await send("POST", "/v1/sources", { body: '{"code":', headers: { "content-type": "application/json" } });
     assertProblem(bad, 400);
     const big = await send("POST", "/v1/sources", { json: { code: fresh(), name: "n", validForSeconds: 5, description: "d".repeat(70_000) } });
     assertProblem(big, 413);
@@ -334,7 +342,11 @@ describe("DELETE /v1/sources/{id} and secret rotation", () => {
     assertProblem(await send("GET", `/v1/sources/${src.id}`), 404);
     assertProblem(await send("DELETE", `/v1/sources/${src.id}`), 404);
     // Its credentials die with it.
-    const issue = await send("POST", "/v1/tokens", { json: { user: { email: "x@example.com" } }, headers: basic(src.clientId, src.clientSecret), ip: "192.0.2.50" });
+    const issue = await send("POST", "/v1/tokens", {
+      json: { user: { email: "x@example.com" } },
+      headers: basic(src.clientId, src.clientSecret),
+      ip: "192.0.2.50",
+    });
     assertProblem(issue, 401);
   });
 
@@ -366,7 +378,11 @@ describe("DELETE /v1/sources/{id} and secret rotation", () => {
     assert.equal(body.clientId, src.clientId);
     assert.equal(body.code, src.code);
 
-    const old = await send("POST", "/v1/tokens", { json: { user: { email: "old@example.com" } }, headers: basic(src.clientId, src.clientSecret), ip: "192.0.2.51" });
+    const old = await send("POST", "/v1/tokens", {
+      json: { user: { email: "old@example.com" } },
+      headers: basic(src.clientId, src.clientSecret),
+      ip: "192.0.2.51",
+    });
     assertProblem(old, 401);
     const fresh2 = await send("POST", "/v1/tokens", { json: { user: { email: "new@example.com" } }, headers: basic(body.clientId, body.clientSecret) });
     assert.equal(fresh2.status, 201, fresh2.text);
@@ -410,12 +426,21 @@ describe("authentication of /v1/sources", () => {
 
   test("401 with a bad key, a malformed header, or a key under the wrong scheme", async () => {
     const wrong = `ssod_ak_${randomBytes(32).toString("base64url")}`;
-    for (const authorization of [`Bearer ${wrong}`, "Bearer", "Bearer not-a-key", `Token ${s.adminKey}`, s.adminKey, `Basic ${Buffer.from("x:y").toString("base64")}`]) {
+    for (const authorization of [
+      `Bearer ${wrong}`,
+      "Bearer",
+      "Bearer not-a-key",
+      `Token ${s.adminKey}`,
+      s.adminKey,
+      `Basic ${Buffer.from("x:y").toString("base64")}`,
+    ]) {
       await assert401(await noAuth("GET", "/v1/sources", { headers: { authorization }, ip: "192.0.2.11" }));
     }
     // Nothing was created by an unauthenticated POST.
     const code = fresh("unauth");
-    await assert401(await noAuth("POST", "/v1/sources", { json: { code, name: "n", validForSeconds: 5 }, headers: { authorization: `Bearer ${wrong}` }, ip: "192.0.2.12" }));
+    await assert401(
+      await noAuth("POST", "/v1/sources", { json: { code, name: "n", validForSeconds: 5 }, headers: { authorization: `Bearer ${wrong}` }, ip: "192.0.2.12" }),
+    );
     assertProblem(await send("GET", `/v1/sources/${code}`), 404);
   });
 
@@ -433,7 +458,10 @@ describe("authentication of /v1/sources", () => {
     const audit = await send("GET", "/v1/audit?action=admin.auth_failed&limit=500");
     assert.equal(audit.status, 200);
     const items = audit.body!.items as Json[];
-    assert.ok(items.some((i) => i.ip === "192.0.2.13"), "failure audited");
+    assert.ok(
+      items.some((i) => i.ip === "192.0.2.13"),
+      "failure audited",
+    );
     assert.ok(!audit.text.includes(wrong));
   });
 });
@@ -559,7 +587,15 @@ describe("one core under both dialects", () => {
 
     const code = fresh("legacy");
     const made = await s.request("POST", "/api.php", {
-      json: { Command: "sso.create", APIKey: s.adminKey, SourceName: "L", SourceCode: code, ValidForSeconds: 77, ExpiresAt: "2034-01-02 03:04:05", Options: { PerformLogin: "Disabled" } },
+      json: {
+        Command: "sso.create",
+        APIKey: s.adminKey,
+        SourceName: "L",
+        SourceCode: code,
+        ValidForSeconds: 77,
+        ExpiresAt: "2034-01-02 03:04:05",
+        Options: { PerformLogin: "Disabled" },
+      },
     });
     const id = ((await made.json()) as { SSOSourceID: number }).SSOSourceID;
     const v1 = await send("GET", `/v1/sources/${id}`);

@@ -48,11 +48,21 @@ export async function benchEndpoints(url: string, adminKey: string, seconds: num
   const base = { method: "POST" as const, connections: CONNECTIONS, seconds };
   const jsonHeaders = { "content-type": "application/json" };
   return {
-    issue: { ...base, url: `${url}/v1/tokens`, headers: { ...jsonHeaders, authorization: basic }, body: JSON.stringify({ user: { email: "bench@example.com" } }) },
+    issue: {
+      ...base,
+      url: `${url}/v1/tokens`,
+      headers: { ...jsonHeaders, authorization: basic },
+      body: JSON.stringify({ user: { email: "bench@example.com" } }),
+    },
     async redeem(count) {
       const tokens = await preIssue(url, basic, count);
       let cursor = 0;
-      return { ...base, url: `${url}/v1/tokens/redeem`, headers: { ...jsonHeaders, authorization: basic }, nextBody: () => JSON.stringify({ token: tokens[cursor++] ?? "exhausted" }) };
+      return {
+        ...base,
+        url: `${url}/v1/tokens/redeem`,
+        headers: { ...jsonHeaders, authorization: basic },
+        nextBody: () => JSON.stringify({ token: tokens[cursor++] ?? "exhausted" }),
+      };
     },
     lob: {
       ...base,

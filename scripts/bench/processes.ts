@@ -36,7 +36,10 @@ export async function startServer(command: string[], env: Record<string, string>
     child.once("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
   });
   for (;;) {
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await new Promise((r) => setTimeout(r, 5));
   }

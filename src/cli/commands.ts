@@ -84,7 +84,9 @@ export const COMMANDS: Command[] = [
     async run(config) {
       const { store, migrations: report } = await openMigratedStore(config!);
       await store.close();
-      process.stdout.write(report.applied.length > 0 ? `applied ${report.applied.join(", ")} (${report.total} in all)\n` : `up to date (${report.total} migrations)\n`);
+      process.stdout.write(
+        report.applied.length > 0 ? `applied ${report.applied.join(", ")} (${report.total} in all)\n` : `up to date (${report.total} migrations)\n`,
+      );
       return 0;
     },
   },
@@ -92,7 +94,7 @@ export const COMMANDS: Command[] = [
     words: ["admin-key", "create"],
     usage: "ssod admin-key create --name NAME [options]",
     summary: "Create an admin key and print it (shown this once)",
-    options: { name: { description: "What the key is for, e.g. \"ci\" or \"alice's laptop\"", required: true } },
+    options: { name: { description: 'What the key is for, e.g. "ci" or "alice\'s laptop"', required: true } },
     usesConfig: true,
     async run(config, options) {
       const name = check(adminKeyNameSchema, options.name, "--name");
@@ -108,7 +110,12 @@ export const COMMANDS: Command[] = [
     usesConfig: true,
     async run(config) {
       const keys = await withCore(config!, listAdminKeys);
-      process.stdout.write(table(["ID", "NAME", "CREATED", "REVOKED"], keys.map((k) => [String(k.id), k.name, when(k.createdAt), k.revokedAt === null ? "-" : when(k.revokedAt)])));
+      process.stdout.write(
+        table(
+          ["ID", "NAME", "CREATED", "REVOKED"],
+          keys.map((k) => [String(k.id), k.name, when(k.createdAt), k.revokedAt === null ? "-" : when(k.revokedAt)]),
+        ),
+      );
       return 0;
     },
   },
@@ -121,7 +128,9 @@ export const COMMANDS: Command[] = [
     async run(config, _options, args) {
       const id = Number(check(v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a key's number, as `ssod admin-key list` shows it")), args[0], "ID"));
       const { key, alreadyRevoked } = await withCore(config!, (core) => revokeAdminKey(core, id, CLI));
-      process.stdout.write(alreadyRevoked ? `admin key ${key.id} (${key.name}) was already revoked on ${when(key.revokedAt!)}\n` : `revoked admin key ${key.id} (${key.name})\n`);
+      process.stdout.write(
+        alreadyRevoked ? `admin key ${key.id} (${key.name}) was already revoked on ${when(key.revokedAt!)}\n` : `revoked admin key ${key.id} (${key.name})\n`,
+      );
       return 0;
     },
   },

@@ -9,10 +9,7 @@ import { applyChange } from "./changes";
 import type { Core } from "./context";
 import { decoyPasswordHash, hashPassword, randomSecret, sha256, verifyPassword } from "./crypto";
 
-export const usernameSchema = v.pipe(
-  v.string(),
-  v.regex(/^[A-Za-z0-9._@-]{1,64}$/, "must be 1 to 64 letters, digits or . _ @ -"),
-);
+export const usernameSchema = v.pipe(v.string(), v.regex(/^[A-Za-z0-9._@-]{1,64}$/, "must be 1 to 64 letters, digits or . _ @ -"));
 export const passwordSchema = v.pipe(v.string(), v.minLength(12, "must be at least 12 characters"), v.maxLength(1024));
 
 export interface AdminIdentity {

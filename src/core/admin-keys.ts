@@ -81,7 +81,10 @@ function createdAudit(core: Core, actor: string, ip: string | null) {
 export async function createAdminKey(core: Core, name: string, context: KeyChange): Promise<AdminKeyInfo & { key: string }> {
   const key = generateAdminKey();
   const [rows] = await applyChange(core, [
-    core.store.db.insert(adminKeys).values({ name, keyHash: sha256(key), createdAt: core.now() }).returning(shown),
+    core.store.db
+      .insert(adminKeys)
+      .values({ name, keyHash: sha256(key), createdAt: core.now() })
+      .returning(shown),
     createdAudit(core, actorName(context.actor), context.ip),
   ]);
   return { ...rows[0]!, key };
@@ -137,7 +140,12 @@ export async function revokeAdminKey(core: Core, id: number, context: KeyChange)
   const target = and(
     eq(adminKeys.id, id),
     isNull(adminKeys.revokedAt),
-    exists(db.select({ id: other.id }).from(other).where(and(ne(other.id, id), isNull(other.revokedAt)))),
+    exists(
+      db
+        .select({ id: other.id })
+        .from(other)
+        .where(and(ne(other.id, id), isNull(other.revokedAt))),
+    ),
   )!;
   const [, revoked] = await applyChange(core, [
     auditInsertFrom(

@@ -75,8 +75,14 @@ export function auditInsert(core: Core, event: AuditEvent) {
 export function auditInsertFrom(core: Core, event: AuditEvent, table: SQLiteTable, where: SQL) {
   const row = auditRow(core, event);
   const columns = Object.entries(getTableColumns(auditEvents)).filter(([key]) => key in row);
-  const names = sql.join(columns.map(([, column]) => sql.identifier(column.name)), sql`, `);
-  const values = sql.join(columns.map(([key]) => sql`${row[key as keyof AuditRow]}`), sql`, `);
+  const names = sql.join(
+    columns.map(([, column]) => sql.identifier(column.name)),
+    sql`, `,
+  );
+  const values = sql.join(
+    columns.map(([key]) => sql`${row[key as keyof AuditRow]}`),
+    sql`, `,
+  );
   return core.store.db.run(sql`INSERT INTO ${auditEvents} (${names}) SELECT ${values} FROM ${table} WHERE ${where}`);
 }
 

@@ -17,7 +17,6 @@ export async function adminBySession(core: Core, sessionId: string): Promise<Act
   return found ? { kind: "admin", id: found.id, username: found.username } : undefined;
 }
 
-
 /** The source whose client id and secret these are, if they match. */
 export async function sourceByCredentials(core: Core, clientId: string, clientSecret: string): Promise<Source | undefined> {
   if (clientId.length > 128 || clientSecret.length > 256) return undefined;

@@ -63,7 +63,10 @@ export async function loadMasterKey(store: Store, configured: string | undefined
       const sealed = await sealedWithSomeKey(store);
       // Looked at again: a process starting beside this one writes its key file before its check row.
       if (!existsSync(path)) {
-        if (sealed) throw new ConfigError(`${path} is missing, but this store's secrets are sealed with a master key: restore the file from the store's backup, or set SSOD_MASTER_KEY`);
+        if (sealed)
+          throw new ConfigError(
+            `${path} is missing, but this store's secrets are sealed with a master key: restore the file from the store's backup, or set SSOD_MASTER_KEY`,
+          );
         writeKeyFile(path);
       }
     }

@@ -70,7 +70,8 @@ function recalled(core: Core, key: string): JWTPayload | undefined {
   return undefined;
 }
 
-const scopesOf = (claims: JWTPayload): string[] => (typeof claims.scope === "string" ? claims.scope.split(" ") : Array.isArray(claims.scp) ? (claims.scp as string[]) : []);
+const scopesOf = (claims: JWTPayload): string[] =>
+  typeof claims.scope === "string" ? claims.scope.split(" ") : Array.isArray(claims.scp) ? (claims.scp as string[]) : [];
 
 /** SPEC §5: the longest a caller JWT may live. Access tokens live minutes or hours; one minted for longer outlives any leak. */
 const MAX_LIFETIME_SECONDS = 24 * 3600;
@@ -136,8 +137,10 @@ async function verifySignature(core: Core, source: Source, token: string): Promi
   } catch (error) {
     if (error instanceof errors.JWKSTimeout) return { ok: false, status: 504, reason: "the identity provider did not answer in time" };
     // jose's generic error is what a JWKS endpoint answering other than 200 gets.
-    if (error instanceof errors.JOSEError && error.code === "ERR_JOSE_GENERIC") return { ok: false, status: 502, reason: "the identity provider's keys could not be fetched" };
-    if (error instanceof errors.JOSEError) return { ok: false, status: 401, reason: error.code === "ERR_JWT_EXPIRED" ? "the token has expired" : "the token is not valid" };
+    if (error instanceof errors.JOSEError && error.code === "ERR_JOSE_GENERIC")
+      return { ok: false, status: 502, reason: "the identity provider's keys could not be fetched" };
+    if (error instanceof errors.JOSEError)
+      return { ok: false, status: 401, reason: error.code === "ERR_JWT_EXPIRED" ? "the token has expired" : "the token is not valid" };
     // Network failures and the outbound rules' refusals (src/core/outbound.ts) are not JOSE errors.
     return { ok: false, status: 502, reason: "the identity provider's keys could not be fetched" };
   }

@@ -13,7 +13,11 @@ export type UniqueFields = Record<string, { field: string; message: string }>;
 
 const UNIQUE = /UNIQUE constraint failed: ([\w.]+)/;
 
-export async function applyChange<T extends Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>>(core: Core, queries: T, unique: UniqueFields = {}): Promise<BatchResponse<T>> {
+export async function applyChange<T extends Readonly<[BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]>>(
+  core: Core,
+  queries: T,
+  unique: UniqueFields = {},
+): Promise<BatchResponse<T>> {
   try {
     return await core.store.db.batch(queries);
   } catch (error) {

@@ -52,12 +52,7 @@ export interface Core {
   now(): number;
 }
 
-export function createCore(
-  store: Store,
-  masterKey: MasterKey,
-  settings: CoreSettings,
-  options: { telemetry?: Telemetry; now?: () => number } = {},
-): Core {
+export function createCore(store: Store, masterKey: MasterKey, settings: CoreSettings, options: { telemetry?: Telemetry; now?: () => number } = {}): Core {
   const now = options.now ?? Date.now;
   const caches: Caches = {
     hmacKeys: new BoundedMap(1000),

@@ -65,7 +65,13 @@ export class FailureBursts {
     const rows = keys.map((key): AuditEvent => {
       const burst = this.#open.get(key)!;
       this.#open.delete(key);
-      const detail = { ...(burst.event.detail as Record<string, unknown> | null | undefined), throttled: true, count: burst.count, from: new Date(burst.first).toISOString(), to: new Date(burst.last).toISOString() };
+      const detail = {
+        ...(burst.event.detail as Record<string, unknown> | null | undefined),
+        throttled: true,
+        count: burst.count,
+        from: new Date(burst.first).toISOString(),
+        to: new Date(burst.last).toISOString(),
+      };
       return { ...burst.event, detail };
     });
     // One write at a time, in order; rows a write could not land (the store was down) wait for the next.

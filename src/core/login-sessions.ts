@@ -37,7 +37,14 @@ export async function endLoginSession(core: Core, sessionId: string, ip: string 
   await core.store.write({
     statements: [
       statement(core.store.db.delete(loginSessions).where(eq(loginSessions.idHash, sha256(sessionId)))),
-      auditStatement(core, { actor: `user:${session.user.id}`, action: "session.logout", outcome: "success", target: session.user.id, userId: session.user.id, ip }),
+      auditStatement(core, {
+        actor: `user:${session.user.id}`,
+        action: "session.logout",
+        outcome: "success",
+        target: session.user.id,
+        userId: session.user.id,
+        ip,
+      }),
     ],
     decode: () => undefined,
   });

@@ -105,7 +105,11 @@ const NO_BODY = new Set([204, 205, 304]);
  * OutboundError when the rules refuse, with `init.signal`'s reason (or a
  * TimeoutError) when aborted or out of time, else with the network's error.
  */
-export function fetchOutbound(target: string | URL, init: { method?: string; headers?: Headers | Record<string, string>; signal?: AbortSignal }, rules: OutboundRules): Promise<Response> {
+export function fetchOutbound(
+  target: string | URL,
+  init: { method?: string; headers?: Headers | Record<string, string>; signal?: AbortSignal },
+  rules: OutboundRules,
+): Promise<Response> {
   const url = new URL(target);
   const problem = outboundUrlProblem(url, rules.allowHttp);
   if (problem) return Promise.reject(new OutboundError(`${url.origin}: the URL ${problem}`));

@@ -87,7 +87,9 @@ export async function activeSigningKey(core: Core): Promise<{ kid: string; key: 
     .orderBy(desc(signingKeys.createdAt))
     .get();
   if (!row) throw new Error("no active signing key");
-  const key = core.caches.signingKeys.getOrMake(row.kid, () => importPKCS8(core.masterKey.open(row.privateKeyEnc, "signing_key").toString("utf8"), SIGNING_ALG));
+  const key = core.caches.signingKeys.getOrMake(row.kid, () =>
+    importPKCS8(core.masterKey.open(row.privateKeyEnc, "signing_key").toString("utf8"), SIGNING_ALG),
+  );
   return { kid: row.kid, key: await key };
 }
 
@@ -105,4 +107,3 @@ export async function publishedKeys(core: Core): Promise<{ keys: JWK[] }> {
 export function expiredKeysStatement(now: number) {
   return { sql: "DELETE FROM signing_keys WHERE retired_at IS NOT NULL AND publish_until <= ?", args: [now - LATE_SIGNER_MARGIN_MS] };
 }
-

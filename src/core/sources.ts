@@ -64,7 +64,9 @@ export const identityProviderSchema = v.pipe(
     audience: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(2048)))),
     requiredScope: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(256)))),
   }),
-  v.transform((idp): IdentityProvider => ({ issuer: idp.issuer, jwksUrl: idp.jwksUrl, audience: idp.audience ?? null, requiredScope: idp.requiredScope ?? null })),
+  v.transform(
+    (idp): IdentityProvider => ({ issuer: idp.issuer, jwksUrl: idp.jwksUrl, audience: idp.audience ?? null, requiredScope: idp.requiredScope ?? null }),
+  ),
 );
 
 /** An org id, as tokens carry it ("" is the default org). */
@@ -266,7 +268,12 @@ function columnsOf(patch: SourcePatch): SourceColumns {
   if (patch.landing !== undefined) set.landing = patch.landing;
   if (patch.identityProvider !== undefined) {
     const idp = patch.identityProvider;
-    Object.assign(set, { idpIssuer: idp?.issuer ?? null, idpJwksUrl: idp?.jwksUrl ?? null, idpAudience: idp?.audience ?? null, idpRequiredScope: idp?.requiredScope ?? null });
+    Object.assign(set, {
+      idpIssuer: idp?.issuer ?? null,
+      idpJwksUrl: idp?.jwksUrl ?? null,
+      idpAudience: idp?.audience ?? null,
+      idpRequiredScope: idp?.requiredScope ?? null,
+    });
   }
   return set;
 }
@@ -310,7 +317,14 @@ export async function createSource(core: Core, input: SourceInput, context: Chan
           updatedAt: now,
         })
         .returning(),
-      auditInsert(core, { actor: actorName(context.actor), action: "source.create", outcome: "success", target: input.code, sourceCode: input.code, ip: context.ip }),
+      auditInsert(core, {
+        actor: actorName(context.actor),
+        action: "source.create",
+        outcome: "success",
+        target: input.code,
+        sourceCode: input.code,
+        ip: context.ip,
+      }),
     ],
     SOURCE_UNIQUE,
   );
@@ -367,11 +381,24 @@ export async function deleteSources(core: Core, ids: number[], context: ChangeCo
   const sources = await Promise.all(ids.map((id) => findSourceById(core, id)));
   const missing = ids.filter((_, i) => !sources[i]);
   if (missing.length > 0) throw new CoreError("not_found", `no such source: ${missing.join(", ")}`, [{ field: "id", message: "no such source" }]);
-  if (sources.some((s) => s!.code === DEFAULT_SOURCE_CODE)) throw new CoreError("forbidden", "the default source cannot be deleted", [{ field: "id", message: "cannot be deleted" }]);
+  if (sources.some((s) => s!.code === DEFAULT_SOURCE_CODE))
+    throw new CoreError("forbidden", "the default source cannot be deleted", [{ field: "id", message: "cannot be deleted" }]);
   const chosen = and(inArray(ssoSources.id, ids), ne(ssoSources.code, DEFAULT_SOURCE_CODE))!;
   // One deleted by someone else meanwhile is simply gone: the rest go, each with its audit row.
   await applyChange(core, [
-    auditInsertFrom(core, { actor: actorName(context.actor), action: "source.delete", outcome: "success", target: sql`${ssoSources.code}`, sourceCode: sql`${ssoSources.code}`, ip: context.ip }, ssoSources, chosen),
+    auditInsertFrom(
+      core,
+      {
+        actor: actorName(context.actor),
+        action: "source.delete",
+        outcome: "success",
+        target: sql`${ssoSources.code}`,
+        sourceCode: sql`${ssoSources.code}`,
+        ip: context.ip,
+      },
+      ssoSources,
+      chosen,
+    ),
     db.delete(ssoSources).where(chosen),
   ]);
 }
@@ -382,7 +409,19 @@ export async function rotateSourceSecrets(core: Core, id: number, context: Chang
   const { db } = core.store;
   const target = eq(ssoSources.id, id);
   const [, rows] = await applyChange(core, [
-    auditInsertFrom(core, { actor: actorName(context.actor), action: "source.rotate_secret", outcome: "success", target: sql`${ssoSources.code}`, sourceCode: sql`${ssoSources.code}`, ip: context.ip }, ssoSources, target),
+    auditInsertFrom(
+      core,
+      {
+        actor: actorName(context.actor),
+        action: "source.rotate_secret",
+        outcome: "success",
+        target: sql`${ssoSources.code}`,
+        sourceCode: sql`${ssoSources.code}`,
+        ip: context.ip,
+      },
+      ssoSources,
+      target,
+    ),
     db
       .update(ssoSources)
       .set({ ...secrets.columns, updatedAt: core.now() })

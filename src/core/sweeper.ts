@@ -6,14 +6,9 @@ import { expiredKeysStatement } from "./signing-keys";
 
 const CHUNK = 5000;
 
-const chunkedDelete = (table: string, column: string) =>
-  `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ${CHUNK})`;
+const chunkedDelete = (table: string, column: string) => `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ${CHUNK})`;
 
-const DELETES = [
-  chunkedDelete("sso_tokens", "expires_at"),
-  chunkedDelete("login_sessions", "expires_at"),
-  chunkedDelete("admin_sessions", "expires_at"),
-];
+const DELETES = [chunkedDelete("sso_tokens", "expires_at"), chunkedDelete("login_sessions", "expires_at"), chunkedDelete("admin_sessions", "expires_at")];
 
 /** One pass; answers how many rows went. Idempotent, so every instance may run it. */
 export async function sweepOnce(core: Core): Promise<number> {

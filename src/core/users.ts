@@ -127,7 +127,15 @@ export async function updateUser(core: Core, id: string, patch: UserPatch, conte
     [
       auditInsertFrom(
         core,
-        { actor: actorName(context.actor), action: "user.update", outcome: "success", target: id, userId: id, ip: context.ip, detail: { fields: Object.keys(patch) } },
+        {
+          actor: actorName(context.actor),
+          action: "user.update",
+          outcome: "success",
+          target: id,
+          userId: id,
+          ip: context.ip,
+          detail: { fields: Object.keys(patch) },
+        },
         users,
         target,
       ),
@@ -144,7 +152,12 @@ const noIdentity = () => new CoreError("invalid", "a user needs an email or an e
 export async function deleteUser(core: Core, id: string, context: ChangeContext): Promise<boolean> {
   const target = eq(users.id, id);
   const [, rows] = await applyChange(core, [
-    auditInsertFrom(core, { actor: actorName(context.actor), action: "user.delete", outcome: "success", target: id, userId: id, ip: context.ip }, users, target),
+    auditInsertFrom(
+      core,
+      { actor: actorName(context.actor), action: "user.delete", outcome: "success", target: id, userId: id, ip: context.ip },
+      users,
+      target,
+    ),
     core.store.db.delete(users).where(target).returning({ id: users.id }),
   ]);
   return rows.length > 0;

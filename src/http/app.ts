@@ -19,7 +19,6 @@ import { tykBrowserDialect, tykBrowserRoutes, tykDialect, tykRoutes } from "./ty
 import { v1BrowserRoutes, v1Routes } from "./v1";
 import { v1Dialect } from "./v1/dialect";
 
-
 function dialectApp(core: Core, logger: Logger, dialect: Dialect, routes: readonly AnyRoute[]) {
   const app = new Hono<AppEnv>();
   mount(app, core, logger, dialect, routes);

@@ -100,9 +100,13 @@ export interface AnyRoute extends RouteBase {
 }
 
 /** Declares a route; the identity function, there for its types. */
-export function route<A, B extends BodyInput | undefined = undefined, Q extends Schema | undefined = undefined, P extends Schema | undefined = undefined, R extends Answers = Answers>(
-  declaration: Route<A, B, Q, P, R>,
-): Route<A, B, Q, P, R> {
+export function route<
+  A,
+  B extends BodyInput | undefined = undefined,
+  Q extends Schema | undefined = undefined,
+  P extends Schema | undefined = undefined,
+  R extends Answers = Answers,
+>(declaration: Route<A, B, Q, P, R>): Route<A, B, Q, P, R> {
   return declaration;
 }
 
@@ -149,11 +153,23 @@ function describe(route: AnyRoute, dialect: Dialect, aliasOf?: string) {
       .join(" "),
     security: route.auth.security,
     ...(route.headers
-      ? { parameters: Object.entries(route.headers).map(([name, example]) => ({ in: "header", name, required: true, schema: { type: "string", examples: [example] } })) }
+      ? {
+          parameters: Object.entries(route.headers).map(([name, example]) => ({
+            in: "header",
+            name,
+            required: true,
+            schema: { type: "string", examples: [example] },
+          })),
+        }
       : {}),
     ...(body ? { requestBody: { required: true, content: { "application/json": { schema: resolver(body.schema) } } } } : {}),
     ...(route.documentedBody
-      ? { requestBody: { required: true, content: Object.fromEntries(Object.entries(route.documentedBody).map(([type, schema]) => [type, { schema: resolver(schema) }])) } }
+      ? {
+          requestBody: {
+            required: true,
+            content: Object.fromEntries(Object.entries(route.documentedBody).map(([type, schema]) => [type, { schema: resolver(schema) }])),
+          },
+        }
       : {}),
     responses: documentAnswers(route, dialect),
     ...(aliasOf ? { "x-alias-of": aliasOf } : {}),

@@ -31,9 +31,7 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-type Entry =
-  | (Waiter & { kind: "unit"; unit: WriteUnit<unknown> })
-  | (Waiter & { kind: "bulk"; op: BulkWrite<unknown, unknown>; input: unknown });
+type Entry = (Waiter & { kind: "unit"; unit: WriteUnit<unknown> }) | (Waiter & { kind: "bulk"; op: BulkWrite<unknown, unknown>; input: unknown });
 
 /** A slice of a batch: its statements and how to answer the entries behind them. */
 interface Part {

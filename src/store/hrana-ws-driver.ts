@@ -87,7 +87,12 @@ async function transaction(stream: hrana.Stream, begin: string, statements: Stat
   });
   const commitStep = batch.step().condition(hrana.BatchCond.ok(last));
   const committed = commitStep.run("COMMIT");
-  const ignored = [batch.step().condition(hrana.BatchCond.not(hrana.BatchCond.ok(commitStep))).run("ROLLBACK")];
+  const ignored = [
+    batch
+      .step()
+      .condition(hrana.BatchCond.not(hrana.BatchCond.ok(commitStep)))
+      .run("ROLLBACK"),
+  ];
   if (around) ignored.push(batch.step().run(around[1]));
   for (const step of ignored) step.catch(() => undefined);
   // Every step's promise settles with the batch; the first failure is the one to report.

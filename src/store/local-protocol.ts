@@ -7,9 +7,7 @@ export type WorkerRequest =
   | { id: number; op: "migrate"; statements: Statement[] }
   | { id: number; op: "close" };
 
-export type WorkerReply =
-  | { id: number; ok: true; results: Result[] }
-  | { id: number; ok: false; error: { message: string; code: string } };
+export type WorkerReply = { id: number; ok: true; results: Result[] } | { id: number; ok: false; error: { message: string; code: string } };
 
 export interface WorkerInit {
   /** A `file:` URL. */

@@ -15,7 +15,24 @@
 // A candidate folder that fails is skipped. When none is usable, ssod makes a
 // private folder under the temp folder for this run; when even that cannot
 // be made safe, it refuses to start, naming SSOD_CACHE_DIR.
-import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, realpathSync, renameSync, rmSync, unlinkSync, writeSync, fchmodSync, type Stats } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+  fchmodSync,
+  type Stats,
+} from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";

@@ -103,10 +103,7 @@ export const ssoTokens = sqliteTable(
     userId: text("user_id"),
     revokedAt: integer("revoked_at"),
   },
-  (t) => [
-    index("sso_tokens_expires_idx").on(t.expiresAt),
-    index("sso_tokens_redeem_batch_idx").on(t.redeemBatch).where(sql`redeem_batch IS NOT NULL`),
-  ],
+  (t) => [index("sso_tokens_expires_idx").on(t.expiresAt), index("sso_tokens_redeem_batch_idx").on(t.redeemBatch).where(sql`redeem_batch IS NOT NULL`)],
 );
 
 export const users = sqliteTable(
@@ -155,10 +152,7 @@ export const loginSessions = sqliteTable(
     ip: text("ip"),
     userAgent: text("user_agent"),
   },
-  (t) => [
-    index("login_sessions_user_idx").on(t.userId),
-    index("login_sessions_expires_idx").on(t.expiresAt),
-  ],
+  (t) => [index("login_sessions_user_idx").on(t.userId), index("login_sessions_expires_idx").on(t.expiresAt)],
 );
 
 export const signingKeys = sqliteTable("signing_keys", {
@@ -189,11 +183,7 @@ export const auditEvents = sqliteTable(
     userId: text("user_id"),
     detail: text("detail"),
   },
-  (t) => [
-    index("audit_action_idx").on(t.action, t.id),
-    index("audit_source_idx").on(t.sourceCode, t.id),
-    index("audit_user_idx").on(t.userId, t.id),
-  ],
+  (t) => [index("audit_action_idx").on(t.action, t.id), index("audit_source_idx").on(t.sourceCode, t.id), index("audit_user_idx").on(t.userId, t.id)],
 );
 
 export const settings = sqliteTable("settings", {

@@ -7,16 +7,17 @@ import { tempDir } from "./temp";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-
 /** Runs `ssod ARGS` from source with only the environment given (plus PATH and HOME). */
 export function ssod(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<Run> {
   const home = tempDir("ssod-cli-home-");
   return new Promise((resolve, reject) => {
-    const child = track(spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: home, ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    }));
+    const child = track(
+      spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? "", HOME: home, ...options.env },
+        stdio: ["pipe", "pipe", "pipe"],
+      }),
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += String(d)));

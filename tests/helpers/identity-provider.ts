@@ -58,7 +58,11 @@ export async function startIdentityProvider(): Promise<IdentityProvider> {
 }
 
 /** Signs `claims` exactly as given, with the header given (alg RS256 and the key's kid unless it says otherwise). */
-export function signWith(key: IdpKey | { privateKey: CryptoKey; kid?: string } | Uint8Array, claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
+export function signWith(
+  key: IdpKey | { privateKey: CryptoKey; kid?: string } | Uint8Array,
+  claims: JWTPayload,
+  header: Record<string, unknown> = {},
+): Promise<string> {
   const kid = key instanceof Uint8Array ? undefined : key.kid;
   const secret = key instanceof Uint8Array ? key : key.privateKey;
   return new SignJWT(claims).setProtectedHeader({ alg: "RS256", ...(kid ? { kid } : {}), ...header } as never).sign(secret);

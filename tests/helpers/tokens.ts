@@ -12,14 +12,22 @@ export interface Issued {
 }
 
 /** POST /v1/tokens with these credentials (the server's admin key by default); asserts the 201. */
-export async function issueOk(server: TestServer, json: unknown, headers: Record<string, string> = { authorization: `Bearer ${server.adminKey}` }): Promise<Issued> {
+export async function issueOk(
+  server: TestServer,
+  json: unknown,
+  headers: Record<string, string> = { authorization: `Bearer ${server.adminKey}` },
+): Promise<Issued> {
   const r = await server.request("POST", "/v1/tokens", { json, headers });
   assert.equal(r.status, 201, await r.clone().text());
   return (await r.json()) as Issued;
 }
 
 /** POST /api/sso with the server's admin key (or the headers given); asserts the 200 and answers the nonce. */
-export async function tykNonce(server: TestServer, json: Record<string, unknown>, headers: Record<string, string> = { authorization: server.adminKey }): Promise<string> {
+export async function tykNonce(
+  server: TestServer,
+  json: Record<string, unknown>,
+  headers: Record<string, string> = { authorization: server.adminKey },
+): Promise<string> {
   const r = await server.request("POST", "/api/sso", { json, headers });
   assert.equal(r.status, 200, await r.clone().text());
   return ((await r.json()) as { Meta: string }).Meta;

@@ -44,7 +44,9 @@ export async function tokenText(core: Core, request: IssueRequest, stamp: Stamp)
         exp: seconds(stamp.expiresAt),
         jti: stamp.tokenRefNo,
       };
-      const text = await new SignJWT(payload).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(await hmacKey(core, source.secrets.signingSecretEnc, "signing_secret"));
+      const text = await new SignJWT(payload)
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .sign(await hmacKey(core, source.secrets.signingSecretEnc, "signing_secret"));
       return { text, kid: null };
     }
     case "jwt": {

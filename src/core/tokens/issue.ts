@@ -61,8 +61,29 @@ interface IssueRow {
 }
 
 const { field, encode } = jsonRows<keyof IssueRow>([
-  "h", "ref", "src", "code", "dialect", "format", "section", "email", "emailNorm", "displayName", "externalId", "orgId",
-  "groups", "lobId", "functionality", "redirectUrl", "registeredOnly", "ip", "at", "exp", "actor", "subject", "kid",
+  "h",
+  "ref",
+  "src",
+  "code",
+  "dialect",
+  "format",
+  "section",
+  "email",
+  "emailNorm",
+  "displayName",
+  "externalId",
+  "orgId",
+  "groups",
+  "lobId",
+  "functionality",
+  "redirectUrl",
+  "registeredOnly",
+  "ip",
+  "at",
+  "exp",
+  "actor",
+  "subject",
+  "kid",
 ]);
 
 // A source that expired or vanished since it was read issues nothing: the join and its condition drop the row.
@@ -143,22 +164,29 @@ export async function issueToken(core: Core, request: IssueRequest): Promise<Iss
   if (!sourceIsActive(source, now)) throw new CoreError("source_unavailable", `source ${source.code} has expired and issues no tokens`);
   // A source speaking for itself issues only for its orgs; an admin key is not limited (SPEC §5 "Identity").
   if (request.actor.kind === "source" && source.orgIds.length > 0 && !source.orgIds.includes(claims.orgId)) {
-    throw new CoreError("forbidden", `source ${source.code} may issue tokens only for its orgs (${source.orgIds.join(", ")})`, [{ field: "orgId", message: "not one of the source's orgs" }]);
+    throw new CoreError("forbidden", `source ${source.code} may issue tokens only for its orgs (${source.orgIds.join(", ")})`, [
+      { field: "orgId", message: "not one of the source's orgs" },
+    ]);
   }
   const expiresAt = expiryOf(request, now);
   let redirectUrl: string | null = null;
   if (request.redirectUrl !== undefined) {
     redirectUrl = allowedRedirect(source, request.redirectUrl) ?? null;
-    if (!redirectUrl) throw new CoreError("redirect_not_allowed", "redirectUrl is not on the source's list of redirect URLs", [{ field: "redirectUrl", message: "not allowed" }]);
+    if (!redirectUrl)
+      throw new CoreError("redirect_not_allowed", "redirectUrl is not on the source's list of redirect URLs", [
+        { field: "redirectUrl", message: "not allowed" },
+      ]);
   }
   // A reference number may (very rarely) collide: try again with a new one.
   for (let attempt = 0; attempt < 3; attempt++) {
     const tokenRefNo = randomRefNo();
     const { text: token, kid } = await tokenText(core, request, { tokenRefNo, issuedAt: now, expiresAt });
     if (token.length > MAX_TOKEN_LENGTH) {
-      throw new CoreError("invalid", `these claims make a token of ${token.length} characters, over ${MAX_TOKEN_LENGTH}: send fewer or shorter ones, or use format "nonce"`, [
-        { field: "user", message: "too much to carry in a token" },
-      ]);
+      throw new CoreError(
+        "invalid",
+        `these claims make a token of ${token.length} characters, over ${MAX_TOKEN_LENGTH}: send fewer or shorter ones, or use format "nonce"`,
+        [{ field: "user", message: "too much to carry in a token" }],
+      );
     }
     const landed = await core.store.bulk(issueOp, {
       h: sha256(token),

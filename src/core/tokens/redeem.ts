@@ -195,25 +195,27 @@ interface Result {
 }
 
 const redeemOp: BulkWrite<RedeemRow, Result | undefined> = {
-    name: "token.redeem",
-    plan(rows) {
-      // Two requests for one token in one batch: the first takes part, the second has lost the race.
-      const seen = new Set<string>();
-      const unique = rows.filter((r) => !seen.has(r.h) && seen.add(r.h));
-      const values: SqlValue[] = [encode(unique), rows[0]!.at, randomUUID(), rows[0]!.sessionTtlMs];
-      return {
-        statements: [unique.some((r) => r.sec !== null || r.confirmed === 0) ? IN_BROWSER : PLAIN, ...AFTER_CONSUME].map(({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) })),
-        decode(results) {
-          const byHash = new Map(results[results.length - 1]!.rows.map((r) => [r[0] as string, JSON.parse(r[1] as string) as Result]));
-          const answered = new Set<string>();
-          return rows.map((r) => {
-            if (answered.has(r.h)) return undefined;
-            answered.add(r.h);
-            return byHash.get(r.h);
-          });
-        },
-      };
-    },
+  name: "token.redeem",
+  plan(rows) {
+    // Two requests for one token in one batch: the first takes part, the second has lost the race.
+    const seen = new Set<string>();
+    const unique = rows.filter((r) => !seen.has(r.h) && seen.add(r.h));
+    const values: SqlValue[] = [encode(unique), rows[0]!.at, randomUUID(), rows[0]!.sessionTtlMs];
+    return {
+      statements: [unique.some((r) => r.sec !== null || r.confirmed === 0) ? IN_BROWSER : PLAIN, ...AFTER_CONSUME].map(
+        ({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) }),
+      ),
+      decode(results) {
+        const byHash = new Map(results[results.length - 1]!.rows.map((r) => [r[0] as string, JSON.parse(r[1] as string) as Result]));
+        const answered = new Set<string>();
+        return rows.map((r) => {
+          if (answered.has(r.h)) return undefined;
+          answered.add(r.h);
+          return byHash.get(r.h);
+        });
+      },
+    };
+  },
 };
 
 function redemptionOf(row: Result, sessionId: string): Redemption {

@@ -95,7 +95,11 @@ async function update({ core, fields, actor, ip }: CommandContext): Promise<Answ
 async function remove({ core, fields, actor, ip }: CommandContext): Promise<Answer> {
   const checked = validateCommand(commandSchemas["sso.delete"], fields);
   // Seed 002 numbers "Missing sourceid" 1 for this command.
-  if (!checked.ok) return failure(checked.codes.map((c) => (c === 9 ? 1 : c)), DELETE_ERRORS);
+  if (!checked.ok)
+    return failure(
+      checked.codes.map((c) => (c === 9 ? 1 : c)),
+      DELETE_ERRORS,
+    );
   const sources = await Promise.all(checked.value.SourceID.map((id) => findSourceById(core, id)));
   const codes: LegacyCode[] = [];
   if (sources.some((s) => !s)) codes.push(10);

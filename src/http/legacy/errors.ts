@@ -13,7 +13,13 @@ export function legacyError(c: Context, codes: readonly LegacyCode[], status: Co
 }
 
 /** The codes of the fields a core rule refused (core fields are the native names: code, name, …). */
-const CORE_FIELDS: Record<string, string> = { code: "SourceCode", name: "SourceName", expiresAt: "ExpiresAt", validForSeconds: "ValidForSeconds", id: "SourceID" };
+const CORE_FIELDS: Record<string, string> = {
+  code: "SourceCode",
+  name: "SourceName",
+  expiresAt: "ExpiresAt",
+  validForSeconds: "ValidForSeconds",
+  id: "SourceID",
+};
 function fieldCodes(issues: readonly FieldIssue[], which: "missing" | "invalid"): LegacyCode[] {
   return issues.flatMap((i) => {
     const mapping = FIELD_CODES[CORE_FIELDS[i.field] ?? i.field];

@@ -69,14 +69,16 @@ const sourceFields = {
       orgIdsSchema,
     ),
   ),
-  Landing: v.optional(v.pipe(v.string(), v.transform((s) => s.trim().toLowerCase()), v.picklist(LANDINGS))),
+  Landing: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) => s.trim().toLowerCase()),
+      v.picklist(LANDINGS),
+    ),
+  ),
 };
 
-const sourceId = v.pipe(
-  v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d{1,15}$/), v.transform(Number))]),
-  v.integer(),
-  v.minValue(1),
-);
+const sourceId = v.pipe(v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d{1,15}$/), v.transform(Number))]), v.integer(), v.minValue(1));
 
 // Seed 002's examples, with APIKey where the seed shows a SessionID.
 const seedOptions = { CreateNewUserIfNotExists: "Enabled", PerformLogin: "Enabled", ReturnUserData: "Enabled" };
@@ -113,7 +115,11 @@ export const commandSchemas = {
     // "123" or "123,124": every element a positive integer.
     SourceID: v.pipe(
       v.union([v.number(), v.string()]),
-      v.transform((value) => String(value).split(",").map((s) => s.trim())),
+      v.transform((value) =>
+        String(value)
+          .split(",")
+          .map((s) => s.trim()),
+      ),
       v.check((ids) => ids.every((s) => /^\d{1,15}$/.test(s) && Number(s) >= 1)),
       v.transform((ids) => [...new Set(ids.map(Number))]),
     ),

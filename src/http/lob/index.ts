@@ -35,11 +35,17 @@ export const lobDialect: Dialect = {
   },
 };
 
-const missingHeader = (name: string) => refuse({ kind: "invalid", message: `${name} header is required`, issues: [{ field: name, message: "header is required" }] });
+const missingHeader = (name: string) =>
+  refuse({ kind: "invalid", message: `${name} header is required`, issues: [{ field: name, message: "header is required" }] });
 
 /** A failed check of the caller, audited and counted against its IP and its client id. */
 const callerFailed = (c: Context<AppEnv>, core: Core, clientId: string, message: string, failure: Failure) =>
-  refuseAfterFailure(c, core, { action: "source.auth_failed", credential: { kind: "client", value: clientId }, detail: { via: "lob", reason: message } }, failure);
+  refuseAfterFailure(
+    c,
+    core,
+    { action: "source.auth_failed", credential: { kind: "client", value: clientId }, detail: { via: "lob", reason: message } },
+    failure,
+  );
 
 const unauthenticated = (reason: "unknown_client" | "invalid", message: string): Failure => ({ kind: "unauthenticated", reason, message });
 
@@ -53,14 +59,26 @@ const lobCaller: AuthStrategy<Source> = {
     if (!apiVersion) return missingHeader("x-api-version");
     if (!isJsonType(c.req.header("content-type"))) return refuse({ kind: "not_json" });
     if (apiVersion !== SUPPORTED_API_VERSION) {
-      return refuse({ kind: "invalid", message: `x-api-version ${apiVersion.slice(0, 16)} is not supported: only ${SUPPORTED_API_VERSION} is`, issues: [{ field: "x-api-version", message: `must be ${SUPPORTED_API_VERSION}` }] });
+      return refuse({
+        kind: "invalid",
+        message: `x-api-version ${apiVersion.slice(0, 16)} is not supported: only ${SUPPORTED_API_VERSION} is`,
+        issues: [{ field: "x-api-version", message: `must be ${SUPPORTED_API_VERSION}` }],
+      });
     }
     const source = clientId.length <= 128 ? await core.lookups.sourceByClientId.load(clientId) : undefined;
     if (!source) return callerFailed(c, core, clientId, "Unknown x-lob-client-id", unauthenticated("unknown_client", "Unknown x-lob-client-id"));
     c.set("sourceCode", source.code);
-    if (!ipAllowed(core, source, c.get("clientIp"))) return refuse({ kind: "ip_not_allowed", message: "the caller's IP is not allowed for this client", issues: [] });
+    if (!ipAllowed(core, source, c.get("clientIp")))
+      return refuse({ kind: "ip_not_allowed", message: "the caller's IP is not allowed for this client", issues: [] });
     const bearer = (c.req.header("authorization") ?? "").trim().replace(/^bearer\s+/i, "");
-    if (!bearer) return callerFailed(c, core, clientId, "the Authorization header is missing or blank", unauthenticated("invalid", "the Authorization header is missing or blank"));
+    if (!bearer)
+      return callerFailed(
+        c,
+        core,
+        clientId,
+        "the Authorization header is missing or blank",
+        unauthenticated("invalid", "the Authorization header is missing or blank"),
+      );
     const verdict = await verifyCallerJwt(core, source, bearer, clientId);
     if (verdict.ok) return source;
     if (verdict.status === 401) return callerFailed(c, core, clientId, verdict.reason, unauthenticated("invalid", verdict.reason));
@@ -91,7 +109,12 @@ const generateSsoToken = route({
       actor: sourceActor(source),
       ip: c.get("clientIp"),
     });
-    return reply(200, { ReturnCode: "1" as const, ReturnMessage: "Token Generated successfully" as const, TokenRefNo: issued.tokenRefNo, TokenNo: issued.token });
+    return reply(200, {
+      ReturnCode: "1" as const,
+      ReturnMessage: "Token Generated successfully" as const,
+      TokenRefNo: issued.tokenRefNo,
+      TokenNo: issued.token,
+    });
   },
 });
 

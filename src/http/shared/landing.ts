@@ -49,7 +49,15 @@ async function land(c: Context<AppEnv>, core: Core, landing: Landing, token: str
   const ip = c.get("clientIp");
   const plausible = token !== undefined && TOKEN_SHAPE.test(token);
   const outcome = plausible
-    ? await redeemToken(core, { token, section: landing.section, via: "browser", confirmed, actor: undefined, ip, userAgent: c.req.header("user-agent") ?? null })
+    ? await redeemToken(core, {
+        token,
+        section: landing.section,
+        via: "browser",
+        confirmed,
+        actor: undefined,
+        ip,
+        userAgent: c.req.header("user-agent") ?? null,
+      })
     : ({ ok: false, consumed: false } as const);
   if (!outcome.ok) {
     if (plausible && !confirmed && !outcome.consumed && (await awaitsConfirmation(core, token, landing.section))) {
@@ -66,7 +74,12 @@ async function land(c: Context<AppEnv>, core: Core, landing: Landing, token: str
   if (redemption.redirectUrl) return c.redirect(redemption.redirectUrl, 303);
   const name = redemption.user.displayName ?? redemption.user.email ?? redemption.user.externalId ?? redemption.user.id;
   if (wantsJson(c)) {
-    return c.json({ signedIn: true, tokenRefNo: redemption.tokenRefNo, source: redemption.source.code, ...(redemption.source.returnUserData ? { user: redemption.user } : {}) });
+    return c.json({
+      signedIn: true,
+      tokenRefNo: redemption.tokenRefNo,
+      source: redemption.source.code,
+      ...(redemption.source.returnUserData ? { user: redemption.user } : {}),
+    });
   }
   return c.html(signedInPage(name));
 }
@@ -74,7 +87,10 @@ async function land(c: Context<AppEnv>, core: Core, landing: Landing, token: str
 /** The answers of a landing, for the document. */
 export const landingAnswers = {
   303: { description: "To the allow-listed redirect URL, with the session cookie" },
-  200: { description: "An HTML page saying who signed in (JSON with Accept: application/json), or, for a source with landing \"confirm\", the page whose button confirms" },
+  200: {
+    description:
+      'An HTML page saying who signed in (JSON with Accept: application/json), or, for a source with landing "confirm", the page whose button confirms',
+  },
 };
 
 /** Failure statuses of a landing, each an HTML page (the dialect's JSON with Accept: application/json). */

@@ -36,7 +36,10 @@ export function confirmPage(action: string, field: string, token: string) {
 export const CONFIRM_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 export function failedPage() {
-  return layout("Sign-in link not valid", html`<h1>This sign-in link is not valid</h1><p>It may have been used already or have expired. Ask for a new one.</p>`);
+  return layout(
+    "Sign-in link not valid",
+    html`<h1>This sign-in link is not valid</h1><p>It may have been used already or have expired. Ask for a new one.</p>`,
+  );
 }
 
 export function throttledPage(retryAfter: number) {

@@ -2,7 +2,8 @@
 import * as v from "valibot";
 
 /** Trimmed text of 1 to `max` characters. */
-export const nameSchema = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(max, `must have at most ${max} characters`));
+export const nameSchema = (max: number) =>
+  v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(max, `must have at most ${max} characters`));
 
 export const emailSchema = v.pipe(v.string(), v.trim(), v.maxLength(254), v.email("must be an email address"));
 export const groupsSchema = v.pipe(v.array(nameSchema(128)), v.maxLength(100, "must have at most 100 groups"));

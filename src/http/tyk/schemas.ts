@@ -10,19 +10,19 @@ const id = v.pipe(v.string(), v.maxLength(128));
 
 export const nonceTokenRequest = v.pipe(
   v.object({
-  displayName: v.optional(v.pipe(v.string(), v.maxLength(200))),
-  emailAddress: emailSchema,
-  expiresAt: v.optional(rfc3339),
-  forSection: v.optional(v.picklist(["dashboard", "portal"], 'must be "dashboard" or "portal"'), "dashboard"),
-  groupID: v.optional(id),
-  // Go decodes `null` into an empty list.
-  groupsIDs: v.optional(v.nullable(v.pipe(v.array(id), v.maxLength(100)))),
-  orgID: v.optional(id),
-  ssoonlyForRegisteredUsers: v.optional(v.boolean(), false),
-  // Sent by Tyk Identity Broker; accepted and ignored, as the seed does not define it.
-  userNotAllowed: v.optional(v.boolean()),
-  // ssod's own addition: which source an admin key issues for.
-  sourceCode: v.optional(sourceCodeSchema),
+    displayName: v.optional(v.pipe(v.string(), v.maxLength(200))),
+    emailAddress: emailSchema,
+    expiresAt: v.optional(rfc3339),
+    forSection: v.optional(v.picklist(["dashboard", "portal"], 'must be "dashboard" or "portal"'), "dashboard"),
+    groupID: v.optional(id),
+    // Go decodes `null` into an empty list.
+    groupsIDs: v.optional(v.nullable(v.pipe(v.array(id), v.maxLength(100)))),
+    orgID: v.optional(id),
+    ssoonlyForRegisteredUsers: v.optional(v.boolean(), false),
+    // Sent by Tyk Identity Broker; accepted and ignored, as the seed does not define it.
+    userNotAllowed: v.optional(v.boolean()),
+    // ssod's own addition: which source an admin key issues for.
+    sourceCode: v.optional(sourceCodeSchema),
   }),
   requestExamples([
     {

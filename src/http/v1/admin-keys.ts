@@ -18,7 +18,11 @@ const idParam = v.object({
   id: v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be an admin key id"), requestExamples(["2"]), v.transform(Number)),
 });
 
-const adminKeyJson = (key: AdminKeyInfo): v.InferInput<typeof adminKeyView> => ({ ...key, createdAt: isoTime(key.createdAt), revokedAt: isoTimeOrNull(key.revokedAt) });
+const adminKeyJson = (key: AdminKeyInfo): v.InferInput<typeof adminKeyView> => ({
+  ...key,
+  createdAt: isoTime(key.createdAt),
+  revokedAt: isoTimeOrNull(key.revokedAt),
+});
 
 export const adminKeyRoutes = [
   route({

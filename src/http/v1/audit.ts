@@ -42,7 +42,13 @@ export const auditRoutes = [
     answers: { 200: { description: "A page of events", schema: auditPageView } },
     failures: [400, 401, 429, 503],
     async handle({ core, query }) {
-      const page = await listAudit(core, { limit: query.limit as number, before: query.cursor, action: query.action, sourceCode: query.source, userId: query.user });
+      const page = await listAudit(core, {
+        limit: query.limit as number,
+        before: query.cursor,
+        action: query.action,
+        sourceCode: query.source,
+        userId: query.user,
+      });
       return reply(200, {
         items: page.events.map((e) => ({ ...e, outcome: e.outcome as "success" | "failure", at: isoTime(e.at) })),
         nextCursor: page.nextBefore === null ? null : String(page.nextBefore),

@@ -5,7 +5,6 @@ import { requestExamples } from "../docs";
 import { rfc3339 } from "../shared/schemas";
 import { LANDINGS, httpUrlSchema, identityProviderSchema, ipRuleSchema, orgIdsSchema, sourceCodeSchema, validForSecondsSchema } from "../../core/sources";
 
-
 const optionsSchema = v.strictObject({
   createNewUserIfNotExists: v.optional(v.boolean()),
   performLogin: v.optional(v.boolean()),
@@ -29,18 +28,18 @@ const sourceFields = {
 
 export const createSourceBody = v.pipe(
   v.strictObject({
-  code: sourceFields.code,
-  clientId: v.optional(sourceFields.clientId),
-  name: sourceFields.name,
-  description: v.optional(sourceFields.description),
-  expiresAt: v.optional(sourceFields.expiresAt),
-  validForSeconds: sourceFields.validForSeconds,
-  options: v.optional(sourceFields.options),
-  allowedIps: v.optional(sourceFields.allowedIps),
-  redirectUrls: v.optional(sourceFields.redirectUrls),
-  identityProvider: v.optional(sourceFields.identityProvider),
-  orgIds: v.optional(sourceFields.orgIds),
-  landing: v.optional(sourceFields.landing),
+    code: sourceFields.code,
+    clientId: v.optional(sourceFields.clientId),
+    name: sourceFields.name,
+    description: v.optional(sourceFields.description),
+    expiresAt: v.optional(sourceFields.expiresAt),
+    validForSeconds: sourceFields.validForSeconds,
+    options: v.optional(sourceFields.options),
+    allowedIps: v.optional(sourceFields.allowedIps),
+    redirectUrls: v.optional(sourceFields.redirectUrls),
+    identityProvider: v.optional(sourceFields.identityProvider),
+    orgIds: v.optional(sourceFields.orgIds),
+    landing: v.optional(sourceFields.landing),
   }),
   // Seed 002's sso.create example, in the native dialect.
   requestExamples([
@@ -81,9 +80,7 @@ export const sourceView = v.object({
   clientId: v.string(),
   allowedIps: v.array(v.string()),
   redirectUrls: v.array(v.string()),
-  identityProvider: v.nullable(
-    v.object({ issuer: v.string(), jwksUrl: v.string(), audience: v.nullable(v.string()), requiredScope: v.nullable(v.string()) }),
-  ),
+  identityProvider: v.nullable(v.object({ issuer: v.string(), jwksUrl: v.string(), audience: v.nullable(v.string()), requiredScope: v.nullable(v.string()) })),
   orgIds: v.array(v.string()),
   landing: v.picklist(LANDINGS),
   createdAt: time,

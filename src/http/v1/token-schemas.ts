@@ -20,15 +20,15 @@ export const tokenUserSchema = v.pipe(
 
 export const issueBody = v.pipe(
   v.strictObject({
-  user: tokenUserSchema,
-  section: v.optional(name(64)),
-  lobId: v.optional(name(128)),
-  functionality: v.optional(name(128)),
-  ttlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_VALID_FOR_SECONDS))),
-  format: v.optional(v.picklist(["nonce", "jwt"]), "nonce"),
-  registeredOnly: v.optional(v.boolean(), false),
-  redirectUrl: v.optional(httpUrlSchema),
-  sourceCode: v.optional(sourceCodeSchema),
+    user: tokenUserSchema,
+    section: v.optional(name(64)),
+    lobId: v.optional(name(128)),
+    functionality: v.optional(name(128)),
+    ttlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_VALID_FOR_SECONDS))),
+    format: v.optional(v.picklist(["nonce", "jwt"]), "nonce"),
+    registeredOnly: v.optional(v.boolean(), false),
+    redirectUrl: v.optional(httpUrlSchema),
+    sourceCode: v.optional(sourceCodeSchema),
   }),
   requestExamples([{ user: { email: "alice@example.com", displayName: "Alice", orgId: "org1", groups: ["staff"] }, ttlSeconds: 60 }]),
 );
@@ -45,7 +45,6 @@ export const revokeBody = v.pipe(
   v.check((b) => b.token !== undefined || b.tokenRefNo !== undefined, "needs a token or a tokenRefNo"),
   requestExamples([{ tokenRefNo: "1737362986858787" }]),
 );
-
 
 // ---- responses (documentation) ----
 

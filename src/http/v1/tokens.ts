@@ -79,7 +79,13 @@ export const tokenRoutes = [
       if (!outcome.ok) {
         // A caller that authenticated is never throttled: a consumed token is a normal race between target apps.
         if (!outcome.consumed) {
-          await recordAudit(core, { actor: actorName(caller.actor), action: "token.redeem_failed", outcome: "failure", ip: c.get("clientIp"), detail: { via: "api" } });
+          await recordAudit(core, {
+            actor: actorName(caller.actor),
+            action: "token.redeem_failed",
+            outcome: "failure",
+            ip: c.get("clientIp"),
+            detail: { via: "api" },
+          });
         }
         return refuse({ kind: "invalid_token", message: "Invalid or expired token", issues: [] });
       }
