@@ -12,9 +12,9 @@ import { createClient } from "@libsql/client/sqlite3";
 import { migrate } from "../src/store/migrations";
 import { openStore } from "../src/store/store";
 import { tempDir } from "../tests/helpers/temp";
-import { buildSingleFile } from "./build";
 import { measure } from "./bench/load";
 import { startServer } from "./bench/processes";
+import { buildSingleFile } from "./build";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

@@ -8,15 +8,15 @@
 //   npm run bench:threads -- issue
 //   npm run bench:threads -- redeem --sqld
 //   npm run bench:threads -- issue --cpu-prof   # also a CPU profile per thread, in bench/
-import { mkdirSync, readFileSync, readdirSync, renameSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startSqld, type Sqld } from "../tests/helpers/sqld";
+import { type Sqld, startSqld } from "../tests/helpers/sqld";
 import { tempDir } from "../tests/helpers/temp";
+import { benchEndpoints, CONNECTIONS } from "./bench/endpoints";
+import { type LoadOptions, measure } from "./bench/load";
+import { type Server, startServer } from "./bench/processes";
 import { buildSingleFile } from "./build";
-import { CONNECTIONS, benchEndpoints } from "./bench/endpoints";
-import { measure, type LoadOptions } from "./bench/load";
-import { startServer, type Server } from "./bench/processes";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);

@@ -10,10 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startSqld } from "../tests/helpers/sqld";
 import { tempDir } from "../tests/helpers/temp";
+import { benchEndpoints, CONNECTIONS } from "./bench/endpoints";
+import { type Figures, type LoadOptions, measure } from "./bench/load";
+import { type Server, startServer } from "./bench/processes";
 import { buildSingleFile } from "./build";
-import { CONNECTIONS, benchEndpoints } from "./bench/endpoints";
-import { measure, type Figures, type LoadOptions } from "./bench/load";
-import { startServer, type Server } from "./bench/processes";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

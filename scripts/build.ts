@@ -7,13 +7,14 @@
 // run time, which esbuild cannot follow. Both bundles (the main one reads,
 // the store worker writes) rewrite that loader to open the binding the main
 // thread wrote to a cache folder (src/store/native-binding.ts).
-import { build, type Plugin } from "esbuild";
-import { appendFileSync, chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
+
 import { createHash } from "node:crypto";
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { build, type Plugin } from "esbuild";
 import { ASSETS_MARKER, DOCS_ASSET, libsqlAsset } from "../src/assets";
 import { readMigrationsFolder } from "../src/store/migrations";
 
@@ -90,13 +91,14 @@ function packAssets(): { assets: Assets; sha256: Map<string, string> } {
     [DOCS_ASSET, require.resolve("rapidoc/dist/rapidoc-min.js")],
     ...BINDING_TARGETS.map((t): [string, string] => [libsqlAsset(t), bindingPath(t)]),
   ];
-  return (packed ??= (() => {
+  if (!packed) {
     const raw = files.map(([name, path]): [string, Buffer] => [name, readFileSync(path)]);
-    return {
+    packed = {
       assets: new Map(raw.map(([name, bytes]) => [name, gzipSync(bytes, { level: 9 })])),
       sha256: new Map(raw.map(([name, bytes]) => [name, createHash("sha256").update(bytes).digest("hex")])),
     };
-  })());
+  }
+  return packed;
 }
 
 /** What the single file carries in its code besides ssod itself (src/embedded.ts). */

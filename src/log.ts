@@ -1,7 +1,7 @@
 // Structured logs: one JSON object per line on stdout (SPEC §4), or readable
 // lines when stdout is a terminal. Callers log names, ids, codes and timings
 // only, never a secret, token or password.
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 import pretty from "pino-pretty";
 
 export type { Logger };

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // ssod's command line: `ssod [serve] | migrate | admin-key create|list|revoke | admin create | backup | version | --help`.
 import { parseArgs } from "node:util";
-import { COMMANDS, UsageError, type Command } from "./cli/commands";
+import { COMMANDS, type Command, UsageError } from "./cli/commands";
 import { commandHelp, mainHelp } from "./cli/help";
-import { ConfigError, SETTINGS, flagOf, loadConfig } from "./config";
+import { ConfigError, flagOf, loadConfig, SETTINGS } from "./config";
 
 function findCommand(positionals: string[]): { command: Command; rest: string[] } | undefined {
   if (positionals.length === 0) return { command: COMMANDS[0]!, rest: [] };

@@ -1,6 +1,6 @@
 // Prometheus metrics (prom-client), served at /metrics: requests, latency,
 // tokens, store calls, throttling, build info.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Telemetry } from "./core/telemetry";
 import type { StoreCall } from "./store/store";
 import { version } from "./version";

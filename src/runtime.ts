@@ -2,17 +2,17 @@
 // the store (migrated), the master key, the core and the HTTP app. Used by
 // `serve`, by the other CLI commands, and by the tests.
 import { dirname, resolve } from "node:path";
-import type { Config } from "./config";
-import { bootstrap, loadMasterKey, requireMasterKeySetting, type BootstrapResult } from "./core/bootstrap";
-import { createCore, type Core } from "./core/context";
-import { createApp, type App } from "./http/app";
-import type { Logger } from "./log";
-import { filePathOf } from "./store/file-url";
-import { migrate, type MigrationReport } from "./store/migrations";
 import { displayStore } from "./cli/banner";
+import type { Config } from "./config";
+import { type BootstrapResult, bootstrap, loadMasterKey, requireMasterKeySetting } from "./core/bootstrap";
+import { type Core, createCore } from "./core/context";
+import { type App, createApp } from "./http/app";
+import type { Logger } from "./log";
 import { Metrics } from "./metrics";
 import { StoreAuthError, StoreUnavailableError } from "./store/errors";
 import type { StoreEventListener } from "./store/events";
+import { filePathOf } from "./store/file-url";
+import { type MigrationReport, migrate } from "./store/migrations";
 import { refusesToken, remoteTransport } from "./store/remote-driver";
 import { isRemoteUrl, openStore, type Store, type StoreCall } from "./store/store";
 
@@ -30,14 +30,14 @@ export interface Runtime {
 }
 
 /** The folder of a file store (where the master key file lives); undefined for a remote store. */
-export function dataDirOf(url: string): string | undefined {
+function dataDirOf(url: string): string | undefined {
   return isRemoteUrl(url) ? undefined : dirname(resolve(filePathOf(url)));
 }
 
 const octal = (mode: number) => mode.toString(8).padStart(4, "0");
 
 /** Logs the store's events: each one line, said once (a full disk once per incident, not once per request). */
-export function logStoreEvents(logger: Logger): StoreEventListener {
+function logStoreEvents(logger: Logger): StoreEventListener {
   return (event) => {
     switch (event.kind) {
       case "mode-tightened":

@@ -4,9 +4,10 @@
 // The port is bound before the store is touched: a start that cannot serve
 // (the port taken) fails before it creates a store, a master key or a first
 // admin key, so the next start still makes and prints one.
-import { createAdaptorServer } from "@hono/node-server";
+
 import type { Server as HttpServer } from "node:http";
-import { Server, type AddressInfo } from "node:net";
+import { type AddressInfo, Server } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
 import { displayStore } from "./cli/banner";
 import type { Config } from "./config";
 import { ConfigError } from "./core/errors";
@@ -66,7 +67,7 @@ function closeListener(server: HttpServer): Promise<void> {
   return new Promise((resolve) => Server.prototype.close.call(server, () => resolve()));
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
   const { server, port, serve } = await bind(config);
   const publicUrl = config.publicUrl ?? `http://localhost:${port}`;

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { openTestServer, type TestServer } from "./helpers/runtime";
-import { startSqld, type Sqld } from "./helpers/sqld";
+import { type Sqld, startSqld } from "./helpers/sqld";
 
 describe("with the store down", () => {
   let sqld: Sqld;

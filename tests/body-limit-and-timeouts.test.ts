@@ -10,7 +10,7 @@ import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateAdminKey } from "../src/core/admin-keys";
-import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
 
 const MAX = 64 * 1024;
 const j = (value: unknown) => JSON.stringify(value);

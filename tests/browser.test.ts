@@ -7,11 +7,11 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { chromium, type Browser, type BrowserContext } from "playwright-core";
+import { type Browser, type BrowserContext, chromium } from "playwright-core";
 import { generateAdminKey } from "../src/core/admin-keys";
-import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
-import { freePort } from "./helpers/sqld";
+import { type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
 import { basicAuth as basic } from "./helpers/sources";
+import { freePort } from "./helpers/sqld";
 
 let ssod: ServerProcess;
 let ssodUrl: string;
@@ -21,7 +21,7 @@ let appUrl: string;
 let browser: Browser;
 const appRequests: { path: string; referer: string | undefined; cookie: string | undefined }[] = [];
 
-const escape = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function cookieValue(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? "").split(";")) {
@@ -48,7 +48,7 @@ function startApp(): Promise<Server> {
         if (r.status !== 200) body = `<p id="who">ssod said ${r.status}</p>`;
         else {
           const { user } = (await r.json()) as { user: { email: string; displayName: string | null } };
-          body = `<p id="who">${escape(user.email)}</p><p id="name">${escape(user.displayName ?? "")}</p>`;
+          body = `<p id="who">${escapeHtml(user.email)}</p><p id="name">${escapeHtml(user.displayName ?? "")}</p>`;
         }
       }
       res.writeHead(200, { "content-type": "text/html; charset=utf-8" });

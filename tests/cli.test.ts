@@ -6,11 +6,11 @@
 // a restore from it, and the master key file of a restored store. Exit codes:
 // 0 success, 1 failure, 2 bad usage or configuration.
 import assert from "node:assert/strict";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ROOT, ssod } from "./helpers/cli";
-import { BUILT, runBuilt, startBuiltServer, startBuiltServers, stopAll, type ServerProcess } from "./helpers/process";
+import { BUILT, runBuilt, type ServerProcess, startBuiltServer, startBuiltServers, stopAll } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;

@@ -4,10 +4,10 @@
 // rightmost address, never the leftmost one the client wrote. Throttling, IP
 // allowlists and audit rows all use that one address.
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import { after, before, describe, test } from "node:test";
+import { SignJWT } from "jose";
 import { openTestServer, type TestServer } from "./helpers/runtime";
-import { createSource, type CreatedSource } from "./helpers/sources";
+import { type CreatedSource, createSource } from "./helpers/sources";
 
 const NGINX = "127.0.0.1";
 const ATTACKER = "198.51.100.66";

@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import type { Browser } from "playwright-core";
 import { launchChromium } from "./helpers/chromium";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer } from "./helpers/process";
 
 let server: ServerProcess;
 let browser: Browser;

@@ -15,9 +15,9 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateAdminKey } from "../src/core/admin-keys";
-import { basicAuth } from "./helpers/sources";
 import { postJson } from "./helpers/http";
-import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
+import { basicAuth } from "./helpers/sources";
 import { tempDir } from "./helpers/temp";
 
 const CLIENTS = 16;

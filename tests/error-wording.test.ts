@@ -2,8 +2,8 @@
 // field is "emailAddress is required", not the validator's "Invalid key:
 // Expected …"; unknown routes and refused landings are never a bare {"error"}.
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import { after, before, describe, test } from "node:test";
+import { SignJWT } from "jose";
 import { openTestServer, type TestServer } from "./helpers/runtime";
 import { createSource } from "./helpers/sources";
 

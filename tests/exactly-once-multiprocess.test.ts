@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { postJson } from "./helpers/http";
-import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
 import { basicAuth } from "./helpers/sources";
 import { tempDir } from "./helpers/temp";
 

@@ -3,8 +3,8 @@
 // none is dropped. A failed admin.login names the username only when that
 // account exists; /GenerateSSOToken's 403s are audited like its 401s.
 import assert from "node:assert/strict";
-import { SignJWT } from "jose";
 import { after, before, test } from "node:test";
+import { SignJWT } from "jose";
 import { createAdminAccount } from "../src/core/admin-accounts";
 import { openTestServer, type TestServer } from "./helpers/runtime";
 import { createSource } from "./helpers/sources";

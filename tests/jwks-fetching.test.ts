@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import { after, before, describe, test } from "node:test";
 import { eq } from "drizzle-orm";
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { ssoSources } from "../src/store/schema";
 import { openTestServer, type TestServer } from "./helpers/runtime";
 import { createSource } from "./helpers/sources";

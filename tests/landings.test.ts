@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { openTestServer, type TestServer } from "./helpers/runtime";
-import { basicAuth, createSource, type CreatedSource } from "./helpers/sources";
+import { basicAuth, type CreatedSource, createSource } from "./helpers/sources";
 
 let s: TestServer;
 let admin: Record<string, string>;

@@ -13,19 +13,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { decodeProtectedHeader, exportJWK, exportSPKI, jwtVerify, type JWTPayload } from "jose";
+import { decodeProtectedHeader, exportJWK, exportSPKI, type JWTPayload, jwtVerify } from "jose";
 import {
   LOB_BODY as BODY,
   callerJwt,
   lobHeaders as headersFor,
+  type IdentityProvider,
+  type IdpKey,
   rsaKey,
   signWith,
   startIdentityProvider,
-  type IdentityProvider,
-  type IdpKey,
 } from "./helpers/identity-provider";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
-import { createSource, type CreatedSource } from "./helpers/sources";
+import { type CreatedSource, createSource } from "./helpers/sources";
 
 const ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_TEST";
 const SCOPE = "sso/generate";

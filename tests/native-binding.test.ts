@@ -10,11 +10,11 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { BUILT, startBuiltServer, type ServerProcess } from "./helpers/process";
+import { BUILT, type ServerProcess, startBuiltServer } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const NOBODY = 65534;

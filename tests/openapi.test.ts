@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { callerJwt as signCallerJwt } from "./helpers/identity-provider";
-import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
 
 const ADMIN_KEY = `ssod_ak_${"o".repeat(43)}`;
 // Seed 001's x-lob-client-id: a source is made with it, so the seed's example can succeed.

@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, LookupFunction } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fetchOutbound, OutboundError, outboundUrlProblem, type OutboundRules } from "../src/core/outbound";
+import { fetchOutbound, OutboundError, type OutboundRules, outboundUrlProblem } from "../src/core/outbound";
 import { tempDir } from "./helpers/temp";
 
 describe("outboundUrlProblem: the URL's text", () => {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { callerJwt, lobHeaders } from "./helpers/identity-provider";
-import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
 import { basicAuth } from "./helpers/sources";
 
 describe("the request log", () => {

@@ -3,12 +3,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "@libsql/client/http";
-import { postJson } from "./helpers/http";
-import { startBuiltServer, startBuiltServers, stopAll, type ServerProcess } from "./helpers/process";
-import { basicAuth } from "./helpers/sources";
-import { startSqld, type Sqld } from "./helpers/sqld";
 import { bundledMigrations } from "../src/store/migrations";
 import { remoteTransport } from "../src/store/remote-driver";
+import { postJson } from "./helpers/http";
+import { type ServerProcess, startBuiltServer, startBuiltServers, stopAll } from "./helpers/process";
+import { basicAuth } from "./helpers/sources";
+import { type Sqld, startSqld } from "./helpers/sqld";
 
 const ADMIN_KEY = `ssod_ak_${"s".repeat(43)}`;
 const MASTER_KEY = "5".repeat(64);

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createAdminAccount } from "../src/core/admin-accounts";
-import { callerJwt, lobHeaders, LOB_BODY } from "./helpers/identity-provider";
+import { callerJwt, LOB_BODY, lobHeaders } from "./helpers/identity-provider";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
-import { basicAuth, createSource, type CreatedSource } from "./helpers/sources";
+import { basicAuth, type CreatedSource, createSource } from "./helpers/sources";
 
 let s: TestServer;
 let hsSource: CreatedSource;

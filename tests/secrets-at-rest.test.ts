@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { MasterKey, sha256 } from "../src/core/crypto";
-import { callerJwt as signCallerJwt, lobHeaders } from "./helpers/identity-provider";
+import { lobHeaders, callerJwt as signCallerJwt } from "./helpers/identity-provider";
 import { runBuilt, startBuiltServer, stopAll } from "./helpers/process";
 import { basicAuth } from "./helpers/sources";
 import { tempDir } from "./helpers/temp";

@@ -14,7 +14,7 @@ import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { sha256 } from "../src/core/crypto";
-import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const CLIENTS = 20;

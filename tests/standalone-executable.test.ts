@@ -5,11 +5,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { tempDir } from "./helpers/temp";
+import { fileURLToPath } from "node:url";
 import { NODE24_VERSION } from "../scripts/node24";
 import { track } from "./helpers/children";
+import { tempDir } from "./helpers/temp";
 
 const EXECUTABLE = fileURLToPath(new URL("../dist/ssod-linux-x64", import.meta.url));
 
@@ -40,6 +40,7 @@ describe("the standalone executable", { skip: process.platform !== "linux" || pr
     // The executable has no flag that prints its Node version (nor should it): a
     // preload, which a SEA honours through NODE_OPTIONS like any node, asks it.
     const preload = join(dir, "print-node-version.cjs");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the preload's own source, a template literal of its own
     writeFileSync(preload, "process.stderr.write(`embedded node ${process.version}\\n`);\n");
     const run = spawnSync(exe, ["version"], { cwd: dir, env: bareEnv({ NODE_OPTIONS: `--require ${preload}` }), encoding: "utf8" });
     assert.equal(run.status, 0, run.stderr);

@@ -11,7 +11,7 @@ import { chmodSync, existsSync, lstatSync, readdirSync, writeFileSync } from "no
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { track } from "./helpers/children";
-import { startBuiltServer, startBuiltServers, stopAll, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer, startBuiltServers, stopAll } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 const modeOf = (path: string) => lstatSync(path).mode & 0o7777;

@@ -14,11 +14,11 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { SignJWT } from "jose";
 import type { Driver } from "../src/store/driver";
-import { StoreUnavailableError, classifyStoreError } from "../src/store/errors";
+import { classifyStoreError, StoreUnavailableError } from "../src/store/errors";
 import type { StoreEvent } from "../src/store/events";
 import { GroupCommit } from "../src/store/group-commit";
 import { WriteHealth } from "../src/store/write-health";
-import { startBuiltServer, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer } from "./helpers/process";
 import { tempDir } from "./helpers/temp";
 
 function mountProblem(): string | undefined {

@@ -4,14 +4,14 @@
 // on a real libSQL file in a temp folder and on a real sqld, over a WebSocket
 // (src/store/hrana-ws-driver.ts) and over HTTP. Nothing mocked.
 import assert from "node:assert/strict";
-import { type AddressInfo, type Socket, connect, createServer } from "node:net";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { rowObjects } from "../src/store/driver";
 import { StoreQueryError, StoreUnavailableError } from "../src/store/errors";
 import { bundledMigrations, migrate, migrationsApplied } from "../src/store/migrations";
 import { openStore, type Store } from "../src/store/store";
-import { startSqld, type Sqld } from "./helpers/sqld";
+import { type Sqld, startSqld } from "./helpers/sqld";
 import { tempDir } from "./helpers/temp";
 
 const fileUrl = () => `file:${join(tempDir("ssod-store-"), "ssod.db")}`;

@@ -28,7 +28,7 @@ const pool: Src[] = [];
 /** One source per per-credential case: its client id is the credential under attack. */
 const victims: Record<string, Src> = {};
 const triedSecrets: string[] = [];
-let tally = { requests: 0, throttled: 0 };
+const tally = { requests: 0, throttled: 0 };
 
 let nextIp = 1;
 /** A client IP no other test has used. */

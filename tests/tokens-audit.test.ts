@@ -7,9 +7,9 @@ import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sweepOnce } from "../src/core/sweeper";
 import { rowObjects } from "../src/store/driver";
-import { callerJwt as signCallerJwt, lobHeaders } from "./helpers/identity-provider";
+import { lobHeaders, callerJwt as signCallerJwt } from "./helpers/identity-provider";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
-import { basicAuth as basic, createSource as createSourceOn, type CreatedSource } from "./helpers/sources";
+import { basicAuth as basic, type CreatedSource, createSource as createSourceOn } from "./helpers/sources";
 import { issueOk as issueOn } from "./helpers/tokens";
 
 let s: TestServer;

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import fc from "fast-check";
 import { generateAdminKey } from "../src/core/admin-keys";
 import { callerJwt, lobHeaders } from "./helpers/identity-provider";
-import { startBuiltServer, stopAll, type ServerProcess } from "./helpers/process";
+import { type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
 import { NO_THROTTLE } from "./helpers/runtime";
 import { basicAuth } from "./helpers/sources";
 

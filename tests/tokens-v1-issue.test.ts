@@ -4,11 +4,11 @@
 // libSQL file.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from "jose";
+import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { problemOf } from "./helpers/http";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
-import { basicAuth as basic, createSource as createSourceOn, type CreatedSource } from "./helpers/sources";
-import { introspect as introspectOn, issueOk as issueOn, type Issued } from "./helpers/tokens";
+import { basicAuth as basic, type CreatedSource, createSource as createSourceOn } from "./helpers/sources";
+import { type Issued, introspect as introspectOn, issueOk as issueOn } from "./helpers/tokens";
 
 let s: TestServer;
 let admin: Record<string, string>;

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
-import { basicAuth as basic, createSource as createSourceOn, type CreatedSource } from "./helpers/sources";
+import { basicAuth as basic, type CreatedSource, createSource as createSourceOn } from "./helpers/sources";
 import { introspect as introspectOn, issueOk as issueOn } from "./helpers/tokens";
 
 let s: TestServer;

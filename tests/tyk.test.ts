@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
-import { basicAuth as basic, createSource as createSourceOn, type CreatedSource } from "./helpers/sources";
+import { basicAuth as basic, type CreatedSource, createSource as createSourceOn } from "./helpers/sources";
 import { introspect as introspectOn } from "./helpers/tokens";
 
 let s: TestServer;

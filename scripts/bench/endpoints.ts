@@ -6,7 +6,7 @@ import type { LoadOptions } from "./load";
 
 export const CONNECTIONS = 50;
 
-export async function json(url: string, init: RequestInit): Promise<Record<string, string>> {
+async function json(url: string, init: RequestInit): Promise<Record<string, string>> {
   const response = await fetch(url, init);
   if (!response.ok) throw new Error(`${init.method} ${url}: ${response.status} ${await response.text()}`);
   return (await response.json()) as Record<string, string>;

@@ -1,5 +1,5 @@
 // Servers under test, as real processes: started, timed to healthy, measured.
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 
 export interface Server {

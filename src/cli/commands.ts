@@ -1,14 +1,15 @@
 // The CLI's commands (SPEC §4): what each takes, what it prints, how it runs.
+
+import { existsSync, rmSync } from "node:fs";
+import { resolve } from "node:path";
 import * as v from "valibot";
-import { passwordSchema, usernameSchema, createAdminAccount } from "../core/admin-accounts";
-import { adminKeyNameSchema, createAdminKey, listAdminKeys, revokeAdminKey } from "../core/admin-keys";
 import type { Config } from "../config";
+import { createAdminAccount, passwordSchema, usernameSchema } from "../core/admin-accounts";
+import { adminKeyNameSchema, createAdminKey, listAdminKeys, revokeAdminKey } from "../core/admin-keys";
 import type { Core } from "../core/context";
 import { createLogger } from "../log";
 import { openCore, openMigratedStore } from "../runtime";
 import { serveUntilSignalled } from "../server";
-import { existsSync, rmSync } from "node:fs";
-import { resolve } from "node:path";
 import { createPrivateFile } from "../store/data-folder";
 import { filePathOf } from "../store/file-url";
 import { isRemoteUrl, openStore } from "../store/store";

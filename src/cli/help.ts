@@ -1,5 +1,5 @@
 // --help texts, made from the command table and the settings table.
-import { SETTINGS, flagOf } from "../config";
+import { flagOf, SETTINGS } from "../config";
 import { version } from "../version";
 import type { Command } from "./commands";
 

@@ -1,11 +1,11 @@
 // Admin keys (SPEC §1, §5): `ssod_ak_` + 43 base64url characters, stored as
 // SHA-256. They can be listed and revoked; a revoked key stays revoked.
-import { and, asc, eq, exists, isNull, ne, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, exists, isNull, ne, type SQL, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import * as v from "valibot";
 import { adminKeys } from "../store/schema";
 import { selectList } from "../store/select-list";
-import { actorName, auditInsertFrom, type Actor } from "./audit";
+import { type Actor, actorName, auditInsertFrom } from "./audit";
 import { applyChange } from "./changes";
 import type { Core } from "./context";
 import { randomSecret, safeEqual, sha256 } from "./crypto";

@@ -1,8 +1,9 @@
 // Authentication of admins and sources, and what happens when it fails:
 // every failure is audited and counted by the throttle (SPEC §5).
-import { actorName, recordAudit, type Actor } from "./audit";
-import { authenticateAdminKey } from "./admin-keys";
+
 import { authenticateAdminSession } from "./admin-accounts";
+import { authenticateAdminKey } from "./admin-keys";
+import { type Actor, actorName, recordAudit } from "./audit";
 import type { Core } from "./context";
 import { safeEqual, sha256 } from "./crypto";
 import type { Source } from "./sources";

@@ -2,7 +2,7 @@
 // against the source's trusted identity provider (issuer + JWKS, such as
 // Cognito), or, when the source has none, as HS256 with its client secret.
 // Algorithms are allow-listed per path, so `none` and HS/RS confusion fail.
-import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, customFetch, errors, type JWTPayload, jwtVerify } from "jose";
 import type { Core } from "./context";
 import { hmacKey } from "./hmac-keys";
 import { fetchOutbound, type OutboundRules } from "./outbound";

@@ -4,7 +4,7 @@
 // path and must never fail on data). A unique index that refuses the write
 // becomes a `conflict` naming the field.
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
-import { StoreQueryError, classifyStoreError } from "../store/errors";
+import { classifyStoreError, StoreQueryError } from "../store/errors";
 import type { Core } from "./context";
 import { CoreError } from "./errors";
 

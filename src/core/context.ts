@@ -26,7 +26,7 @@ export interface CoreSettings {
 }
 
 /** Derived values worth keeping, each bounded (src/core/cache.ts). */
-export interface Caches {
+interface Caches {
   /** HS256 keys by their sealed secret (a rotated secret is a new entry, never a stale one). */
   readonly hmacKeys: BoundedMap<string, Promise<webcrypto.CryptoKey>>;
   /** Private signing keys by kid. */

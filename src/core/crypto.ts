@@ -49,8 +49,10 @@ export function sha256(text: string): string {
 export function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
+  if (x.length === y.length) return timingSafeEqual(x, y);
   // Compare against itself on a length mismatch so the time does not depend on where it differs.
-  return x.length === y.length ? timingSafeEqual(x, y) : (timingSafeEqual(x, x), false);
+  timingSafeEqual(x, x);
+  return false;
 }
 
 const SEAL_VERSION = "v1";

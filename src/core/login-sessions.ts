@@ -8,7 +8,7 @@ import type { Core } from "./context";
 import { sha256 } from "./crypto";
 import { findUser, type User } from "./users";
 
-export const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 export interface LoginSession {
   createdAt: number;

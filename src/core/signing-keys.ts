@@ -6,7 +6,7 @@ import { generateKeyPairSync, type webcrypto } from "node:crypto";
 import { desc, gt, isNull, or } from "drizzle-orm";
 import { calculateJwkThumbprint, importPKCS8, type JWK } from "jose";
 import { signingKeys } from "../store/schema";
-import { auditStatement, actorName, type Actor } from "./audit";
+import { type Actor, actorName, auditStatement } from "./audit";
 import type { Core } from "./context";
 
 export const SIGNING_ALG = "EdDSA";

@@ -4,7 +4,7 @@ import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
 import * as v from "valibot";
 import { ssoSources } from "../store/schema";
 import { selectList } from "../store/select-list";
-import { actorName, auditInsert, auditInsertFrom, type Actor } from "./audit";
+import { type Actor, actorName, auditInsert, auditInsertFrom } from "./audit";
 import { applyChange, type UniqueFields } from "./changes";
 import type { Core } from "./context";
 import { randomSecret, sha256 } from "./crypto";
@@ -70,14 +70,14 @@ export const identityProviderSchema = v.pipe(
 );
 
 /** An org id, as tokens carry it ("" is the default org). */
-export const orgIdSchema = v.pipe(v.string(), v.maxLength(128, "must have at most 128 characters"));
+const orgIdSchema = v.pipe(v.string(), v.maxLength(128, "must have at most 128 characters"));
 export const orgIdsSchema = v.pipe(v.array(orgIdSchema), v.maxLength(100, "must have at most 100 orgs"));
 export const LANDINGS = ["direct", "confirm"] as const;
-export type Landing = (typeof LANDINGS)[number];
+type Landing = (typeof LANDINGS)[number];
 
 // ---- the record ----
 
-export interface SourceOptions {
+interface SourceOptions {
   createNewUserIfNotExists: boolean;
   performLogin: boolean;
   returnUserData: boolean;
@@ -114,7 +114,7 @@ export interface Source {
 
 type SourceRow = typeof ssoSources.$inferSelect;
 
-export function toSource(row: SourceRow): Source {
+function toSource(row: SourceRow): Source {
   return {
     id: row.id,
     code: row.code,
@@ -194,7 +194,7 @@ export async function findSourceById(core: Core, id: number): Promise<Source | u
   return row ? toSource(row) : undefined;
 }
 
-export async function findSourceByCode(core: Core, code: string): Promise<Source | undefined> {
+async function findSourceByCode(core: Core, code: string): Promise<Source | undefined> {
   const row = await core.store.db.select().from(ssoSources).where(eq(ssoSources.code, code)).get();
   return row ? toSource(row) : undefined;
 }

@@ -1,8 +1,8 @@
 // The user directory (SPEC §1): users are created by redemptions and managed
 // by admins. Emails are unique per org, regardless of case.
-import { and, desc, eq, isNotNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, isNotNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { loginSessions, ssoSources, users } from "../store/schema";
-import { actorName, auditInsert, auditInsertFrom, type Actor } from "./audit";
+import { type Actor, actorName, auditInsert, auditInsertFrom } from "./audit";
 import { applyChange, type UniqueFields } from "./changes";
 import type { Core } from "./context";
 import { CoreError } from "./errors";

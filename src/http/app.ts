@@ -13,7 +13,7 @@ import { requestLog } from "./middleware/request-log";
 import { securityHeaders } from "./middleware/security-headers";
 import { openApiRoutes } from "./openapi";
 import { opsRoutes } from "./ops";
-import { mount, type AnyRoute, type Dialect } from "./route";
+import { type AnyRoute, type Dialect, mount } from "./route";
 import { browserRenderer } from "./shared/browser-renderer";
 import { tykBrowserDialect, tykBrowserRoutes, tykDialect, tykRoutes } from "./tyk";
 import { v1BrowserRoutes, v1Routes } from "./v1";

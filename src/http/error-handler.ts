@@ -5,7 +5,7 @@ import type { Context, ErrorHandler } from "hono";
 import type { Logger } from "../log";
 import { storeCause } from "../store/errors";
 import type { AppEnv } from "./env";
-import { failureOf, render, type Failure, type Renderer } from "./failure";
+import { type Failure, failureOf, type Renderer, render } from "./failure";
 
 export function failureHandler(renderer: Renderer, logger: Logger): ErrorHandler<AppEnv> {
   return (error, c) => render(renderer, c, failureOrLogged(error, c, logger));

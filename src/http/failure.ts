@@ -31,7 +31,7 @@ export type Failure =
   | { kind: "internal"; requestId: string };
 
 export type FailureKind = Failure["kind"];
-export type FailureOf<K extends FailureKind> = Extract<Failure, { kind: K }>;
+type FailureOf<K extends FailureKind> = Extract<Failure, { kind: K }>;
 
 /** How one dialect shows every failure. */
 export type Renderer = { readonly [K in FailureKind]: (c: Context, failure: FailureOf<K>) => Response | Promise<Response> };
@@ -41,7 +41,7 @@ export function render(renderer: Renderer, c: Context, failure: Failure): Respon
 }
 
 /** Thrown by adapters (authentication, body readers, handlers) to refuse a request; rendered by the dialect. */
-export class Refusal extends Error {
+class Refusal extends Error {
   override readonly name = "Refusal";
   constructor(readonly failure: Failure) {
     super(failure.kind);

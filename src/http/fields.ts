@@ -17,7 +17,10 @@ export function fieldsOf(entries: Iterable<[string, unknown]>, depth = 0): Field
     if (nested) {
       const [, parent, bracket, dotted] = nested as unknown as [string, string, string | undefined, string | undefined];
       let inner = fields.get(parent);
-      if (!(inner instanceof Map)) fields.set(parent, (inner = new Map()));
+      if (!(inner instanceof Map)) {
+        inner = new Map();
+        fields.set(parent, inner);
+      }
       (inner as Fields).set(bracket ?? dotted!, value);
     } else if (value && typeof value === "object" && !Array.isArray(value) && depth < 1) {
       // Only one level nests (Options); deeper objects are kept as they are, for the schema to refuse.

@@ -67,7 +67,7 @@ function plainMessage(issue: Issue): string {
 }
 
 /** Dotted path of an issue ("user.email", "groups.2"), "" for the input itself. */
-export function issuePath(issue: Issue): string {
+function issuePath(issue: Issue): string {
   return (issue.path ?? []).map((p) => String(p.key)).join(".");
 }
 

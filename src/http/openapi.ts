@@ -4,8 +4,8 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { Hono } from "hono";
-import { generateSpecs } from "hono-openapi";
 import { html } from "hono/html";
+import { generateSpecs } from "hono-openapi";
 import { DOCS_ASSET, readAsset } from "../assets";
 import { version } from "../version";
 import type { AppEnv } from "./env";

@@ -4,16 +4,16 @@
 // the answer (typed from the answer's schema, so the document and the answer
 // cannot disagree). A dialect mounts its declarations with its renderer.
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import { describeRoute, resolver, validator } from "hono-openapi";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { describeRoute, resolver, validator } from "hono-openapi";
 import * as v from "valibot";
 import type { Core } from "../core/context";
 import type { Logger } from "../log";
 import type { AuthStrategy } from "./auth/callers";
-import { readJsonBody, type JsonLabel } from "./body";
+import { type JsonLabel, readJsonBody } from "./body";
 import type { AppEnv } from "./env";
 import { failureHandler } from "./error-handler";
-import { describeIssues, refuse, type Renderer } from "./failure";
+import { describeIssues, type Renderer, refuse } from "./failure";
 import { canonical, fieldsOf } from "./fields";
 import { plainIssues } from "./issues";
 import { MAX_BODY_BYTES } from "./limits";
@@ -24,20 +24,20 @@ type Schema = v.GenericSchema;
 type ObjectSchema = v.ObjectSchema<v.ObjectEntries, undefined> | v.StrictObjectSchema<v.ObjectEntries, undefined>;
 
 /** An answer with a JSON body following `schema`. */
-export interface JsonAnswer<S extends Schema = Schema> {
+interface JsonAnswer<S extends Schema = Schema> {
   description: string;
   schema: S;
   mediaType?: string;
 }
 /** An answer the handler builds itself (a redirect, an HTML page, no body). */
-export interface OtherAnswer {
+interface OtherAnswer {
   description: string;
   content?: Record<string, { schema?: unknown }>;
 }
 export type Answers = Record<number, JsonAnswer | OtherAnswer>;
 
 /** What a handler answers: one of its declared JSON answers, or a Response it built. */
-export type Reply<R extends Answers> =
+type Reply<R extends Answers> =
   | { [S in keyof R & number]: R[S] extends JsonAnswer<infer T> ? { status: S; json: v.InferInput<T> } : never }[keyof R & number]
   | Response;
 
@@ -54,7 +54,7 @@ export interface BodyInput<S extends Schema = Schema> {
 type Out<S> = S extends Schema ? v.InferOutput<S> : undefined;
 type BodyOut<B> = B extends BodyInput<infer S> ? v.InferOutput<S> : undefined;
 
-export interface RouteInput<A, B, Q, P> {
+interface RouteInput<A, B, Q, P> {
   c: Context<AppEnv>;
   core: Core;
   caller: A;
@@ -177,7 +177,7 @@ function describe(route: AnyRoute, dialect: Dialect, aliasOf?: string) {
 }
 
 /** Validates with a schema, or refuses the request as invalid, each issue in plain words. */
-export function parseOrRefuse<S extends Schema>(schema: S, input: unknown): v.InferOutput<S> {
+function parseOrRefuse<S extends Schema>(schema: S, input: unknown): v.InferOutput<S> {
   const result = v.safeParse(schema, input);
   if (!result.success) {
     const issues = plainIssues(result.issues);

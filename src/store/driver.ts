@@ -51,7 +51,3 @@ export function rowObjects<T = Record<string, SqlValue>>(result: Result): T[] {
     return object as T;
   });
 }
-
-export function firstRow<T = Record<string, SqlValue>>(result: Result): T | undefined {
-  return rowObjects<T>(result)[0];
-}

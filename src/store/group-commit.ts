@@ -13,7 +13,7 @@
 // read the outcome from RETURNING). Should one fail anyway, the batch is split
 // and retried piece by piece, so one bad write never takes others with it.
 import type { Driver, Result, Statement } from "./driver";
-import { StoreUnavailableError, classifyStoreError } from "./errors";
+import { classifyStoreError, StoreUnavailableError } from "./errors";
 
 export interface WriteUnit<T> {
   statements: Statement[];
@@ -71,7 +71,7 @@ function bulkPart(op: BulkWrite<unknown, unknown>, entries: (Entry & { kind: "bu
     statements: unit.statements,
     settle: (results) => {
       const outputs = unit.decode(results);
-      entries.forEach((e, i) => e.resolve(outputs[i]));
+      for (const [i, e] of entries.entries()) e.resolve(outputs[i]);
     },
   };
 }

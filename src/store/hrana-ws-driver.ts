@@ -10,8 +10,8 @@
 // does) and after a call to it timed out (reset()), so one that a network path
 // dropped without a word is not used again.
 import * as hrana from "@libsql/hrana-client";
-import { fromLibsql, type Driver, type Result, type Statement } from "./driver";
-import { StoreUnavailableError, classifyStoreError } from "./errors";
+import { type Driver, fromLibsql, type Result, type Statement } from "./driver";
+import { classifyStoreError, StoreUnavailableError } from "./errors";
 
 /** Reads run on these in turn, so one slow read does not hold up the lookups behind it. */
 const READ_STREAMS = 4;
@@ -140,7 +140,8 @@ export function openHranaWsDriver(url: string, authToken: string | undefined): D
     if (closed) throw new StoreUnavailableError("the store is closed", "unreachable");
     if (link && !link.client.closed && performance.now() - link.openedAt < MAX_LINK_AGE_MS) return link;
     if (link) retire(link);
-    return (link = openLink(target, token));
+    link = openLink(target, token);
+    return link;
   };
   // A stream that failed may be left mid-transaction: the next call gets a fresh one.
   const writerOf = (l: Link): hrana.Stream => {

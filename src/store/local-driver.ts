@@ -1,9 +1,9 @@
 // The embedded store: a libSQL file, written from a worker thread, read from the main thread.
 import { Worker } from "node:worker_threads";
 import { embedded } from "../embedded";
-import type { Driver, Result } from "./driver";
-import { StoreQueryError, StoreUnavailableError, classifyStoreError } from "./errors";
 import { prepareDataFolder } from "./data-folder";
+import type { Driver, Result } from "./driver";
+import { classifyStoreError, StoreQueryError, StoreUnavailableError } from "./errors";
 import type { StoreEventListener } from "./events";
 import { filePathOf } from "./file-url";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./local-protocol";

@@ -1,7 +1,7 @@
 // Keyed reads coalesced per turn of the event loop (the DataLoader pattern):
 // all the keys asked for while requests were being parsed are fetched by one
 // statement, `… WHERE key IN (SELECT value FROM json_each(?))`.
-import { rowObjects, type Driver, type SqlValue } from "./driver";
+import { type Driver, rowObjects, type SqlValue } from "./driver";
 import { classifyStoreError } from "./errors";
 
 export interface LookupDefinition<V> {

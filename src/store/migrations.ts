@@ -4,7 +4,7 @@
 // migration exactly once while the others wait for them.
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { embedded, type EmbeddedMigration } from "../embedded";
+import { type EmbeddedMigration, embedded } from "../embedded";
 import type { Driver, Statement } from "./driver";
 
 const BREAKPOINT = "--> statement-breakpoint";

@@ -15,10 +15,13 @@
 // A candidate folder that fails is skipped. When none is usable, ssod makes a
 // private folder under the temp folder for this run; when even that cannot
 // be made safe, it refuses to start, naming SSOD_CACHE_DIR.
+
+import { createHash, randomBytes } from "node:crypto";
 import {
   chmodSync,
   closeSync,
   constants,
+  fchmodSync,
   fstatSync,
   lstatSync,
   mkdirSync,
@@ -28,17 +31,15 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  type Stats,
   unlinkSync,
   writeSync,
-  fchmodSync,
-  type Stats,
 } from "node:fs";
-import { createHash, randomBytes } from "node:crypto";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { assetSha256, libsqlAsset, libsqlTargets, readAsset } from "../assets";
 
-export function libsqlTarget(): string {
+function libsqlTarget(): string {
   const { platform, arch } = process;
   if (platform !== "linux") return `${platform}-${arch}`;
   // glibc reports its version in the process report header; musl does not.
@@ -121,7 +122,7 @@ function isVerified(path: string, sha256: string): boolean {
     if (!stat.isFile() || stat.uid !== uid() || (stat.mode & 0o022) !== 0) return false;
     const hash = createHash("sha256");
     const chunk = Buffer.allocUnsafe(1 << 20);
-    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) hash.update(chunk.subarray(0, n));
+    for (let n = readSync(fd, chunk, 0, chunk.length, null); n > 0; n = readSync(fd, chunk, 0, chunk.length, null)) hash.update(chunk.subarray(0, n));
     return hash.digest("hex") === sha256;
   } finally {
     closeSync(fd);
@@ -185,7 +186,8 @@ function writeLibsqlBinding(cacheDir: string | undefined): string | undefined {
   const install = (dir: string): string => {
     const path = join(dir, name);
     if (isVerified(path, sha256)) return path;
-    replace(path, (binding ??= readAsset(libsqlAsset(target))!));
+    binding ??= readAsset(libsqlAsset(target))!;
+    replace(path, binding);
     if (!isVerified(path, sha256)) throw new Error("the binding written there does not read back as written");
     return path;
   };

@@ -1,10 +1,11 @@
 // A libSQL server (sqld, Turso) over a WebSocket (src/store/hrana-ws-driver.ts)
 // or HTTP (@libsql/client). Every call is one round trip, so callers batch: a
 // group commit is a single `batch`.
-import { createClient as createHttpClient } from "@libsql/client/http";
+
 import type { InStatement } from "@libsql/client/http";
-import { fromLibsql, type Driver } from "./driver";
-import { StoreAuthError, classifyStoreError } from "./errors";
+import { createClient as createHttpClient } from "@libsql/client/http";
+import { type Driver, fromLibsql } from "./driver";
+import { classifyStoreError, StoreAuthError } from "./errors";
 import { openHranaWsDriver } from "./hrana-ws-driver";
 
 /**

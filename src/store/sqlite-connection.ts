@@ -4,9 +4,10 @@
 // on the hot path that was the largest cost of a read and of a commit. The
 // statements ssod runs are few and fixed (bulk rows travel as JSON arrays), so
 // a small cache holds them all.
-import Database from "libsql";
+
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import Database from "libsql";
 import type { Result, SqlValue, Statement } from "./driver";
 
 // Above this many distinct statements the oldest is dropped: the cache serves
@@ -29,7 +30,13 @@ let gc: (() => void) | undefined;
 /** A full collection on this thread, and time for the finalizers it queues to run. Only at close: never on a request's path. */
 async function collectGarbage(): Promise<void> {
   // As jest's leak detector does: the flag, then a fresh context that has `gc`.
-  gc ??= (globalThis as { gc?: () => void }).gc ?? (setFlagsFromString("--expose-gc"), runInNewContext("gc") as () => void);
+  if (!gc) {
+    gc = (globalThis as { gc?: () => void }).gc;
+    if (!gc) {
+      setFlagsFromString("--expose-gc");
+      gc = runInNewContext("gc") as () => void;
+    }
+  }
   for (let i = 0; i < 2; i++) {
     gc();
     await new Promise((resolve) => setImmediate(resolve));

@@ -6,14 +6,14 @@ import { drizzle, type SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import type { Driver, Result, SqlValue, Statement } from "./driver";
 import { StoreUnavailableError } from "./errors";
 import type { StoreEventListener } from "./events";
-import { GroupCommit, type BulkWrite, type GroupCommitOptions, type WriteUnit } from "./group-commit";
+import { type BulkWrite, GroupCommit, type GroupCommitOptions, type WriteUnit } from "./group-commit";
 import { openLocalDriver } from "./local-driver";
 import { BatchedLookup, type LookupDefinition } from "./lookup";
 import { openRemoteDriver } from "./remote-driver";
 import * as schema from "./schema";
 import { WriteHealth } from "./write-health";
 
-export type Database = SqliteRemoteDatabase<typeof schema>;
+type Database = SqliteRemoteDatabase<typeof schema>;
 
 export interface StoreOptions {
   url: string;

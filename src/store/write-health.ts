@@ -8,7 +8,7 @@
 // comes, one when writes have gone through with no refusal for a quiet
 // while. Near the edge of a full disk small writes fit while larger ones do
 // not, and the state flips with each; the incident does not.
-import { StoreUnavailableError, classifyStoreError } from "./errors";
+import { classifyStoreError, StoreUnavailableError } from "./errors";
 import type { StoreEventListener } from "./events";
 
 const PROBE_INTERVAL_MS = 1_000;
@@ -34,7 +34,10 @@ export class WriteHealth {
 
   /** Told of every write's outcome: `error` undefined for one that committed. */
   observe(error?: unknown): void {
-    if (error === undefined) return this.#succeeded();
+    if (error === undefined) {
+      this.#succeeded();
+      return;
+    }
     const failure = classifyStoreError(error);
     if (failure instanceof StoreUnavailableError && failure.reason === "full") this.#refused(failure);
   }

@@ -1,6 +1,6 @@
 // Debian's Chromium through playwright-core, with the flags this machine
 // needs (no sandbox as root; no background networking: the network is closed).
-import { chromium, type Browser } from "playwright-core";
+import { type Browser, chromium } from "playwright-core";
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({

@@ -4,7 +4,7 @@
 // client secret when it has no identity provider; and seed 001's headers.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 
 export interface IdpKey {
   kid: string;

@@ -8,7 +8,7 @@
 // test process exits is killed then (helpers/children.ts; the runner,
 // scripts/test.ts, also kills a file's whole process group when it overruns
 // its time).
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, existsSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

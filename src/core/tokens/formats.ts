@@ -6,7 +6,7 @@ import { SignJWT } from "jose";
 import type { Core } from "../context";
 import { randomSecret } from "../crypto";
 import { hmacKey } from "../hmac-keys";
-import { SIGNING_ALG, activeSigningKey } from "../signing-keys";
+import { activeSigningKey, SIGNING_ALG } from "../signing-keys";
 import type { IssueRequest } from "./issue";
 
 export type TokenFormat = "nonce" | "jwt" | "lob-jwt";

@@ -1,7 +1,7 @@
 // Introspection (RFC 7662) and revocation (RFC 7009 in spirit) of tokens.
 import { and, eq, gt, isNull, or, sql } from "drizzle-orm";
 import { ssoSources, ssoTokens } from "../../store/schema";
-import { actorName, auditInsertFrom, type Actor } from "../audit";
+import { type Actor, actorName, auditInsertFrom } from "../audit";
 import { applyChange } from "../changes";
 import type { Core } from "../context";
 import { sha256 } from "../crypto";

@@ -2,13 +2,13 @@
 // Only the SHA-256 of a token's text is stored, with its claims.
 import type { BulkWrite } from "../../store/group-commit";
 import { jsonRows } from "../../store/json-rows";
-import { actorName, type Actor } from "../audit";
+import { type Actor, actorName } from "../audit";
 import type { Core } from "../context";
 import { randomRefNo, sha256 } from "../crypto";
 import { CoreError } from "../errors";
-import { sourceIsActive, type Source } from "../sources";
+import { type Source, sourceIsActive } from "../sources";
 import { normaliseEmail, type TokenClaims } from "./claims";
-import { MAX_TOKEN_LENGTH, tokenText, type TokenFormat } from "./formats";
+import { MAX_TOKEN_LENGTH, type TokenFormat, tokenText } from "./formats";
 
 export interface IssueRequest {
   source: Source;
@@ -113,7 +113,7 @@ UPDATE signing_keys SET publish_until = max(publish_until,
 WHERE retired_at IS NOT NULL AND kid IN (SELECT ${field("kid", "")} FROM json_each(?1))`;
 
 /** Issues many requests' tokens in a few statements; answers, per row, whether it landed. */
-export const issueOp: BulkWrite<IssueRow, boolean> = {
+const issueOp: BulkWrite<IssueRow, boolean> = {
   name: "token.issue",
   plan(rows) {
     const payload = encode(rows);
@@ -148,7 +148,7 @@ function expiryOf(request: IssueRequest, now: number): number {
 }
 
 /** The redirect URL as stored (parsed, so it compares exactly), if the source allows it. */
-export function allowedRedirect(source: Source, url: string): string | undefined {
+function allowedRedirect(source: Source, url: string): string | undefined {
   let parsed: string;
   try {
     parsed = new URL(url).href;

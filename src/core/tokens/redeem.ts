@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { SqlValue, Statement } from "../../store/driver";
 import type { BulkWrite } from "../../store/group-commit";
 import { jsonRows } from "../../store/json-rows";
-import { actorName, type Actor } from "../audit";
+import { type Actor, actorName } from "../audit";
 import type { Core } from "../context";
 import { randomSecret, sha256 } from "../crypto";
 import type { TokenClaims } from "./claims";
@@ -28,7 +28,7 @@ export interface RedeemRequest {
   userAgent: string | null;
 }
 
-export interface RedeemedUser {
+interface RedeemedUser {
   id: string;
   email: string | null;
   displayName: string | null;
@@ -37,7 +37,7 @@ export interface RedeemedUser {
   groups: string[];
 }
 
-export interface Redemption {
+interface Redemption {
   tokenRefNo: string;
   source: { id: number; code: string; performLogin: boolean; returnUserData: boolean };
   claims: TokenClaims;

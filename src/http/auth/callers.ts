@@ -1,17 +1,17 @@
 // Who may call a route, declared with the route: each strategy both checks a
 // request (throwing a Refusal) and says what the OpenAPI document shows.
 import type { Context } from "hono";
-import { adminByKey, sourceActor, sourceByCredentials } from "../../core/auth";
 import type { Actor } from "../../core/audit";
+import { adminByKey, sourceActor, sourceByCredentials } from "../../core/auth";
 import type { Core } from "../../core/context";
 import type { Source } from "../../core/sources";
 import type { AppEnv } from "../env";
 import { refuse } from "../failure";
-import { presentedCredentials, type Presented } from "./credentials";
+import { type Presented, presentedCredentials } from "./credentials";
 import { refuseCredentials } from "./refuse";
 
 /** OpenAPI security requirements: names of the securitySchemes in src/http/openapi.ts. */
-export type Security = Record<string, string[]>[];
+type Security = Record<string, string[]>[];
 
 export interface AuthStrategy<Caller> {
   readonly security: Security;

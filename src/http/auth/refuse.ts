@@ -1,11 +1,12 @@
 // The one way a failed authentication is answered, in every dialect: the
 // failure is recorded (audited, counted by the throttle), then the request is
 // refused as throttled (429 + Retry-After) past the limits, else as `failure`.
-import { recordFailure, type AuthFailure } from "../../core/auth";
-import type { Core } from "../../core/context";
+
 import type { Context } from "hono";
+import { type AuthFailure, recordFailure } from "../../core/auth";
+import type { Core } from "../../core/context";
 import type { AppEnv } from "../env";
-import { refuse, type Failure } from "../failure";
+import { type Failure, refuse } from "../failure";
 
 export async function refuseAfterFailure(c: Context<AppEnv>, core: Core, attempt: Omit<AuthFailure, "ip">, failure: Failure): Promise<never> {
   const retryAfter = await recordFailure(core, { ...attempt, ip: c.get("clientIp") });

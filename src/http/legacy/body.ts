@@ -3,7 +3,7 @@
 import type { Context } from "hono";
 import { parseJsonObject } from "../body";
 import { refuse } from "../failure";
-import { fieldsOf, type Fields } from "../fields";
+import { type Fields, fieldsOf } from "../fields";
 import { uncleanText } from "../text-hygiene";
 
 export async function readFields(c: Context): Promise<Fields> {

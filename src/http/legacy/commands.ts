@@ -6,15 +6,15 @@ import * as v from "valibot";
 import type { Actor } from "../../core/audit";
 import type { Core } from "../../core/context";
 import {
-  DEFAULT_SOURCE_CODE,
   createSource,
+  DEFAULT_SOURCE_CODE,
   deleteSources,
   findSourceById,
   listSources,
+  type SourcePatch,
   sourceCodeSchema,
   sourceCodeTaken,
   updateSource,
-  type SourcePatch,
 } from "../../core/sources";
 import type { Fields } from "../fields";
 import { DELETE_ERRORS, type LegacyCode } from "./codes";

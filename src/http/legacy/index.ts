@@ -2,22 +2,22 @@
 import type { Context } from "hono";
 import type * as v from "valibot";
 import { checkAdminPassword, closeAdminSession, findAdminAccount, openAdminSession } from "../../core/admin-accounts";
-import { adminBySession, throttledFor } from "../../core/auth";
 import type { Actor } from "../../core/audit";
+import { adminBySession, throttledFor } from "../../core/auth";
 import type { Core } from "../../core/context";
 import { adminCaller, anyone } from "../auth/callers";
 import { refuseAfterFailure, refuseCredentials } from "../auth/refuse";
 import type { AppEnv } from "../env";
 import { refuse } from "../failure";
-import { text, type Fields } from "../fields";
-import { reply, route, type Dialect } from "../route";
+import { type Fields, text } from "../fields";
+import { type Dialect, reply, route } from "../route";
 import { readFields } from "./body";
-import { adminCommands, type Answer } from "./commands";
+import { type Answer, adminCommands } from "./commands";
 import { legacyError, legacyRenderer } from "./errors";
 import { anyCommand, commandSchemas, errorResponse, formatLegacyDateTime, successResponse } from "./schemas";
 import { validateCommand } from "./validate";
 
-export const LEGACY = "Legacy api.php";
+const LEGACY = "Legacy api.php";
 
 export const legacyDialect: Dialect = {
   renderer: legacyRenderer,

@@ -2,14 +2,14 @@
 // command's parameters, used to validate requests (issues become seed 002's
 // error codes through FIELD_CODES) and to document them in OpenAPI.
 import * as v from "valibot";
-import { requestExamples } from "../docs";
 import { LANDINGS, MAX_VALID_FOR_SECONDS, orgIdsSchema, sourceCodeSchema } from "../../core/sources";
+import { requestExamples } from "../docs";
 import type { LegacyCode } from "./codes";
 
 const LEGACY_DATETIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 
 /** "YYYY-MM-DD HH:MM:SS" (UTC) to epoch milliseconds; undefined when not a real date and time. */
-export function parseLegacyDateTime(text: string): number | undefined {
+function parseLegacyDateTime(text: string): number | undefined {
   const m = LEGACY_DATETIME.exec(text);
   if (!m) return undefined;
   const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [number, number, number, number, number, number];
@@ -127,8 +127,6 @@ export const commandSchemas = {
   "sso.get": v.object({ Command: v.literal("sso.get"), ...auth, SourceID: sourceId }),
   "sso.list": v.object({ Command: v.literal("sso.list"), ...auth }),
 };
-
-export type CommandName = keyof typeof commandSchemas;
 
 /** Which codes a failing field reports: when it is missing, and when it is there but wrong. */
 export const FIELD_CODES: Record<string, { missing: LegacyCode; invalid: LegacyCode }> = {

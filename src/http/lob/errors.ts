@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Renderer } from "../failure";
 
-export function lobError(c: Context, status: ContentfulStatusCode, message: string) {
+function lobError(c: Context, status: ContentfulStatusCode, message: string) {
   return c.json({ ReturnCode: "0", ReturnMessage: message }, status);
 }
 

@@ -12,12 +12,12 @@ import type { AuthStrategy } from "../auth/callers";
 import { refuseAfterFailure } from "../auth/refuse";
 import { isJsonType } from "../body";
 import type { AppEnv } from "../env";
-import { refuse, type Failure } from "../failure";
-import { reply, route, type Dialect } from "../route";
+import { type Failure, refuse } from "../failure";
+import { type Dialect, reply, route } from "../route";
 import { lobRenderer } from "./errors";
-import { SUPPORTED_API_VERSION, generateSsoTokenBody, generateSsoTokenHeaders, generatedView, lobErrorView } from "./schemas";
+import { generatedView, generateSsoTokenBody, generateSsoTokenHeaders, lobErrorView, SUPPORTED_API_VERSION } from "./schemas";
 
-export const LOB = "Line-of-business GenerateSSOToken";
+const LOB = "Line-of-business GenerateSSOToken";
 
 export const lobDialect: Dialect = {
   renderer: lobRenderer,

@@ -5,8 +5,9 @@
 // throughput. Here a declared Content-Length is checked without touching the
 // body (Node's parser holds the body to it); only a body of unknown length
 // (chunked) is read here, counting, and handed to Hono's body cache.
-import type { Context, MiddlewareHandler } from "hono";
+
 import type { Readable } from "node:stream";
+import type { Context, MiddlewareHandler } from "hono";
 
 class TooLarge extends Error {}
 

@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Core } from "../../core/context";
 
-export const SESSION_COOKIE = "ssod_session";
+const SESSION_COOKIE = "ssod_session";
 
 const secure = (core: Core) => core.settings.publicUrl.startsWith("https:");
 

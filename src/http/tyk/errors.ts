@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Renderer } from "../failure";
 
-export function tykError(c: Context, status: ContentfulStatusCode, title: string, detail: string) {
+function tykError(c: Context, status: ContentfulStatusCode, title: string, detail: string) {
   return c.json({ errors: [{ title, detail }] }, status);
 }
 

@@ -7,17 +7,17 @@ import type { Core } from "../../core/context";
 import { emptyClaims } from "../../core/tokens/claims";
 import { issueToken } from "../../core/tokens/issue";
 import { issuingSource } from "../../core/tokens/issuer";
-import { adminCaller, anyone, sourceCaller, type AuthStrategy, type Caller } from "../auth/callers";
+import { type AuthStrategy, adminCaller, anyone, type Caller, sourceCaller } from "../auth/callers";
 import { presentedCredentials } from "../auth/credentials";
 import type { AppEnv } from "../env";
 import { refuse } from "../failure";
-import { reply, route, type Dialect } from "../route";
+import { type Dialect, reply, route } from "../route";
 import { browserRenderer } from "../shared/browser-renderer";
-import { confirmationFailures, landOnGet, landOnPost, landingAnswers, landingFailures, type Landing } from "../shared/landing";
+import { confirmationFailures, type Landing, landingAnswers, landingFailures, landOnGet, landOnPost } from "../shared/landing";
 import { tykRenderer } from "./errors";
 import { errorResponse, nonceQuery, nonceTokenRequest, nonceTokenResponse } from "./schemas";
 
-export const TYK = "Tyk nonce API";
+const TYK = "Tyk nonce API";
 
 export const tykDialect: Dialect = {
   renderer: tykRenderer,

@@ -2,8 +2,8 @@
 // Fields match case-insensitively (Tyk Dashboard and Tyk Identity Broker send
 // them in PascalCase), so the request is rebuilt under these names first.
 import * as v from "valibot";
-import { requestExamples } from "../docs";
 import { sourceCodeSchema } from "../../core/sources";
+import { requestExamples } from "../docs";
 import { emailSchema, rfc3339 } from "../shared/schemas";
 
 const id = v.pipe(v.string(), v.maxLength(128));

@@ -1,6 +1,6 @@
 // /v1/admin-keys: the keys that authorise admin calls (SPEC §3, §5).
 import * as v from "valibot";
-import { adminKeyNameSchema, createAdminKey, listAdminKeys, revokeAdminKey, type AdminKeyInfo } from "../../core/admin-keys";
+import { type AdminKeyInfo, adminKeyNameSchema, createAdminKey, listAdminKeys, revokeAdminKey } from "../../core/admin-keys";
 import { adminOnly } from "../auth/callers";
 import { requestExamples } from "../docs";
 import { reply, route } from "../route";

@@ -7,7 +7,7 @@ import { reply, route } from "../route";
 import { V1 } from "./dialect";
 import { isoTime } from "./views";
 
-export const auditQuery = v.object({
+const auditQuery = v.object({
   limit: v.optional(v.pipe(v.string(), v.regex(/^\d{1,4}$/, "must be an integer from 1 to 500"), v.transform(Number), v.minValue(1), v.maxValue(500)), "50"),
   cursor: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}$/, "must be a cursor from a previous page"), v.transform(Number))),
   action: v.optional(v.pipe(v.string(), v.maxLength(64), requestExamples(["token.issue"]))),
@@ -28,7 +28,7 @@ const auditEventView = v.object({
   detail: v.nullable(v.record(v.string(), v.unknown())),
 });
 
-export const auditPageView = v.object({ items: v.array(auditEventView), nextCursor: v.nullable(v.string()) });
+const auditPageView = v.object({ items: v.array(auditEventView), nextCursor: v.nullable(v.string()) });
 
 export const auditRoutes = [
   route({

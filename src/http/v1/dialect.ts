@@ -3,7 +3,7 @@ import * as v from "valibot";
 import type { Dialect } from "../route";
 import { problemRenderer } from "./problem";
 
-export const problemView = v.object({
+const problemView = v.object({
   type: v.string(),
   title: v.string(),
   status: v.number(),

@@ -3,13 +3,13 @@ import * as v from "valibot";
 import { anyone } from "../auth/callers";
 import { requestExamples } from "../docs";
 import { route } from "../route";
-import { confirmationFailures, landOnGet, landOnPost, landingAnswers, landingFailures, type Landing } from "../shared/landing";
+import { confirmationFailures, type Landing, landingAnswers, landingFailures, landOnGet, landOnPost } from "../shared/landing";
 import { V1 } from "./dialect";
 
 const LOGIN: Landing = { field: "token", section: null };
 const TOKEN_EXAMPLE = "fjd0c3M2DpBKreGqGZaF6iZhf5M0qDapDnkpvGUwyzU";
 
-export const loginQuery = v.object({ token: v.optional(v.pipe(v.string(), requestExamples([TOKEN_EXAMPLE]))) });
+const loginQuery = v.object({ token: v.optional(v.pipe(v.string(), requestExamples([TOKEN_EXAMPLE]))) });
 
 export const loginRoutes = [
   route({

@@ -4,7 +4,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { FieldIssue } from "../../core/errors";
 import type { Renderer } from "../failure";
 
-export interface Problem {
+interface Problem {
   type: string;
   title: string;
   status: number;
@@ -12,7 +12,7 @@ export interface Problem {
   errors?: { pointer: string; detail: string }[];
 }
 
-export function problem(c: Context, status: ContentfulStatusCode, slug: string, title: string, detail?: string, issues: readonly FieldIssue[] = []) {
+function problem(c: Context, status: ContentfulStatusCode, slug: string, title: string, detail?: string, issues: readonly FieldIssue[] = []) {
   const body: Problem = { type: `urn:ssod:problem:${slug}`, title, status };
   if (detail) body.detail = detail;
   if (issues.length > 0) body.errors = issues.map((i) => ({ pointer: `/${i.field.replaceAll(".", "/")}`, detail: i.message }));

@@ -1,9 +1,9 @@
 // Request and response schemas of /v1/sources: the one description used to
 // validate requests and to write the OpenAPI document.
 import * as v from "valibot";
+import { httpUrlSchema, identityProviderSchema, ipRuleSchema, LANDINGS, orgIdsSchema, sourceCodeSchema, validForSecondsSchema } from "../../core/sources";
 import { requestExamples } from "../docs";
 import { rfc3339 } from "../shared/schemas";
-import { LANDINGS, httpUrlSchema, identityProviderSchema, ipRuleSchema, orgIdsSchema, sourceCodeSchema, validForSecondsSchema } from "../../core/sources";
 
 const optionsSchema = v.strictObject({
   createNewUserIfNotExists: v.optional(v.boolean()),
@@ -13,7 +13,7 @@ const optionsSchema = v.strictObject({
 
 const sourceFields = {
   code: sourceCodeSchema,
-  clientId: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._~+\/=-]{1,128}$/, "1 to 128 URL-safe or base64 characters")),
+  clientId: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._~+/=-]{1,128}$/, "1 to 128 URL-safe or base64 characters")),
   name: v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200)),
   description: v.pipe(v.string(), v.maxLength(2000)),
   expiresAt: v.nullable(rfc3339),

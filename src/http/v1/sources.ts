@@ -1,7 +1,7 @@
 // /v1/sources: source management for admins (SPEC §3).
 import type { Core } from "../../core/context";
 import { CoreError } from "../../core/errors";
-import { createSource, deleteSources, findSource, listSources, rotateSourceSecrets, updateSource, type Source } from "../../core/sources";
+import { createSource, deleteSources, findSource, listSources, rotateSourceSecrets, type Source, updateSource } from "../../core/sources";
 import { adminOnly } from "../auth/callers";
 import { reply, route } from "../route";
 import { V1 } from "./dialect";

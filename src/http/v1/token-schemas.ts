@@ -1,13 +1,13 @@
 // Request and response schemas of /v1/tokens and the browser landing.
 import * as v from "valibot";
+import { httpUrlSchema, MAX_VALID_FOR_SECONDS, sourceCodeSchema } from "../../core/sources";
+import { MAX_TOKEN_LENGTH } from "../../core/tokens/formats";
 import { requestExamples } from "../docs";
 import { emailSchema, groupsSchema, nameSchema } from "../shared/schemas";
-import { MAX_VALID_FOR_SECONDS, httpUrlSchema, sourceCodeSchema } from "../../core/sources";
-import { MAX_TOKEN_LENGTH } from "../../core/tokens/formats";
 
 const name = nameSchema;
 
-export const tokenUserSchema = v.pipe(
+const tokenUserSchema = v.pipe(
   v.strictObject({
     email: v.optional(emailSchema),
     displayName: v.optional(name(200)),
@@ -57,7 +57,7 @@ export const issuedView = v.object({
   loginUrl: v.string(),
 });
 
-export const userView = v.object({
+const userView = v.object({
   id: v.string(),
   email: v.nullable(v.string()),
   displayName: v.nullable(v.string()),
@@ -66,7 +66,7 @@ export const userView = v.object({
   groups: v.array(v.string()),
 });
 
-export const claimsView = v.object({
+const claimsView = v.object({
   email: v.optional(v.string()),
   displayName: v.optional(v.string()),
   externalId: v.optional(v.string()),

@@ -2,13 +2,13 @@
 import * as v from "valibot";
 import { CoreError } from "../../core/errors";
 import { endLoginSession, findLoginSession } from "../../core/login-sessions";
-import { deleteUser, endUserSessions, findUser, listUsers, updateUser, type User } from "../../core/users";
+import { deleteUser, endUserSessions, findUser, listUsers, type User, updateUser } from "../../core/users";
 import { adminOnly, anyone } from "../auth/callers";
 import { requestExamples } from "../docs";
 import { refuse } from "../failure";
 import { reply, route } from "../route";
-import { emailSchema, groupsSchema } from "../shared/schemas";
 import { refuseCrossSite } from "../shared/same-origin";
+import { emailSchema, groupsSchema } from "../shared/schemas";
 import { clearSessionCookie, readSessionCookie } from "../shared/session-cookie";
 import { V1 } from "./dialect";
 import { changeContext, isoTime, isoTimeOrNull } from "./views";
@@ -28,7 +28,7 @@ const userJsonView = v.object({
   lastLoginAt: v.nullable(time),
 });
 
-export const userQuery = v.object({
+const userQuery = v.object({
   q: v.optional(v.pipe(v.string(), v.maxLength(254), requestExamples(["alice"]))),
   orgId: v.optional(v.pipe(v.string(), v.maxLength(128))),
   group: v.optional(v.pipe(v.string(), v.maxLength(128))),
@@ -38,7 +38,7 @@ export const userQuery = v.object({
 
 const userParam = v.object({ id: v.pipe(v.string(), v.maxLength(64), requestExamples(["0b6f5b8e-3c1a-4c0e-9d3e-5a8f2b7c9d10"])) });
 
-export const userPatchBody = v.pipe(
+const userPatchBody = v.pipe(
   v.strictObject({
     email: v.optional(v.nullable(emailSchema)),
     displayName: v.optional(v.nullable(v.pipe(v.string(), v.trim(), v.maxLength(200)))),
@@ -54,7 +54,7 @@ const sessionView = v.object({
   session: v.object({ createdAt: time, expiresAt: time, source: v.nullable(v.string()) }),
 });
 
-export function userJson(user: User): v.InferInput<typeof userJsonView> {
+function userJson(user: User): v.InferInput<typeof userJsonView> {
   return { ...user, createdAt: isoTime(user.createdAt), updatedAt: isoTime(user.updatedAt), lastLoginAt: isoTimeOrNull(user.lastLoginAt) };
 }
 
