@@ -107,6 +107,17 @@ export const SETTINGS = {
     schema: v.pipe(v.string(), v.minLength(16, "at least 16 characters")),
     help: "When set, GET /metrics wants Authorization: Bearer <this token>",
   },
+  loginUrl: {
+    env: "SSOD_LOGIN_URL",
+    schema: httpBase,
+    help: "The portal page that starts a hand-off for a browser without a session; it gets ?return_to=<where to come back>",
+  },
+  appRefreshMs: {
+    env: "SSOD_APP_REFRESH_MS",
+    schema: integer(0, 600_000),
+    default: "2000",
+    help: "How often an instance reads the apps again, ms (a change made on another instance is seen within this)",
+  },
   storeTimeout: { env: "SSOD_STORE_TIMEOUT", schema: integer(1, 600), default: "5", help: "Longest a store call may take before a 503, seconds" },
 } as const;
 

@@ -116,6 +116,8 @@ export async function openCore(
         adminSessionTtlSeconds: config.adminSessionTtl,
         clockSkewSeconds: config.clockSkew,
         sweepGraceSeconds: config.sweepGrace,
+        loginUrl: config.loginUrl ?? null,
+        appRefreshMs: config.appRefreshMs,
         throttle: { perIp: config.throttleIpLimit, perCredential: config.throttleCredentialLimit, windowSeconds: config.throttleWindow },
       },
       metrics ? { telemetry: metrics } : {},

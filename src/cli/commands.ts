@@ -6,6 +6,7 @@ import * as v from "valibot";
 import type { Config } from "../config";
 import { createAdminAccount, passwordSchema, usernameSchema } from "../core/admin-accounts";
 import { adminKeyNameSchema, createAdminKey, listAdminKeys, revokeAdminKey } from "../core/admin-keys";
+import { createApp, forwardAuthHostSchema, uriListSchema } from "../core/apps";
 import type { Core } from "../core/context";
 import { createLogger } from "../log";
 import { openCore, openMigratedStore } from "../runtime";
@@ -30,7 +31,7 @@ export interface Command {
   /** Names of the positional arguments it takes after its words. */
   args?: string[];
   /** Flags of its own, beyond the configuration flags. */
-  options?: Record<string, { description: string; required?: boolean }>;
+  options?: Record<string, { description: string; required?: boolean; /** A switch: present or not. */ flag?: boolean }>;
   /** Whether it reads the configuration (and so takes the configuration flags). */
   usesConfig: boolean;
   run(config: Config | undefined, options: Record<string, string | undefined>, args: string[]): Promise<number | "keep-running">;
@@ -51,11 +52,14 @@ async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Pr
   }
 }
 
-function check<S extends v.GenericSchema<unknown, string>>(schema: S, value: unknown, what: string): v.InferOutput<S> {
+function check<S extends v.GenericSchema>(schema: S, value: unknown, what: string): v.InferOutput<S> {
   const result = v.safeParse(schema, value);
   if (!result.success) throw new UsageError(`${what} ${result.issues[0].message}`);
   return result.output;
 }
+
+/** A comma-separated flag value as a list. */
+const listOf = (value: string | undefined) => (value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
 
 export const COMMANDS: Command[] = [
   {
@@ -88,6 +92,30 @@ export const COMMANDS: Command[] = [
       process.stdout.write(
         report.applied.length > 0 ? `applied ${report.applied.join(", ")} (${report.total} in all)\n` : `up to date (${report.total} migrations)\n`,
       );
+      return 0;
+    },
+  },
+  {
+    words: ["app", "create"],
+    usage: "ssod app create --name NAME --redirect-uri URL [--public] [--forward-auth-host HOST] [options]",
+    summary: "Register an app (an OpenID Connect client and/or hosts behind forward auth); prints its client id and secret (shown once)",
+    options: {
+      name: { description: "The app's name, as people know it", required: true },
+      "redirect-uri": { description: "Where the OpenID Connect provider sends the browser back (comma-separated for several)" },
+      public: { description: "A public app (a browser or mobile app): no client secret, PKCE instead", flag: true },
+      "forward-auth-host": { description: "A host the reverse proxy protects with this app's rule (comma-separated; *.example.com for one label)" },
+    },
+    usesConfig: true,
+    async run(config, options) {
+      const input = {
+        name: check(v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200)), options.name, "--name"),
+        redirectUris: check(uriListSchema, listOf(options["redirect-uri"]), "--redirect-uri"),
+        tokenEndpointAuthMethod: options.public ? ("none" as const) : ("client_secret_basic" as const),
+        forwardAuth: options["forward-auth-host"] ? { hosts: check(v.array(forwardAuthHostSchema), listOf(options["forward-auth-host"]), "--forward-auth-host"), pathPrefixes: ["/"] } : null,
+      };
+      if (input.redirectUris.length === 0 && !input.forwardAuth) throw new UsageError("an app needs --redirect-uri (OpenID Connect) or --forward-auth-host (forward auth), or both");
+      const { app, clientSecret } = await withCore(config!, (core) => createApp(core, input, CLI));
+      process.stdout.write(`id             ${app.id}\nclient id      ${app.clientId}\nclient secret  ${clientSecret ?? "(none: a public app uses PKCE)"}\n`);
       return 0;
     },
   },

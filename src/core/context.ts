@@ -5,6 +5,7 @@ import type { webcrypto } from "node:crypto";
 import type { BlockList } from "node:net";
 import type { createRemoteJWKSet, JWTPayload } from "jose";
 import type { Store } from "../store/store";
+import { AppDirectory } from "./apps";
 import { auditStatement } from "./audit";
 import { BoundedMap } from "./cache";
 import type { MasterKey } from "./crypto";
@@ -20,6 +21,10 @@ export interface CoreSettings {
   adminSessionTtlSeconds: number;
   /** Tolerance for `exp`/`nbf`/`iat` of caller JWTs. */
   clockSkewSeconds: number;
+  /** The portal page that starts a hand-off for a browser without a session (SSOD_LOGIN_URL), §6. */
+  loginUrl: string | null;
+  /** How long this instance keeps the apps it read before reading them again, ms. */
+  appRefreshMs: number;
   /** How long expired tokens and sessions are kept before the sweeper deletes them. */
   sweepGraceSeconds: number;
   throttle: ThrottleLimits;
@@ -47,6 +52,8 @@ export interface Core {
   readonly throttle: Throttle;
   readonly telemetry: Telemetry;
   readonly caches: Caches;
+  /** Every app, read at most every appRefreshMs (src/core/apps.ts). */
+  readonly apps: AppDirectory;
   /** Failures counted while throttled, written as one audit row per burst. */
   readonly failureBursts: FailureBursts;
   now(): number;
@@ -69,6 +76,7 @@ export function createCore(store: Store, masterKey: MasterKey, settings: CoreSet
     throttle: new Throttle(settings.throttle, now),
     telemetry: options.telemetry ?? silentTelemetry,
     caches,
+    apps: new AppDirectory(() => core, settings.appRefreshMs),
     failureBursts: new FailureBursts({
       write: (events) => store.write({ statements: events.map((event) => auditStatement(core, event)), decode: () => undefined }),
       now,

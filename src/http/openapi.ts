@@ -29,6 +29,7 @@ const documentation = {
     { name: "Native v1: audit log", description: "Every change, token and failed authentication" },
     { name: "Native v1: signing keys", description: "The keys that sign format=jwt tokens" },
     { name: "Native v1: admin keys", description: "The keys that authorise admin calls: list, create, revoke" },
+    { name: "Native v1: apps", description: "The apps ssod signs users in to: OpenID Connect clients and hosts behind forward auth" },
     { name: "Browser sign-in", description: "Where a browser lands with a token, and its session cookie" },
     { name: "Tyk nonce API", description: "Seed 000: Tyk-style nonce tokens" },
     { name: "Line-of-business GenerateSSOToken", description: "Seed 001: GenerateSSOToken for line-of-business apps" },

@@ -155,6 +155,27 @@ export const loginSessions = sqliteTable(
   (t) => [index("login_sessions_user_idx").on(t.userId), index("login_sessions_expires_idx").on(t.expiresAt)],
 );
 
+export const apps = sqliteTable("apps", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  clientId: text("client_id").notNull().unique(),
+  // Sealed, not hashed: the OpenID Connect library compares it (in constant time) itself.
+  clientSecretEnc: text("client_secret_enc"),
+  tokenEndpointAuthMethod: text("token_endpoint_auth_method").notNull().default("client_secret_basic"),
+  redirectUris: text("redirect_uris").notNull().default("[]"),
+  postLogoutRedirectUris: text("post_logout_redirect_uris").notNull().default("[]"),
+  initiateLoginUri: text("initiate_login_uri"),
+  loginUrl: text("login_url"),
+  allowedGroups: text("allowed_groups").notNull().default("[]"),
+  orgIds: text("org_ids").notNull().default("[]"),
+  idTokenSignedResponseAlg: text("id_token_signed_response_alg").notNull().default("RS256"),
+  // JSON lists; forward_auth_hosts null: the app is not behind forward auth.
+  forwardAuthHosts: text("forward_auth_hosts"),
+  forwardAuthPathPrefixes: text("forward_auth_path_prefixes").notNull().default('["/"]'),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
 export const signingKeys = sqliteTable("signing_keys", {
   kid: text("kid").primaryKey(),
   alg: text("alg").notNull(),

@@ -9,6 +9,7 @@ import { CoreError } from "../errors";
 import { type Source, sourceIsActive } from "../sources";
 import { normaliseEmail, type TokenClaims } from "./claims";
 import { MAX_TOKEN_LENGTH, type TokenFormat, tokenText } from "./formats";
+import { allowedRedirect } from "./redirects";
 
 export interface IssueRequest {
   source: Source;
@@ -147,16 +148,6 @@ function expiryOf(request: IssueRequest, now: number): number {
   return latest;
 }
 
-/** The redirect URL as stored (parsed, so it compares exactly), if the source allows it. */
-function allowedRedirect(source: Source, url: string): string | undefined {
-  let parsed: string;
-  try {
-    parsed = new URL(url).href;
-  } catch {
-    return undefined;
-  }
-  return source.redirectUrls.includes(parsed) ? parsed : undefined;
-}
 
 export async function issueToken(core: Core, request: IssueRequest): Promise<IssuedToken> {
   const { source, claims } = request;
@@ -171,7 +162,7 @@ export async function issueToken(core: Core, request: IssueRequest): Promise<Iss
   const expiresAt = expiryOf(request, now);
   let redirectUrl: string | null = null;
   if (request.redirectUrl !== undefined) {
-    redirectUrl = allowedRedirect(source, request.redirectUrl) ?? null;
+    redirectUrl = (await allowedRedirect(core, source.redirectUrls, request.redirectUrl)) ?? null;
     if (!redirectUrl)
       throw new CoreError("redirect_not_allowed", "redirectUrl is not on the source's list of redirect URLs", [
         { field: "redirectUrl", message: "not allowed" },

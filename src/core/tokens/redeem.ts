@@ -14,6 +14,7 @@ import { type Actor, actorName } from "../audit";
 import type { Core } from "../context";
 import { randomSecret, sha256 } from "../crypto";
 import type { TokenClaims } from "./claims";
+import { allowedRedirect } from "./redirects";
 
 export interface RedeemRequest {
   token: string;
@@ -218,8 +219,14 @@ const redeemOp: BulkWrite<RedeemRow, Result | undefined> = {
   },
 };
 
-function redemptionOf(row: Result, sessionId: string): Redemption {
-  const { redirectUrls, redirectUrl } = row;
+/** Where the browser goes: the token's redirect URL, checked again now, else the source's only one. */
+async function nextUrl(core: Core, row: Result): Promise<string | null> {
+  // A URL removed from the source's list since the token was issued is no longer followed.
+  const checked = row.redirectUrl ? await allowedRedirect(core, row.redirectUrls, row.redirectUrl) : undefined;
+  return checked ?? (row.redirectUrls.length === 1 ? row.redirectUrls[0]! : null);
+}
+
+function redemptionOf(row: Result, sessionId: string, redirectUrl: string | null): Redemption {
   return {
     tokenRefNo: row.refNo,
     source: { id: row.sourceId, code: row.sourceCode, performLogin: Boolean(row.performLogin), returnUserData: Boolean(row.returnUserData) },
@@ -243,8 +250,7 @@ function redemptionOf(row: Result, sessionId: string): Redemption {
       groups: row.userGroups ?? [],
     },
     session: row.sessionExpiresAt === null ? null : { id: sessionId, expiresAt: row.sessionExpiresAt },
-    // The allowlist is read again now: a URL removed since the token was issued is no longer followed.
-    redirectUrl: redirectUrl && redirectUrls.includes(redirectUrl) ? redirectUrl : redirectUrls.length === 1 ? redirectUrls[0]! : null,
+    redirectUrl,
   };
 }
 
@@ -272,5 +278,5 @@ export async function redeemToken(core: Core, request: RedeemRequest): Promise<R
     return { ok: false, consumed: true };
   }
   core.telemetry.tokenRedeemed(row.sourceCode, request.via);
-  return { ok: true, redemption: redemptionOf(row, sessionId) };
+  return { ok: true, redemption: redemptionOf(row, sessionId, await nextUrl(core, row)) };
 }

@@ -35,6 +35,7 @@ export const V1 = {
   users: "Native v1: users and sessions",
   audit: "Native v1: audit log",
   keys: "Native v1: signing keys",
+  apps: "Native v1: apps",
   adminKeys: "Native v1: admin keys",
   browser: "Browser sign-in",
 } as const;

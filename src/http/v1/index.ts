@@ -1,10 +1,11 @@
 // The native API (SPEC §3): JSON in, JSON out, RFC 9457 problems for errors.
 import { adminKeyRoutes } from "./admin-keys";
+import { appRoutes } from "./apps";
 import { auditRoutes } from "./audit";
 import { keyRoutes } from "./keys";
 import { sourceRoutes } from "./sources";
 import { tokenRoutes } from "./tokens";
 import { userRoutes } from "./users";
 
-export const v1Routes = [...sourceRoutes, ...auditRoutes, ...tokenRoutes, ...userRoutes, ...keyRoutes, ...adminKeyRoutes];
+export const v1Routes = [...sourceRoutes, ...auditRoutes, ...tokenRoutes, ...userRoutes, ...keyRoutes, ...adminKeyRoutes, ...appRoutes];
 export { loginRoutes as v1BrowserRoutes } from "./login";
