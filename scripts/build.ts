@@ -151,6 +151,8 @@ export async function buildSingleFile(options: BuildOptions = {}): Promise<{ out
     target: "node20",
     outfile,
     minify,
+    // oidc-provider names its models (and the adapter's kinds) after its classes: minified names would break it.
+    keepNames: true,
     legalComments: "none",
     // Bundled CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
     ...(format === "esm"

@@ -112,6 +112,18 @@ export const SETTINGS = {
     schema: httpBase,
     help: "The portal page that starts a hand-off for a browser without a session; it gets ?return_to=<where to come back>",
   },
+  keyPublishLead: {
+    env: "SSOD_KEY_PUBLISH_LEAD",
+    schema: integer(0, 86_400),
+    default: "300",
+    help: "How long a rotated-in signing key is published before it signs, seconds (the JWKS is cacheable this long)",
+  },
+  keyCheckMs: {
+    env: "SSOD_KEY_CHECK_MS",
+    schema: integer(0, 600_000),
+    default: "5000",
+    help: "How often an instance looks for a new signing key set for OpenID Connect, ms",
+  },
   appRefreshMs: {
     env: "SSOD_APP_REFRESH_MS",
     schema: integer(0, 600_000),

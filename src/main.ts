@@ -16,7 +16,10 @@ function findCommand(positionals: string[]): { command: Command; rest: string[] 
 async function main(argv: string[]): Promise<number | "keep-running"> {
   const configFlags = Object.fromEntries(Object.values(SETTINGS).map((s) => [flagOf(s.env), { type: "string" as const }]));
   const ownFlags = Object.fromEntries(
-    COMMANDS.flatMap((c) => Object.entries(c.options ?? {})).map(([name, option]) => [name, { type: option.flag ? ("boolean" as const) : ("string" as const) }]),
+    COMMANDS.flatMap((c) => Object.entries(c.options ?? {})).map(([name, option]) => [
+      name,
+      { type: option.flag ? ("boolean" as const) : ("string" as const) },
+    ]),
   );
   const { values, positionals } = parseArgs({
     args: argv,

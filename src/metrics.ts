@@ -45,6 +45,12 @@ export class Metrics implements Telemetry {
     labelNames: ["via", "reason"],
     registers: [this.registry],
   });
+  readonly #oidcLogins = new Counter({
+    name: "ssod_oidc_logins_total",
+    help: "Sign-ins to apps through the OpenID Connect provider, by app (client id)",
+    labelNames: ["app"],
+    registers: [this.registry],
+  });
   readonly #throttled = new Counter({
     name: "ssod_throttled_total",
     help: "Requests answered 429 after too many failures",
@@ -92,6 +98,10 @@ export class Metrics implements Telemetry {
 
   tokenRefused(via: string, reason: "invalid" | "refused"): void {
     this.#refused.labels(via, reason).inc();
+  }
+
+  oidcLogin(app: string): void {
+    this.#oidcLogins.labels(app).inc();
   }
 
   throttled(action: string): void {

@@ -118,6 +118,8 @@ export async function openCore(
         sweepGraceSeconds: config.sweepGrace,
         loginUrl: config.loginUrl ?? null,
         appRefreshMs: config.appRefreshMs,
+        keyPublishLeadSeconds: config.keyPublishLead,
+        keyCheckMs: config.keyCheckMs,
         throttle: { perIp: config.throttleIpLimit, perCredential: config.throttleCredentialLimit, windowSeconds: config.throttleWindow },
       },
       metrics ? { telemetry: metrics } : {},

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import { appAdmits, loginUrlFor } from "../src/core/apps";
 import { ssod } from "./helpers/cli";
 import { openTestServer, type TestServer } from "./helpers/runtime";
-import { basicAuth, createSource, type CreatedSource } from "./helpers/sources";
+import { basicAuth, type CreatedSource, createSource } from "./helpers/sources";
 import { tempDir } from "./helpers/temp";
 
 let s: TestServer;
@@ -49,7 +49,11 @@ const APP_KEYS = [
 
 describe("/v1/apps", () => {
   test("create (201, the secret once), list, get, patch, rotate, delete", async () => {
-    const made = await send("POST", "/v1/apps", { name: "Wiki", redirectUris: ["https://wiki.example.com/callback"], forwardAuth: { hosts: ["Wiki.Example.com"] } });
+    const made = await send("POST", "/v1/apps", {
+      name: "Wiki",
+      redirectUris: ["https://wiki.example.com/callback"],
+      forwardAuth: { hosts: ["Wiki.Example.com"] },
+    });
     assert.equal(made.status, 201, JSON.stringify(made.body));
     assert.deepEqual(Object.keys(made.body).sort(), [...APP_KEYS, "clientSecret"].sort());
     assert.match(String(made.body.clientId), /^app_[A-Za-z0-9_-]{16}$/);
@@ -83,7 +87,8 @@ describe("/v1/apps", () => {
         return "";
       }
     });
-    for (const secret of [made.body.clientSecret, rotated.body.clientSecret]) assert.ok(!files.some((f) => f.includes(String(secret))), "a client secret is sealed at rest");
+    for (const secret of [made.body.clientSecret, rotated.body.clientSecret])
+      assert.ok(!files.some((f) => f.includes(String(secret))), "a client secret is sealed at rest");
 
     assert.equal((await send("DELETE", `/v1/apps/${id}`)).status, 204);
     assert.equal((await send("GET", `/v1/apps/${id}`)).status, 404);
@@ -139,7 +144,10 @@ describe("/v1/apps", () => {
   test("ssod app create prints the client id and secret; --public makes none", async () => {
     const dir = tempDir();
     const env = { SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}` };
-    const made = await ssod(["app", "create", "--name", "Grafana", "--redirect-uri", "https://grafana.example.com/login/generic_oauth", "--forward-auth-host", "grafana.example.com"], { env });
+    const made = await ssod(
+      ["app", "create", "--name", "Grafana", "--redirect-uri", "https://grafana.example.com/login/generic_oauth", "--forward-auth-host", "grafana.example.com"],
+      { env },
+    );
     assert.equal(made.code, 0, made.stderr);
     assert.match(made.stdout, /client id\s+app_[A-Za-z0-9_-]{16}/);
     assert.match(made.stdout, /client secret\s+ssod_as_[A-Za-z0-9_-]{43}/);
@@ -173,7 +181,11 @@ describe("the access rule (one for OpenID Connect and forward auth)", () => {
     fc.assert(
       fc.property(fc.uniqueArray(names, { minLength: 1 }), fc.uniqueArray(orgs, { minLength: 1 }), (allowedGroups, orgIds) => {
         const outsider = { groups: ["nobody-has-this"], orgId: "org-nobody" };
-        return !appAdmits({ allowedGroups, orgIds }, outsider) && !appAdmits({ allowedGroups: [], orgIds }, outsider) && !appAdmits({ allowedGroups, orgIds: [] }, outsider);
+        return (
+          !appAdmits({ allowedGroups, orgIds }, outsider) &&
+          !appAdmits({ allowedGroups: [], orgIds }, outsider) &&
+          !appAdmits({ allowedGroups, orgIds: [] }, outsider)
+        );
       }),
     );
   });
@@ -184,18 +196,27 @@ describe("the way back to the portal", () => {
     const core = s.runtime.core;
     const back = "https://wiki.example.com/page?x=1&y=2";
     assert.equal(loginUrlFor(core, { loginUrl: null }, back), `https://portal.example.com/start?return_to=${encodeURIComponent(back)}`);
-    assert.equal(loginUrlFor(core, { loginUrl: "https://sso.corp.example/login?lang=en" }, back), `https://sso.corp.example/login?lang=en&return_to=${encodeURIComponent(back)}`);
+    assert.equal(
+      loginUrlFor(core, { loginUrl: "https://sso.corp.example/login?lang=en" }, back),
+      `https://sso.corp.example/login?lang=en&return_to=${encodeURIComponent(back)}`,
+    );
     const plain = { ...core, settings: { ...core.settings, loginUrl: null } };
     assert.equal(loginUrlFor(plain, { loginUrl: null }, back), undefined);
   });
 });
 
 describe("a portal token may send the browser back to ssod, or to a host an app protects", () => {
-  const issue = (redirectUrl: string) => s.request("POST", "/v1/tokens", { json: { user: { email: "back@example.com" }, redirectUrl }, headers: basicAuth(portal) });
+  const issue = (redirectUrl: string) =>
+    s.request("POST", "/v1/tokens", { json: { user: { email: "back@example.com" }, redirectUrl }, headers: basicAuth(portal) });
 
   test("an ssod URL and an app-protected host are accepted, and followed at the landing", async () => {
     assert.equal((await send("POST", "/v1/apps", { name: "Protected", forwardAuth: { hosts: ["protected.example.com", "*.tools.example.com"] } })).status, 201);
-    for (const url of ["http://ssod.test/oidc/interaction/abc", "https://protected.example.com/deep/page?q=1", "https://grafana.tools.example.com/", "https://protected.example.com:8443/x"]) {
+    for (const url of [
+      "http://ssod.test/oidc/interaction/abc",
+      "https://protected.example.com/deep/page?q=1",
+      "https://grafana.tools.example.com/",
+      "https://protected.example.com:8443/x",
+    ]) {
       const r = await issue(url);
       assert.equal(r.status, 201, `${url}: ${await r.clone().text()}`);
       const { token } = (await r.json()) as { token: string };
@@ -206,7 +227,12 @@ describe("a portal token may send the browser back to ssod, or to a host an app 
   });
 
   test("any other host is still refused", async () => {
-    for (const url of ["https://evil.example.com/", "https://protected.example.com.evil.example/", "https://a.b.tools.example.com/", "https://ssod.test.evil.example/"]) {
+    for (const url of [
+      "https://evil.example.com/",
+      "https://protected.example.com.evil.example/",
+      "https://a.b.tools.example.com/",
+      "https://ssod.test.evil.example/",
+    ]) {
       const r = await issue(url);
       assert.equal(r.status, 400, url);
       assert.equal(((await r.json()) as { type: string }).type, "urn:ssod:problem:redirect-not-allowed");

@@ -11,10 +11,15 @@ import { basicAuth, createSource } from "./helpers/sources";
 let s: TestServer;
 let admin: Record<string, string>;
 
-async function jwks(): Promise<JSONWebKeySet> {
-  const r = await s.request("GET", "/.well-known/jwks.json");
+async function allKeys(server = s): Promise<JSONWebKeySet> {
+  const r = await server.request("GET", "/.well-known/jwks.json");
   assert.equal(r.status, 200);
   return (await r.json()) as JSONWebKeySet;
+}
+
+/** The EdDSA keys of the JWKS: the ones that sign format=jwt tokens (RS256 and ES256 sign for OpenID Connect). */
+async function jwks(server = s): Promise<JSONWebKeySet> {
+  return { keys: (await allKeys(server)).keys.filter((k) => k.alg === "EdDSA") };
 }
 
 async function issueJwt(sourceCode?: string) {
@@ -38,7 +43,8 @@ const verify = async (token: string, audience: string) =>
   jwtVerify(token, createLocalJWKSet(await jwks()), { issuer: "http://ssod.test", audience, algorithms: ["EdDSA"] });
 
 before(async () => {
-  s = await openTestServer();
+  // Rotated-in keys sign at once here; the lead before they do is tested on its own below.
+  s = await openTestServer({ SSOD_KEY_PUBLISH_LEAD: "0" });
   admin = { authorization: `Bearer ${s.adminKey}` };
   await createSource(s, { code: "brief", name: "Brief", validForSeconds: 2 });
 });
@@ -55,7 +61,7 @@ describe("POST /v1/keys/rotate", () => {
     assert.equal(((await r.json()) as { type: string }).type, "urn:ssod:problem:forbidden");
   });
 
-  test("a jwt issued before rotation still verifies after it; the new key signs new tokens; the old key goes once its tokens expire", async () => {
+  test("a jwt issued before rotation still verifies after it; the new key signs new tokens; the old key stays published at least 24 hours", async () => {
     const initial = await jwks();
     assert.equal(initial.keys.length, 1, "one key before any rotation");
     const oldKid = initial.keys[0]!.kid!;
@@ -68,11 +74,11 @@ describe("POST /v1/keys/rotate", () => {
     assert.notEqual(rotated.kid, oldKid);
     assert.match(rotated.kid, /^[A-Za-z0-9_-]{43}$/);
     assert.deepEqual(
-      rotated.keys.map((k) => k.kid),
+      rotated.keys.filter((k) => k.alg === "EdDSA").map((k) => k.kid),
       [rotated.kid, oldKid],
       "newest first, the old key still published",
     );
-    assert.deepEqual(await jwks(), { keys: rotated.keys });
+    assert.deepEqual(await allKeys(), { keys: rotated.keys });
     const fresh = rotated.keys[0]!;
     assert.deepEqual({ kty: fresh.kty, crv: fresh.crv, alg: fresh.alg, use: fresh.use }, { kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig" });
     assert.equal(await calculateJwkThumbprint(fresh), rotated.kid);
@@ -93,12 +99,15 @@ describe("POST /v1/keys/rotate", () => {
     const redeemed = await s.request("POST", "/v1/tokens/redeem", { json: { token: early.token }, headers: admin });
     assert.equal(redeemed.status, 200);
 
-    // Once every token the old key signed has expired, it is no longer published.
+    // Once every token the old key signed has expired, it is still published: at least 24 hours
+    // after it retired, for the ID tokens apps keep (SPEC §7).
     await sleep(Math.max(0, Date.parse(early.expiresAt) - Date.now()) + 1_100);
     assert.deepEqual(
       (await jwks()).keys.map((k) => k.kid),
-      [rotated.kid],
+      [rotated.kid, oldKid],
     );
+    const row = (await s.runtime.core.store.driver.query({ sql: "SELECT retired_at, publish_until FROM signing_keys WHERE kid = ?", args: [oldKid] })).rows[0]!;
+    assert.ok(Number(row[1]) - Number(row[0]) >= 24 * 3600 * 1000, "published 24 hours past its retirement");
   });
 
   test("every rotation gives a new kid; keys with live tokens stay published", async () => {
@@ -130,7 +139,7 @@ describe("POST /v1/keys/rotate", () => {
 
   test("jwts issued while a rotation is under way stay verifiable against the JWKS", { timeout: 30_000 }, async () => {
     // A fresh store: no earlier jwt keeps the old key published by chance.
-    const fresh = await openTestServer();
+    const fresh = await openTestServer({ SSOD_KEY_PUBLISH_LEAD: "0" });
     try {
       const auth = { authorization: `Bearer ${fresh.adminKey}` };
       const issues = Array.from({ length: 20 }, () =>
@@ -164,5 +173,28 @@ describe("POST /v1/keys/rotate", () => {
     assert.equal(r.headers.get("cache-control"), "public, max-age=300");
     const body = (await r.json()) as JSONWebKeySet;
     for (const key of body.keys) for (const secret of ["d", "p", "q", "dp", "dq", "qi", "k"]) assert.ok(!(secret in key), secret);
+  });
+});
+
+describe("a rotated-in key is published before it signs", () => {
+  test("with SSOD_KEY_PUBLISH_LEAD=2: published at once, signing two seconds later, for every algorithm", async () => {
+    const lead = await openTestServer({ SSOD_KEY_PUBLISH_LEAD: "2" });
+    try {
+      const auth = { authorization: `Bearer ${lead.adminKey}` };
+      const before = (await allKeys(lead)).keys;
+      assert.deepEqual(before.map((k) => k.alg).sort(), ["EdDSA", "RS256"], "an RS256 key from the first start (OpenID Connect requires it)");
+      const issue = async () => {
+        const r = await lead.request("POST", "/v1/tokens", { json: { user: { email: "lead@example.com" }, format: "jwt" }, headers: auth });
+        return decodeProtectedHeader(((await r.json()) as { token: string }).token).kid;
+      };
+      const oldKid = await issue();
+      const rotated = (await (await lead.request("POST", "/v1/keys/rotate", { headers: auth })).json()) as { kid: string; keys: JWK[] };
+      assert.deepEqual(rotated.keys.map((k) => k.alg).sort(), ["EdDSA", "EdDSA", "RS256", "RS256"], "a new key of each algorithm, published at once");
+      assert.equal(await issue(), oldKid, "the old key still signs during the lead");
+      await sleep(2_200);
+      assert.equal(await issue(), rotated.kid, "the new one signs after it");
+    } finally {
+      await lead.close();
+    }
   });
 });

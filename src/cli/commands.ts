@@ -31,7 +31,7 @@ export interface Command {
   /** Names of the positional arguments it takes after its words. */
   args?: string[];
   /** Flags of its own, beyond the configuration flags. */
-  options?: Record<string, { description: string; required?: boolean; /** A switch: present or not. */ flag?: boolean }>;
+  options?: Record<string, { description: string; required?: boolean /** A switch: present or not. */; flag?: boolean }>;
   /** Whether it reads the configuration (and so takes the configuration flags). */
   usesConfig: boolean;
   run(config: Config | undefined, options: Record<string, string | undefined>, args: string[]): Promise<number | "keep-running">;
@@ -59,7 +59,11 @@ function check<S extends v.GenericSchema>(schema: S, value: unknown, what: strin
 }
 
 /** A comma-separated flag value as a list. */
-const listOf = (value: string | undefined) => (value ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
+const listOf = (value: string | undefined) =>
+  (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 
 export const COMMANDS: Command[] = [
   {
@@ -111,9 +115,12 @@ export const COMMANDS: Command[] = [
         name: check(v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200)), options.name, "--name"),
         redirectUris: check(uriListSchema, listOf(options["redirect-uri"]), "--redirect-uri"),
         tokenEndpointAuthMethod: options.public ? ("none" as const) : ("client_secret_basic" as const),
-        forwardAuth: options["forward-auth-host"] ? { hosts: check(v.array(forwardAuthHostSchema), listOf(options["forward-auth-host"]), "--forward-auth-host"), pathPrefixes: ["/"] } : null,
+        forwardAuth: options["forward-auth-host"]
+          ? { hosts: check(v.array(forwardAuthHostSchema), listOf(options["forward-auth-host"]), "--forward-auth-host"), pathPrefixes: ["/"] }
+          : null,
       };
-      if (input.redirectUris.length === 0 && !input.forwardAuth) throw new UsageError("an app needs --redirect-uri (OpenID Connect) or --forward-auth-host (forward auth), or both");
+      if (input.redirectUris.length === 0 && !input.forwardAuth)
+        throw new UsageError("an app needs --redirect-uri (OpenID Connect) or --forward-auth-host (forward auth), or both");
       const { app, clientSecret } = await withCore(config!, (core) => createApp(core, input, CLI));
       process.stdout.write(`id             ${app.id}\nclient id      ${app.clientId}\nclient secret  ${clientSecret ?? "(none: a public app uses PKCE)"}\n`);
       return 0;

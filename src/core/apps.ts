@@ -4,12 +4,13 @@
 import { and, asc, eq, ne, sql } from "drizzle-orm";
 import * as v from "valibot";
 import { apps } from "../store/schema";
-import { actorName, auditInsert, auditInsertFrom, type Actor } from "./audit";
+import { type Actor, actorName, auditInsert, auditInsertFrom } from "./audit";
 import { applyChange, type UniqueFields } from "./changes";
 import type { Core } from "./context";
 import { randomSecret } from "./crypto";
 import { CoreError } from "./errors";
 import { outboundUrlProblem } from "./outbound";
+import { ensureSigningKey } from "./signing-keys";
 
 // ---- field rules, shared by every way apps are managed ----
 
@@ -49,7 +50,7 @@ export const forwardAuthHostSchema = v.pipe(
     "must be a host name (app.example.com) or a wildcard of one label (*.example.com), without a port",
   ),
 );
-export const pathPrefixSchema = v.pipe(v.string(), v.regex(/^\/[^\s?#]*$/, "must be a path starting with / (no query or fragment)"), v.maxLength(512));
+const pathPrefixSchema = v.pipe(v.string(), v.regex(/^\/[^\s?#]*$/, "must be a path starting with / (no query or fragment)"), v.maxLength(512));
 export const forwardAuthSchema = v.nullable(
   v.object({
     hosts: v.pipe(v.array(forwardAuthHostSchema), v.minLength(1, "must name at least one host"), v.maxLength(50, "must have at most 50 hosts")),
@@ -60,8 +61,8 @@ export const namesSchema = v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.m
 
 // ---- the record ----
 
-export type AuthMethod = (typeof AUTH_METHODS)[number];
-export type IdTokenAlg = (typeof ID_TOKEN_ALGS)[number];
+type AuthMethod = (typeof AUTH_METHODS)[number];
+type IdTokenAlg = (typeof ID_TOKEN_ALGS)[number];
 
 export interface App {
   id: number;
@@ -97,7 +98,10 @@ function toApp(row: AppRow): App {
     allowedGroups: JSON.parse(row.allowedGroups) as string[],
     orgIds: JSON.parse(row.orgIds) as string[],
     idTokenSignedResponseAlg: row.idTokenSignedResponseAlg as IdTokenAlg,
-    forwardAuth: row.forwardAuthHosts === null ? null : { hosts: JSON.parse(row.forwardAuthHosts) as string[], pathPrefixes: JSON.parse(row.forwardAuthPathPrefixes) as string[] },
+    forwardAuth:
+      row.forwardAuthHosts === null
+        ? null
+        : { hosts: JSON.parse(row.forwardAuthHosts) as string[], pathPrefixes: JSON.parse(row.forwardAuthPathPrefixes) as string[] },
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     clientSecretEnc: row.clientSecretEnc,
@@ -276,8 +280,14 @@ function columnsOf(patch: AppPatch): AppColumns {
 
 const newSecret = () => `ssod_as_${randomSecret()}`;
 
+/** An app that wants ES256 ID tokens gets a P-256 key made for it, published from now on (SPEC §7). */
+async function keyFor(core: Core, input: AppPatch): Promise<void> {
+  if (input.idTokenSignedResponseAlg === "ES256") await ensureSigningKey(core, "ES256");
+}
+
 /** Creates an app; a confidential one gets a client secret, answered this once. */
 export async function createApp(core: Core, input: AppInput, context: ChangeContext): Promise<{ app: App; clientSecret: string | null }> {
+  await keyFor(core, input);
   const now = core.now();
   const clientSecret = (input.tokenEndpointAuthMethod ?? "client_secret_basic") === "none" ? null : newSecret();
   const clientId = `app_${randomSecret(12)}`;
@@ -295,7 +305,14 @@ export async function createApp(core: Core, input: AppInput, context: ChangeCont
           updatedAt: now,
         })
         .returning(),
-      auditInsert(core, { actor: actorName(context.actor), action: "app.create", outcome: "success", target: clientId, ip: context.ip, detail: { name: input.name } }),
+      auditInsert(core, {
+        actor: actorName(context.actor),
+        action: "app.create",
+        outcome: "success",
+        target: clientId,
+        ip: context.ip,
+        detail: { name: input.name },
+      }),
     ],
     APP_UNIQUE,
   );
@@ -308,6 +325,7 @@ export async function createApp(core: Core, input: AppInput, context: ChangeCont
  * turned public loses its secret; one turned confidential gets one (answered).
  */
 export async function updateApp(core: Core, id: number, patch: AppPatch, context: ChangeContext): Promise<{ app: App; clientSecret: string | null }> {
+  await keyFor(core, patch);
   const target = eq(apps.id, id);
   const clientSecret = patch.tokenEndpointAuthMethod && patch.tokenEndpointAuthMethod !== "none" ? newSecret() : null;
   const secretColumns: AppColumns =
@@ -322,7 +340,14 @@ export async function updateApp(core: Core, id: number, patch: AppPatch, context
     [
       auditInsertFrom(
         core,
-        { actor: actorName(context.actor), action: "app.update", outcome: "success", target: sql`${apps.clientId}`, ip: context.ip, detail: { fields: Object.keys(patch) } },
+        {
+          actor: actorName(context.actor),
+          action: "app.update",
+          outcome: "success",
+          target: sql`${apps.clientId}`,
+          ip: context.ip,
+          detail: { fields: Object.keys(patch) },
+        },
         apps,
         target,
       ),
@@ -338,14 +363,22 @@ export async function updateApp(core: Core, id: number, patch: AppPatch, context
   if (!rows[0]) throw new CoreError("not_found", "no such app");
   const app = toApp(rows[0]);
   // Answered only when it is the one now stored (the app was public until now).
-  const shown = clientSecret && app.clientSecretEnc && core.masterKey.open(app.clientSecretEnc, "app_client_secret").toString("utf8") === clientSecret ? clientSecret : null;
+  const shown =
+    clientSecret && app.clientSecretEnc && core.masterKey.open(app.clientSecretEnc, "app_client_secret").toString("utf8") === clientSecret
+      ? clientSecret
+      : null;
   return { app, clientSecret: shown };
 }
 
 export async function deleteApp(core: Core, id: number, context: ChangeContext): Promise<boolean> {
   const target = eq(apps.id, id);
   const [, deleted] = await applyChange(core, [
-    auditInsertFrom(core, { actor: actorName(context.actor), action: "app.delete", outcome: "success", target: sql`${apps.clientId}`, ip: context.ip }, apps, target),
+    auditInsertFrom(
+      core,
+      { actor: actorName(context.actor), action: "app.delete", outcome: "success", target: sql`${apps.clientId}`, ip: context.ip },
+      apps,
+      target,
+    ),
     core.store.db.delete(apps).where(target).returning({ id: apps.id }),
   ]);
   core.apps.invalidate();
@@ -357,7 +390,12 @@ export async function rotateAppSecret(core: Core, id: number, context: ChangeCon
   const clientSecret = newSecret();
   const target = and(eq(apps.id, id), ne(apps.tokenEndpointAuthMethod, "none"))!;
   const [, rows] = await applyChange(core, [
-    auditInsertFrom(core, { actor: actorName(context.actor), action: "app.rotate_secret", outcome: "success", target: sql`${apps.clientId}`, ip: context.ip }, apps, target),
+    auditInsertFrom(
+      core,
+      { actor: actorName(context.actor), action: "app.rotate_secret", outcome: "success", target: sql`${apps.clientId}`, ip: context.ip },
+      apps,
+      target,
+    ),
     core.store.db
       .update(apps)
       .set({ clientSecretEnc: core.masterKey.seal(clientSecret, "app_client_secret"), updatedAt: core.now() })
@@ -366,7 +404,10 @@ export async function rotateAppSecret(core: Core, id: number, context: ChangeCon
   ]);
   core.apps.invalidate();
   if (rows[0]) return { app: toApp(rows[0]), clientSecret };
-  if (await findApp(core, String(id))) throw new CoreError("forbidden", 'a public app (tokenEndpointAuthMethod "none") has no client secret', [{ field: "tokenEndpointAuthMethod", message: "is none" }]);
+  if (await findApp(core, String(id)))
+    throw new CoreError("forbidden", 'a public app (tokenEndpointAuthMethod "none") has no client secret', [
+      { field: "tokenEndpointAuthMethod", message: "is none" },
+    ]);
   throw new CoreError("not_found", "no such app");
 }
 

@@ -11,7 +11,7 @@ import { createFirstAdminKey, ensureAdminKey } from "./admin-keys";
 import type { Core } from "./context";
 import { MasterKey, randomSecret } from "./crypto";
 import { ConfigError } from "./errors";
-import { ensureSigningKey } from "./signing-keys";
+import { ensureSigningKeys } from "./signing-keys";
 import { DEFAULT_SOURCE_CODE } from "./sources";
 
 const CHECK_KEY = "master_key_check";
@@ -122,7 +122,7 @@ export async function bootstrap(core: Core, options: { adminApiKey?: string | un
     ],
     decode: () => undefined,
   });
-  await ensureSigningKey(core);
+  await ensureSigningKeys(core);
   if (options.adminApiKey) {
     const stored = await ensureAdminKey(core, options.adminApiKey, "SSOD_ADMIN_API_KEY");
     if (stored.revokedAt !== null && options.serving) {

@@ -25,6 +25,10 @@ export interface CoreSettings {
   loginUrl: string | null;
   /** How long this instance keeps the apps it read before reading them again, ms. */
   appRefreshMs: number;
+  /** How long a rotated-in signing key is published before it signs (SSOD_KEY_PUBLISH_LEAD). */
+  keyPublishLeadSeconds: number;
+  /** How often the OpenID Connect provider looks for a new key set, ms. */
+  keyCheckMs: number;
   /** How long expired tokens and sessions are kept before the sweeper deletes them. */
   sweepGraceSeconds: number;
   throttle: ThrottleLimits;

@@ -1,7 +1,7 @@
 // Every secret-handling primitive in one place: random values, hashes for
 // secrets at rest, constant-time comparison, sealing with the master key and
 // password hashing.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomFillSync, scrypt, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomFillSync, scrypt, timingSafeEqual } from "node:crypto";
 
 // Random bytes are drawn from a pool that the CSPRNG refills 4 KiB at a time,
 // each byte handed out once. A randomBytes() call is a crypto job of its own,
@@ -82,6 +82,11 @@ export class MasterKey {
 
   static generate(): string {
     return randomSecret(32);
+  }
+
+  /** A key of its own for `purpose`, derived from the master key (HKDF-SHA256): the same on every instance. */
+  derive(purpose: string, length = 32): Buffer {
+    return Buffer.from(hkdfSync("sha256", this.#key, Buffer.alloc(0), purpose, length));
   }
 
   seal(plaintext: string | Buffer, purpose: string): string {

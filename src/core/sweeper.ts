@@ -1,7 +1,8 @@
 // The sweeper: deletes tokens, login sessions and admin sessions long past
-// their expiry, and signing keys no longer published, so the store does not
+// their expiry, the OpenID Connect provider's expired objects, and signing keys no longer published, so the store does not
 // grow without bound. Deletes go in bounded chunks to keep each commit short.
 import type { Core } from "./context";
+import { expiredPayloadsStatement } from "./oidc-store";
 import { expiredKeysStatement } from "./signing-keys";
 
 const CHUNK = 5000;
@@ -22,6 +23,11 @@ export async function sweepOnce(core: Core): Promise<number> {
     }
   }
   total += await core.store.write({ statements: [expiredKeysStatement(core.now())], decode: (r) => r[0]!.rowsAffected });
+  for (;;) {
+    const deleted = await core.store.write({ statements: [expiredPayloadsStatement(core.now())], decode: (r) => r[0]!.rowsAffected });
+    total += deleted;
+    if (deleted < CHUNK) break;
+  }
   return total;
 }
 

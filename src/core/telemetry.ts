@@ -7,6 +7,8 @@ export interface Telemetry {
   tokenRefused(via: string, reason: "invalid" | "refused"): void;
   /** A failure answered with 429. */
   throttled(action: string): void;
+  /** A user signed in to an app through the OpenID Connect provider. */
+  oidcLogin(app: string): void;
 }
 
 export const silentTelemetry: Telemetry = {
@@ -14,4 +16,5 @@ export const silentTelemetry: Telemetry = {
   tokenRedeemed: () => {},
   tokenRefused: () => {},
   throttled: () => {},
+  oidcLogin: () => {},
 };

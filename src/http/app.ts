@@ -11,6 +11,7 @@ import { lobDialect, lobRoutes } from "./lob";
 import { clientIp } from "./middleware/client-ip";
 import { requestLog } from "./middleware/request-log";
 import { securityHeaders } from "./middleware/security-headers";
+import { oidcApp } from "./oidc/mount";
 import { openApiRoutes } from "./openapi";
 import { opsRoutes } from "./ops";
 import { type AnyRoute, type Dialect, mount } from "./route";
@@ -50,6 +51,8 @@ export function createApp(options: AppOptions) {
     [{ ...v1Dialect, renderer: browserRenderer(v1Dialect.renderer), pages: true }, v1BrowserRoutes],
   ];
   for (const [dialect, routes] of dialects) app.route("/", dialectApp(core, logger, dialect, routes));
+  // The one route family that parses and answers its own requests (SPEC §7).
+  app.route("/", oidcApp(core, logger));
   app.route("/", openApiRoutes(app));
 
   // Unknown paths, and anything that escaped a dialect, answer as the native API does.

@@ -6,7 +6,7 @@
 // `*_hash` column holds a SHA-256 (base64url), a `*_enc` column an AES-256-GCM
 // box sealed with the master key (see src/core/crypto.ts).
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const bool = (name: string) => integer(name, { mode: "boolean" });
 
@@ -182,11 +182,38 @@ export const signingKeys = sqliteTable("signing_keys", {
   publicJwk: text("public_jwk").notNull(),
   privateKeyEnc: text("private_key_enc").notNull(),
   createdAt: integer("created_at").notNull(),
+  // From when it signs (null: from created_at). A rotated-in key is published
+  // first and signs only from here, once every verifier can have seen it.
+  activeFrom: integer("active_from"),
   // Set when a newer key takes over; the public half stays published until
   // `publish_until`, when every token it signed has expired.
   retiredAt: integer("retired_at"),
   publishUntil: integer("publish_until"),
 });
+
+// The OpenID Connect provider's state (codes, tokens, grants, sessions,
+// interactions), one row per object, so any instance can serve any step.
+// `id` is the SHA-256 of the object's id: an opaque token's id is its value.
+export const oidcPayloads = sqliteTable(
+  "oidc_payloads",
+  {
+    kind: text("kind").notNull(),
+    id: text("id").notNull(),
+    payload: text("payload").notNull(),
+    grantId: text("grant_id"),
+    uid: text("uid"),
+    // Session rows only: the hash of the ssod login session it mirrors.
+    loginSession: text("login_session"),
+    expiresAt: integer("expires_at").notNull(),
+    consumedAt: integer("consumed_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.kind, t.id] }),
+    index("oidc_payloads_grant_idx").on(t.grantId).where(sql`grant_id IS NOT NULL`),
+    index("oidc_payloads_uid_idx").on(t.uid).where(sql`uid IS NOT NULL`),
+    index("oidc_payloads_expires_idx").on(t.expiresAt),
+  ],
+);
 
 export const auditEvents = sqliteTable(
   "audit_events",

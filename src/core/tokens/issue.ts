@@ -148,7 +148,6 @@ function expiryOf(request: IssueRequest, now: number): number {
   return latest;
 }
 
-
 export async function issueToken(core: Core, request: IssueRequest): Promise<IssuedToken> {
   const { source, claims } = request;
   const now = core.now();

@@ -19,7 +19,8 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<
     c.header("X-Request-Id", requestId);
     await next();
     const ms = performance.now() - started;
-    const status = c.res.status;
+    // An answer the OpenID Connect provider wrote to the socket itself: its status is on the Node response.
+    const status = c.res.headers.get("x-hono-already-sent") ? (c.env?.outgoing?.statusCode ?? c.res.status) : c.res.status;
     // Unmatched paths share one label, so a scan cannot blow up the metric's cardinality.
     const route = status === 404 && routePath(c).endsWith("*") ? "unmatched" : routePath(c);
     metrics.request({ method: c.req.method, route, status, seconds: ms / 1000 });

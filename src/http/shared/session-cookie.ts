@@ -2,6 +2,7 @@
 // reached over https (SPEC §1).
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { serialize } from "hono/utils/cookie";
 import type { Core } from "../../core/context";
 
 const SESSION_COOKIE = "ssod_session";
@@ -24,4 +25,9 @@ export function readSessionCookie(c: Context): string | undefined {
 
 export function clearSessionCookie(c: Context, core: Core): void {
   deleteCookie(c, SESSION_COOKIE, { path: "/", httpOnly: true, sameSite: "Lax", secure: secure(core) });
+}
+
+/** The Set-Cookie value that clears the session cookie, for an answer Hono does not build (the OpenID Connect provider's). */
+export function clearedSessionCookie(core: Core): string {
+  return serialize(SESSION_COOKIE, "", { path: "/", httpOnly: true, sameSite: "Lax", secure: secure(core), maxAge: 0 });
 }

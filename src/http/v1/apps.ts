@@ -1,8 +1,8 @@
 // /v1/apps: the relying parties of ssod's users (SPEC §6), for admins.
 import * as v from "valibot";
 import {
-  AUTH_METHODS,
   type App,
+  AUTH_METHODS,
   appUriSchema,
   createApp,
   deleteApp,

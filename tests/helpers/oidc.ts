@@ -1,0 +1,268 @@
+// What the OpenID Connect tests stand on: a relying party (a small Hono app
+// on openid-client, as a real app would be), a portal that hands its signed-in
+// user to ssod (issue a token whose redirectUrl is where to go back, send the
+// browser to its loginUrl), and a "browser" that follows redirects and keeps
+// cookies per origin and path.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import * as client from "openid-client";
+
+// ---- a browser ----
+
+interface Cookie {
+  value: string;
+  path: string;
+}
+
+export class Browser {
+  readonly #jar = new Map<string, Map<string, Cookie>>();
+  /** Every URL it was sent to, in order. */
+  readonly visited: string[] = [];
+
+  cookie(origin: string, name: string): string | undefined {
+    for (const [key, cookie] of this.#jar.get(origin) ?? []) if (key.split("\n")[0] === name) return cookie.value;
+    return undefined;
+  }
+
+  /** Forgets an origin's cookie (a browser whose session cookie is gone). */
+  forget(origin: string, name: string): void {
+    const jar = this.#jar.get(origin);
+    for (const key of [...(jar?.keys() ?? [])]) if (key.split("\n")[0] === name) jar!.delete(key);
+  }
+
+  #store(url: URL, response: Response): void {
+    const jar = this.#jar.get(url.origin) ?? new Map<string, Cookie>();
+    this.#jar.set(url.origin, jar);
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(";").map((p) => p.trim());
+      const eq = pair!.indexOf("=");
+      const name = pair!.slice(0, eq);
+      const value = pair!.slice(eq + 1);
+      const attribute = (n: string) => attributes.find((a) => a.toLowerCase().startsWith(`${n}=`))?.split("=")[1];
+      const path = attribute("path") ?? "/";
+      const gone = attribute("max-age") === "0" || (attribute("expires") && Date.parse(attribute("expires")!) < Date.now()) || value === "";
+      if (gone) jar.delete(`${name}\n${path}`);
+      else jar.set(`${name}\n${path}`, { value, path });
+    }
+  }
+
+  #cookieHeader(url: URL): string | undefined {
+    const sent = [...(this.#jar.get(url.origin) ?? [])]
+      .filter(([, c]) => url.pathname.startsWith(c.path))
+      .map(([key, c]) => `${key.split("\n")[0]}=${c.value}`);
+    return sent.length > 0 ? sent.join("; ") : undefined;
+  }
+
+  /** One request, cookies sent and kept, no redirect followed. */
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const target = new URL(url);
+    this.visited.push(target.href);
+    const headers = new Headers(init.headers);
+    const cookies = this.#cookieHeader(target);
+    if (cookies) headers.set("cookie", cookies);
+    const response = await fetch(target, { ...init, headers, redirect: "manual" });
+    this.#store(target, response);
+    return response;
+  }
+
+  /** Follows redirects (and self-submitting form_post pages) until an answer that is neither, or `stop` says so. */
+  async navigate(url: string, options: { stop?: (url: URL) => boolean; max?: number } = {}): Promise<{ response: Response; url: string; body: string }> {
+    let next = url;
+    let init: RequestInit = {};
+    for (let hop = 0; hop < (options.max ?? 20); hop++) {
+      const response = await this.fetch(next, init);
+      const location = response.headers.get("location");
+      if (response.status >= 300 && response.status < 400 && location) {
+        const target = new URL(location, next);
+        if (options.stop?.(target)) return { response, url: target.href, body: "" };
+        next = target.href;
+        init = {};
+        continue;
+      }
+      const body = await response.text();
+      const form = /<form[^>]*method="post"[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/i.exec(body);
+      // The provider's form_post answer posts itself to the app with a script; a browser would run it.
+      if (response.status === 200 && form && /\.submit\(\)/.test(body)) {
+        const fields = new URLSearchParams();
+        for (const input of form[2]!.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.append(input[1]!, decodeEntities(input[2]!));
+        next = new URL(decodeEntities(form[1]!), next).href;
+        init = { method: "POST", body: fields, headers: { "content-type": "application/x-www-form-urlencoded", origin: new URL(response.url || url).origin } };
+        continue;
+      }
+      return { response, url: next, body };
+    }
+    throw new Error(`more than ${options.max ?? 20} redirects from ${url}: ${this.visited.slice(-5).join(" → ")}`);
+  }
+}
+
+const decodeEntities = (text: string) =>
+  text
+    .replace(/&#(\d+);/g, (_, n) => String.fromCharCode(Number(n)))
+    .replace(/&amp;/g, "&")
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">");
+
+// ---- servers ----
+
+function listen(app: Hono): Promise<{ server: Server; url: string }> {
+  return new Promise((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) =>
+      resolve({ server: server as Server, url: `http://127.0.0.1:${info.port}` }),
+    ) as Server;
+  });
+}
+
+const close = (server: Server) =>
+  new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+
+/** A port that is free now (to name a server's public URL before it starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Portal {
+  url: string;
+  /** The portal's sign-in page: SSOD_LOGIN_URL. */
+  startUrl: string;
+  /** Who is signed in at the portal (the user it hands to ssod). */
+  user: Record<string, unknown>;
+  /** The ssod source the portal issues with (set once ssod has made it). */
+  source: { clientId: string; clientSecret: string } | undefined;
+  handOffs: number;
+  close(): Promise<void>;
+}
+
+/** A portal: its /start?return_to= issues a token for its user (redirectUrl = return_to) and sends the browser to ssod. */
+export async function startPortal(ssodUrl: string, user: Record<string, unknown>): Promise<Portal> {
+  const app = new Hono();
+  const portal = { user, handOffs: 0, source: undefined } as Portal;
+  app.get("/start", async (c) => {
+    const returnTo = c.req.query("return_to");
+    const source = portal.source;
+    if (!source) return c.text("the portal has no ssod source yet", 503);
+    const r = await fetch(`${ssodUrl}/v1/tokens`, {
+      method: "POST",
+      headers: { authorization: `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}`, "content-type": "application/json" },
+      body: JSON.stringify({ user: portal.user, ...(returnTo ? { redirectUrl: returnTo } : {}) }),
+    });
+    if (r.status !== 201) return c.text(`ssod refused the hand-off: ${r.status} ${await r.text()}`, 502);
+    portal.handOffs++;
+    return c.redirect(((await r.json()) as { loginUrl: string }).loginUrl, 303);
+  });
+  const { server, url } = await listen(app);
+  return Object.assign(portal, { url, startUrl: `${url}/start`, close: () => close(server) });
+}
+
+interface SignedIn {
+  claims: Record<string, unknown>;
+  userinfo: Record<string, unknown>;
+  tokens: { access_token: string; id_token?: string; refresh_token?: string; scope?: string };
+}
+
+export interface RelyingParty {
+  url: string;
+  callbackUrl: string;
+  config: client.Configuration;
+  /** The sign-ins it completed, newest last. */
+  signedIn: SignedIn[];
+  /** Every callback it got, with what its flow used: to replay a code. */
+  callbacks: { url: string; state: string; verifier: string; nonce: string }[];
+  /** The start of a sign-in: /login?scope=…&prompt=… (extra authorization parameters pass through). */
+  loginUrl(params?: Record<string, string>): string;
+  close(): Promise<void>;
+}
+
+/** A relying party on openid-client: /login starts the code flow (PKCE S256, state, nonce), /cb finishes it and asks userinfo. */
+export async function startRelyingParty(options: {
+  issuer: string;
+  auth: "basic" | "post" | "none";
+  /** Registers the app at ssod, once the callback URL is known. */
+  register(callbackUrl: string): Promise<{ clientId: string; clientSecret?: string | null }>;
+}): Promise<RelyingParty & { clientId: string; clientSecret: string | undefined }> {
+  const pending = new Map<string, { verifier: string; nonce: string; usePkce: boolean }>();
+  const app = new Hono();
+  const rp = { signedIn: [], callbacks: [] } as unknown as RelyingParty;
+  app.get("/login", async (c) => {
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const verifier = client.randomPKCECodeVerifier();
+    const query = c.req.query();
+    const usePkce = query.pkce !== "off";
+    pending.set(state, { verifier, nonce, usePkce });
+    const params: Record<string, string> = { redirect_uri: rp.callbackUrl, scope: "openid email profile groups", state, nonce, ...query };
+    delete params.pkce;
+    if (usePkce)
+      Object.assign(params, {
+        code_challenge: await client.calculatePKCECodeChallenge(query.verifier_for_challenge ?? verifier),
+        code_challenge_method: "S256",
+      });
+    delete params.verifier_for_challenge;
+    return c.redirect(client.buildAuthorizationUrl(rp.config, params).href, 302);
+  });
+  const finish = async (c: { req: { raw: Request; url: string; method: string } }, current: URL | Request) => {
+    const url = new URL(c.req.url);
+    const state =
+      url.searchParams.get("state") ??
+      ((
+        await c.req.raw
+          .clone()
+          .formData()
+          .catch(() => undefined)
+      )?.get("state") as string | null) ??
+      "";
+    const flow = pending.get(state);
+    if (url.searchParams.has("error"))
+      return Response.json(
+        { error: url.searchParams.get("error"), description: url.searchParams.get("error_description"), state: url.searchParams.get("state") },
+        { status: 400 },
+      );
+    if (!flow) return Response.json({ error: "unknown state" }, { status: 400 });
+    rp.callbacks.push({ url: c.req.url, state, verifier: flow.verifier, nonce: flow.nonce });
+    try {
+      const tokens = await client.authorizationCodeGrant(rp.config, current, {
+        expectedState: state,
+        expectedNonce: flow.nonce,
+        idTokenExpected: true,
+        ...(flow.usePkce ? { pkceCodeVerifier: flow.verifier } : {}),
+      });
+      const claims = tokens.claims()!;
+      const userinfo = await client.fetchUserInfo(rp.config, tokens.access_token, claims.sub);
+      const signedIn = { claims, userinfo, tokens } as unknown as SignedIn;
+      rp.signedIn.push(signedIn);
+      return Response.json({ email: userinfo.email, groups: userinfo.groups, sub: claims.sub });
+    } catch (error) {
+      return Response.json(
+        { error: String((error as { code?: string }).code ?? error), message: (error as Error).message, cause: (error as { cause?: unknown }).cause },
+        { status: 400 },
+      );
+    }
+  };
+  app.get("/cb", (c) => finish(c, new URL(c.req.url)));
+  app.post("/cb", (c) => finish(c, c.req.raw));
+  const { server, url } = await listen(app);
+  const { clientId, clientSecret } = await options.register(`${url}/cb`);
+  const secret = clientSecret ?? undefined;
+  const auth = options.auth === "basic" ? client.ClientSecretBasic(secret) : options.auth === "post" ? client.ClientSecretPost(secret) : client.None();
+  const config = await client.discovery(new URL(options.issuer), clientId, undefined, auth, { execute: [client.allowInsecureRequests] });
+  return Object.assign(rp, {
+    url,
+    clientId,
+    clientSecret: secret,
+    callbackUrl: `${url}/cb`,
+    config,
+    loginUrl: (params: Record<string, string> = {}) => `${url}/login${Object.keys(params).length ? `?${new URLSearchParams(params)}` : ""}`,
+    close: () => close(server),
+  });
+}
