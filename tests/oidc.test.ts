@@ -279,3 +279,146 @@ describe("refused", () => {
     assert.equal(((await right.json()) as { error: string }).error, "invalid_grant", "authenticated: the request itself is judged");
   });
 });
+
+describe("prompt, max_age and response modes", () => {
+  test("prompt=login sends a signed-in browser through the portal once more, and back", async () => {
+    const rp = await party("basic");
+    const browser = new Browser();
+    assert.equal((await signIn(browser, rp)).status, 200);
+    const before = portal.handOffs;
+    const again = await signIn(browser, rp, { prompt: "login" });
+    assert.equal(again.status, 200, JSON.stringify(again.json));
+    assert.equal(portal.handOffs, before + 1, "a fresh hand-off, then a code: no loop");
+  });
+
+  test("a portal that sends the browser back without a hand-off: login_required at the app after three trips, no loop", async (t) => {
+    const rp = await party("basic");
+    portal.handsOff = false;
+    t.after(() => {
+      portal.handsOff = true;
+    });
+    const browser = new Browser();
+    const refused = await signIn(browser, rp);
+    assert.equal(refused.json.error, "login_required");
+    assert.equal(browser.visited.filter((u) => u.startsWith(portal.startUrl)).length, 3);
+  });
+
+  test("max_age older than the session: through the portal; auth_time follows the new sign-in", async () => {
+    const rp = await party("basic");
+    const browser = new Browser();
+    assert.equal((await signIn(browser, rp)).status, 200);
+    const firstAuth = Number(rp.signedIn.at(-1)!.claims.auth_time);
+    await new Promise((r) => setTimeout(r, 2_100));
+    const before = portal.handOffs;
+    assert.equal((await signIn(browser, rp, { max_age: "1" })).status, 200);
+    assert.equal(portal.handOffs, before + 1);
+    assert.ok(Number(rp.signedIn.at(-1)!.claims.auth_time) > firstAuth);
+    assert.equal((await signIn(browser, rp, { max_age: "600" })).status, 200);
+    assert.equal(portal.handOffs, before + 1, "a recent enough sign-in is reused");
+  });
+
+  test("response_mode=form_post: the code arrives by a self-submitting form; fragment is refused", async () => {
+    const rp = await party("basic");
+    const browser = new Browser();
+    const posted = await signIn(browser, rp, { response_mode: "form_post" });
+    assert.equal(posted.status, 200, JSON.stringify(posted.json));
+    assert.equal(posted.json.email, ALICE.email);
+    const fragment = await browser.navigate(rp.loginUrl({ response_mode: "fragment" }), { stop: (u) => u.origin === new URL(rp.url).origin });
+    assert.match(fragment.url, /#.*error=invalid_request|[?&]error=invalid_request/);
+  });
+});
+
+describe("keys and token kinds", () => {
+  for (const alg of ["ES256", "EdDSA"] as const) {
+    test(`an app asking for ${alg} ID tokens gets them, verified against the JWKS`, async () => {
+      const rp = await party("basic", { idTokenSignedResponseAlg: alg });
+      assert.equal((await signIn(new Browser(), rp)).status, 200);
+      const header = decodeProtectedHeader(rp.signedIn.at(-1)!.tokens.id_token!);
+      assert.equal(header.alg, alg);
+      const jwks = (await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as { keys: { kid: string; alg: string }[] };
+      assert.ok(
+        jwks.keys.some((k) => k.kid === header.kid && k.alg === alg),
+        "its key is published",
+      );
+    });
+  }
+
+  test("a named resource (RFC 8707) gets an RFC 9068 JWT access token for it; another app's origin is refused", async () => {
+    const rp = await party("basic");
+    const resource = `${rp.url}/api`;
+    assert.equal((await signIn(new Browser(), rp, { resource, userinfo: "off" })).status, 200);
+    const at = rp.signedIn.at(-1)!.tokens.access_token;
+    assert.equal(decodeProtectedHeader(at).typ, "at+jwt");
+    const claims = JSON.parse(Buffer.from(at.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
+    assert.equal(claims.aud, resource);
+    assert.equal(claims.client_id, rp.clientId);
+    const refused = await signIn(new Browser(), rp, { resource: "https://somewhere-else.example/api" });
+    assert.equal(refused.json.error, "invalid_target");
+  });
+
+  test("revocation and introspection (RFC 7009, RFC 7662) for the app's own tokens", async () => {
+    const rp = await party("basic");
+    assert.equal((await signIn(new Browser(), rp)).status, 200);
+    const { tokens } = rp.signedIn.at(-1)!;
+    const live = await client.tokenIntrospection(rp.config, tokens.access_token);
+    assert.equal(live.active, true);
+    assert.equal(live.client_id, rp.clientId);
+    await client.tokenRevocation(rp.config, tokens.access_token);
+    assert.equal((await client.tokenIntrospection(rp.config, tokens.access_token)).active, false);
+    assert.equal((await fetch(`${issuer}/oidc/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } })).status, 401);
+    const audit = (await api("GET", "/v1/audit?limit=200")).body.items as { action: string; target: string }[];
+    for (const action of ["oidc.authorization", "oidc.token", "oidc.revocation", "oidc.introspection"])
+      assert.ok(
+        audit.some((r) => r.action === action && r.target === rp.clientId),
+        action,
+      );
+    assert.ok(!JSON.stringify(audit).includes(tokens.access_token), "no token in the audit log");
+  });
+});
+
+describe("logout (RP-initiated)", () => {
+  test("with an id_token_hint of the current session: ends the ssod session at once, back to the registered URI with state", async () => {
+    const rp = await party("basic");
+    const browser = new Browser();
+    assert.equal((await signIn(browser, rp, { scope: "openid offline_access", prompt: "consent" })).status, 200);
+    const { tokens } = rp.signedIn.at(-1)!;
+    const cookie = browser.cookie(issuer, "ssod_session");
+    assert.ok(cookie);
+    const bye = `${rp.url}/bye`;
+    const end = client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: bye, state: "st-1" });
+    const done = await browser.navigate(end.href, { stop: (u) => u.href.startsWith(bye) });
+    assert.equal(done.url, `${bye}?state=st-1`);
+    assert.equal(browser.cookie(issuer, "ssod_session"), undefined, "the cookie is cleared");
+    assert.equal((await fetch(`${issuer}/v1/session`, { headers: { cookie: `ssod_session=${cookie}` } })).status, 401, "the ssod session ended");
+    await assert.rejects(client.refreshTokenGrant(rp.config, tokens.refresh_token!), (e: { error?: string }) => e.error === "invalid_grant");
+    const audit = (await api("GET", "/v1/audit?action=oidc.logout")).body.items as { target: string }[];
+    assert.ok(audit.some((r) => r.target === rp.clientId));
+  });
+
+  test("without a hint: a confirmation page; its POST from another site is refused, from this one it signs out", async () => {
+    const rp = await party("basic");
+    const browser = new Browser();
+    assert.equal((await signIn(browser, rp)).status, 200);
+    const cookie = browser.cookie(issuer, "ssod_session")!;
+    const page = await browser.navigate(`${issuer}/oidc/session/end`);
+    assert.equal(page.response.status, 200);
+    assert.match(page.body, /Sign out\?/);
+    assert.equal((await fetch(`${issuer}/v1/session`, { headers: { cookie: `ssod_session=${cookie}` } })).status, 200, "a GET ends nothing");
+    const form = /action="([^"]+)"[\s\S]*?name="xsrf" value="([^"]+)"/.exec(page.body)!;
+    const body = new URLSearchParams({ xsrf: form[2]!, logout: "yes" });
+    const crossSite = await browser.fetch(new URL(form[1]!, issuer).href, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example" },
+    });
+    assert.equal(crossSite.status, 403);
+    assert.equal((await fetch(`${issuer}/v1/session`, { headers: { cookie: `ssod_session=${cookie}` } })).status, 200);
+    const own = await browser.fetch(new URL(form[1]!, issuer).href, {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: issuer },
+    });
+    assert.ok(own.status < 400, `${own.status}`);
+    assert.equal((await fetch(`${issuer}/v1/session`, { headers: { cookie: `ssod_session=${cookie}` } })).status, 401);
+  });
+});

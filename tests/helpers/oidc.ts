@@ -141,15 +141,18 @@ export interface Portal {
   /** The ssod source the portal issues with (set once ssod has made it). */
   source: { clientId: string; clientSecret: string } | undefined;
   handOffs: number;
+  /** False: a broken portal, which sends the browser straight back to return_to without a hand-off. */
+  handsOff: boolean;
   close(): Promise<void>;
 }
 
 /** A portal: its /start?return_to= issues a token for its user (redirectUrl = return_to) and sends the browser to ssod. */
 export async function startPortal(ssodUrl: string, user: Record<string, unknown>): Promise<Portal> {
   const app = new Hono();
-  const portal = { user, handOffs: 0, source: undefined } as Portal;
+  const portal = { user, handOffs: 0, handsOff: true, source: undefined } as Portal;
   app.get("/start", async (c) => {
     const returnTo = c.req.query("return_to");
+    if (!portal.handsOff && returnTo) return c.redirect(returnTo, 303);
     const source = portal.source;
     if (!source) return c.text("the portal has no ssod source yet", 503);
     const r = await fetch(`${ssodUrl}/v1/tokens`, {
@@ -191,7 +194,7 @@ export async function startRelyingParty(options: {
   /** Registers the app at ssod, once the callback URL is known. */
   register(callbackUrl: string): Promise<{ clientId: string; clientSecret?: string | null }>;
 }): Promise<RelyingParty & { clientId: string; clientSecret: string | undefined }> {
-  const pending = new Map<string, { verifier: string; nonce: string; usePkce: boolean }>();
+  const pending = new Map<string, { verifier: string; nonce: string; usePkce: boolean; userinfo: boolean }>();
   const app = new Hono();
   const rp = { signedIn: [], callbacks: [] } as unknown as RelyingParty;
   app.get("/login", async (c) => {
@@ -200,9 +203,10 @@ export async function startRelyingParty(options: {
     const verifier = client.randomPKCECodeVerifier();
     const query = c.req.query();
     const usePkce = query.pkce !== "off";
-    pending.set(state, { verifier, nonce, usePkce });
+    pending.set(state, { verifier, nonce, usePkce, userinfo: query.userinfo !== "off" });
     const params: Record<string, string> = { redirect_uri: rp.callbackUrl, scope: "openid email profile groups", state, nonce, ...query };
     delete params.pkce;
+    delete params.userinfo;
     if (usePkce)
       Object.assign(params, {
         code_challenge: await client.calculatePKCECodeChallenge(query.verifier_for_challenge ?? verifier),
@@ -238,7 +242,8 @@ export async function startRelyingParty(options: {
         ...(flow.usePkce ? { pkceCodeVerifier: flow.verifier } : {}),
       });
       const claims = tokens.claims()!;
-      const userinfo = await client.fetchUserInfo(rp.config, tokens.access_token, claims.sub);
+      // An access token for a named resource (RFC 8707) is for that resource, not for userinfo.
+      const userinfo: Record<string, unknown> = flow.userinfo ? await client.fetchUserInfo(rp.config, tokens.access_token, claims.sub) : {};
       const signedIn = { claims, userinfo, tokens } as unknown as SignedIn;
       rp.signedIn.push(signedIn);
       return Response.json({ email: userinfo.email, groups: userinfo.groups, sub: claims.sub });

@@ -90,7 +90,14 @@ async function describeRequest(c: Context<AppEnv>, core: Core, withSession: bool
     requestId: c.get("requestId"),
     session:
       cookie && found
-        ? { id: cookie, idHash: sha256(cookie), user: found.user, authTime: Math.floor(found.createdAt / 1000), expiresAt: found.expiresAt }
+        ? {
+            id: cookie,
+            idHash: sha256(cookie),
+            user: found.user,
+            authTime: Math.floor(found.createdAt / 1000),
+            createdAt: found.createdAt,
+            expiresAt: found.expiresAt,
+          }
         : undefined,
   };
 }
@@ -167,8 +174,11 @@ async function interaction(c: Context<AppEnv>, core: Core, provider: Provider, r
   const session = request.session;
   const reasons = details.prompt.reasons;
   const params = details.params as { max_age?: string | number; id_token_hint?: string; client_id?: string };
-  // Fresh: signed in at ssod after this authorization began.
-  const fresh = session !== undefined && session.authTime >= (details.iat ?? 0);
+  // What this interaction has seen, kept in the interaction itself (the store, not
+  // the browser): when it first sent the browser to the portal, and how often.
+  const seen = (details.result as { ssod?: { startedAt: number; attempts: number } } | undefined)?.ssod;
+  // Fresh: signed in at ssod after this interaction first asked for a sign-in (milliseconds: a second is too coarse).
+  const fresh = session !== undefined && seen !== undefined && session.createdAt >= seen.startedAt;
   let satisfied = session !== undefined;
   if (satisfied && reasons.includes("login_prompt")) satisfied = fresh;
   if (satisfied && params.max_age !== undefined) satisfied = fresh || Math.floor(core.now() / 1000) - session!.authTime <= Number(params.max_age);
@@ -183,8 +193,7 @@ async function interaction(c: Context<AppEnv>, core: Core, provider: Provider, r
     );
     return RESPONSE_ALREADY_SENT;
   }
-  const attempt = Number(c.req.query("attempt") ?? "1") || 1;
-  if (attempt >= MAX_ATTEMPTS) {
+  if ((seen?.attempts ?? 0) >= MAX_ATTEMPTS) {
     // The portal sent the browser back without a session that will do: the app hears so, no loop.
     await provider.interactionFinished(
       incoming,
@@ -194,8 +203,14 @@ async function interaction(c: Context<AppEnv>, core: Core, provider: Provider, r
     );
     return RESPONSE_ALREADY_SENT;
   }
+  await provider.interactionResult(
+    incoming,
+    outgoing,
+    { ssod: { startedAt: seen?.startedAt ?? core.now(), attempts: (seen?.attempts ?? 0) + 1 } },
+    { mergeWithLastSubmission: false },
+  );
   const app = (await core.apps.all()).find((a) => a.clientId === params.client_id);
-  const returnTo = `${core.settings.publicUrl}/oidc/interaction/${details.uid}?attempt=${attempt + 1}`;
+  const returnTo = `${core.settings.publicUrl}/oidc/interaction/${details.uid}`;
   const portal = loginUrlFor(core, app, returnTo);
   if (portal) return c.redirect(portal, 303);
   return c.html(signInThroughPortalPage(), 401);

@@ -13,6 +13,8 @@ interface SsodSession {
   user: User;
   /** When the user signed in at ssod, epoch seconds: the ID token's auth_time. */
   authTime: number;
+  /** The same moment in milliseconds: whether a sign-in came after an authorization began. */
+  createdAt: number;
   expiresAt: number;
 }
 
