@@ -23,6 +23,8 @@ describe("outboundUrlProblem: the URL's text", () => {
     "http://127.200.3.4/jwks",
     "http://[::1]:9000/jwks",
     "http://localhost/jwks",
+    // RFC 6761 §6.3: every name under .localhost is loopback (browsers resolve them so themselves).
+    "http://app.localhost:8080/jwks",
     "http://LOCALHOST:8080/jwks",
   ];
   const notHttps = [

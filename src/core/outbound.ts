@@ -44,7 +44,10 @@ function listed(list: BlockList, address: string): boolean {
 }
 
 const LINK_LOCAL_WORDS = "must not name a link-local address (169.254.0.0/16, fe80::/10)";
-const HTTPS_WORDS = "must be https (plain http only for a loopback host: 127.0.0.0/8, ::1 or localhost)";
+const HTTPS_WORDS = "must be https (plain http only for a loopback host: 127.0.0.0/8, ::1, localhost or a name under .localhost)";
+
+/** localhost and every name under it: loopback by RFC 6761 §6.3 (the lookup still checks where it resolves). */
+const isLocalhostName = (host: string) => host === "localhost" || host.endsWith(".localhost");
 
 /**
  * Why the rules forbid fetching `target`, in words for whoever set it
@@ -62,7 +65,7 @@ export function outboundUrlProblem(target: string | URL, allowHttp: boolean): st
   // URL has already turned 0xa9fe0101, ::ffff:169.254.1.1 and the like into their plain forms.
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (listed(LINK_LOCAL, host)) return LINK_LOCAL_WORDS;
-  if (url.protocol === "http:" && !allowHttp && host !== "localhost" && !listed(LOOPBACK, host)) return HTTPS_WORDS;
+  if (url.protocol === "http:" && !allowHttp && !isLocalhostName(host) && !listed(LOOPBACK, host)) return HTTPS_WORDS;
   return undefined;
 }
 
