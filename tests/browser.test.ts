@@ -198,6 +198,26 @@ describe("signing in through a real browser", () => {
     await page.close();
   });
 
+  test('a source with landing "confirm": the page\'s button (a same-origin form POST) signs the browser in', { timeout: 60_000 }, async () => {
+    const made = await api(
+      "POST",
+      "/v1/sources",
+      { code: "confirming-app", name: "Confirming app", validForSeconds: 120, landing: "confirm", redirectUrls: [`${appUrl}/welcome`] },
+      { authorization: `Bearer ${adminKey}` },
+    );
+    assert.equal(made.status, 201, await made.clone().text());
+    const confirming = (await made.json()) as { clientId: string; clientSecret: string };
+    const r = await api("POST", "/v1/tokens", { user: { email: "confirms@example.com" } }, basic(confirming));
+    const { loginUrl } = (await r.json()) as { loginUrl: string };
+    const page = await context.newPage();
+    await page.goto(loginUrl);
+    assert.equal(new URL(page.url()).origin, ssodUrl, "the GET shows the confirmation page and spends nothing");
+    await Promise.all([page.waitForURL(`${appUrl}/welcome`), page.locator("button").first().click()]);
+    assert.equal(await page.textContent("#who"), "confirms@example.com");
+    assert.equal(appRequests.at(-1)!.referer, undefined, "the token's page sent no Referer on to the app");
+    await page.close();
+  });
+
   test("POST /v1/session/logout sent by another origin's page is refused; from ssod's own origin it ends the session", { timeout: 60_000 }, async () => {
     const r = await api("POST", "/v1/tokens", { user: { email: "leaving@example.com" } }, basic(source));
     const { loginUrl } = (await r.json()) as { loginUrl: string };

@@ -61,7 +61,10 @@ describe('landing "confirm"', () => {
     const html = await page.text();
     assert.match(html, /<form method="post" action="\/v1\/login">/);
     assert.ok(html.includes(`name="token" value="${t}"`));
-    assert.match(page.headers.get("content-security-policy") ?? "", /form-action 'self'/);
+    assert.match(page.headers.get("content-security-policy") ?? "", /form-action 'self'[;\s]/);
+    // A no-referrer page's form POST would carry Origin: null, which the cross-site rule refuses.
+    assert.equal(page.headers.get("referrer-policy"), "same-origin");
+    assert.match(html, /<meta name="referrer" content="same-origin"/);
     assert.equal(await active(t), true, "a scanner's GET spent nothing");
     const again = await s.request("GET", `/v1/login?token=${t}`);
     assert.equal(again.status, 200, "a second prefetch still shows the page");
@@ -70,6 +73,14 @@ describe('landing "confirm"', () => {
     assert.match(post.headers.get("set-cookie") ?? "", /ssod_session=/);
     assert.equal(await active(t), false);
     assert.equal((await s.request("POST", "/v1/login", { form: { token: t }, headers: { origin: "http://ssod.test" } })).status, 400, "once");
+  });
+
+  test("the page may follow where its sign-in leads: form-action names the redirect URL's origin, and no other", async () => {
+    const leading = await createSource(s, { code: "confirm-leading", landing: "confirm", redirectUrls: ["https://app.example.com/welcome"] });
+    const page = await s.request("GET", `/v1/login?token=${await token(leading)}`);
+    assert.equal(page.status, 200);
+    // A browser holds the 303 after the form's POST to form-action too: without the origin, the sign-in would stop at ssod.
+    assert.match(page.headers.get("content-security-policy") ?? "", /form-action 'self' https:\/\/app\.example\.com;/);
   });
 
   test("Tyk's /tap and /sso confirm too, each for its own section", async () => {
@@ -83,7 +94,12 @@ describe('landing "confirm"', () => {
 
   test("the confirmation's POST from another site is refused and spends nothing", async () => {
     const t = await token(confirm);
-    for (const headers of [{ origin: "https://evil.example" }, { "sec-fetch-site": "cross-site" }, { origin: "null" }] as Record<string, string>[]) {
+    for (const headers of [
+      { origin: "https://evil.example" },
+      { "sec-fetch-site": "cross-site" },
+      { "sec-fetch-site": "same-site" },
+      { origin: "null" },
+    ] as Record<string, string>[]) {
       const r = await s.request("POST", "/v1/login", { form: { token: t }, headers });
       assert.equal(r.status, 403, JSON.stringify(headers));
     }

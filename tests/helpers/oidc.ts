@@ -107,13 +107,23 @@ const decodeEntities = (text: string) =>
 
 // ---- servers ----
 
-function listen(app: Hono): Promise<{ server: Server; url: string }> {
+/**
+ * Serves on a loopback port; its URL names `host`: 127.0.0.1, or a name
+ * under .localhost (app.localhost), which a browser resolves to loopback
+ * itself: ssod, the portal and the app then sit on sites of their own, as
+ * deployed, and cookies and SameSite behave as they do in production.
+ */
+function listen(app: Hono, host = "127.0.0.1"): Promise<{ server: Server; url: string }> {
   return new Promise((resolve) => {
     const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) =>
-      resolve({ server: server as Server, url: `http://127.0.0.1:${info.port}` }),
+      resolve({ server: server as Server, url: `http://${host}:${info.port}` }),
     ) as Server;
   });
 }
+
+/** fetch for Node, which may not resolve names under .localhost: such a URL goes to 127.0.0.1 on the same port. */
+export const loopbackFetch: typeof fetch = (input, init) =>
+  fetch(String(input instanceof Request ? input.url : input).replace(/^http:\/\/[a-z0-9.-]+\.localhost:/, "http://127.0.0.1:"), init);
 
 const close = (server: Server) =>
   new Promise<void>((resolve) => {
@@ -147,7 +157,7 @@ export interface Portal {
 }
 
 /** A portal: its /start?return_to= issues a token for its user (redirectUrl = return_to) and sends the browser to ssod. */
-export async function startPortal(ssodUrl: string, user: Record<string, unknown>): Promise<Portal> {
+export async function startPortal(ssodUrl: string, user: Record<string, unknown>, host?: string): Promise<Portal> {
   const app = new Hono();
   const portal = { user, handOffs: 0, handsOff: true, source: undefined } as Portal;
   app.get("/start", async (c) => {
@@ -155,7 +165,7 @@ export async function startPortal(ssodUrl: string, user: Record<string, unknown>
     if (!portal.handsOff && returnTo) return c.redirect(returnTo, 303);
     const source = portal.source;
     if (!source) return c.text("the portal has no ssod source yet", 503);
-    const r = await fetch(`${ssodUrl}/v1/tokens`, {
+    const r = await loopbackFetch(`${ssodUrl}/v1/tokens`, {
       method: "POST",
       headers: { authorization: `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}`, "content-type": "application/json" },
       body: JSON.stringify({ user: portal.user, ...(returnTo ? { redirectUrl: returnTo } : {}) }),
@@ -164,7 +174,7 @@ export async function startPortal(ssodUrl: string, user: Record<string, unknown>
     portal.handOffs++;
     return c.redirect(((await r.json()) as { loginUrl: string }).loginUrl, 303);
   });
-  const { server, url } = await listen(app);
+  const { server, url } = await listen(app, host);
   return Object.assign(portal, { url, startUrl: `${url}/start`, close: () => close(server) });
 }
 
@@ -193,6 +203,8 @@ export async function startRelyingParty(options: {
   auth: "basic" | "post" | "none";
   /** Registers the app at ssod, once the callback URL is known. */
   register(callbackUrl: string): Promise<{ clientId: string; clientSecret?: string | null }>;
+  /** The name its URLs use (see listen); 127.0.0.1 by default. */
+  host?: string;
 }): Promise<RelyingParty & { clientId: string; clientSecret: string | undefined }> {
   const pending = new Map<string, { verifier: string; nonce: string; usePkce: boolean; userinfo: boolean }>();
   const app = new Hono();
@@ -256,11 +268,14 @@ export async function startRelyingParty(options: {
   };
   app.get("/cb", (c) => finish(c, new URL(c.req.url)));
   app.post("/cb", (c) => finish(c, c.req.raw));
-  const { server, url } = await listen(app);
+  const { server, url } = await listen(app, options.host);
   const { clientId, clientSecret } = await options.register(`${url}/cb`);
   const secret = clientSecret ?? undefined;
   const auth = options.auth === "basic" ? client.ClientSecretBasic(secret) : options.auth === "post" ? client.ClientSecretPost(secret) : client.None();
-  const config = await client.discovery(new URL(options.issuer), clientId, undefined, auth, { execute: [client.allowInsecureRequests] });
+  const config = await client.discovery(new URL(options.issuer), clientId, undefined, auth, {
+    execute: [client.allowInsecureRequests],
+    [client.customFetch]: (href, init) => loopbackFetch(href, init as RequestInit),
+  });
   return Object.assign(rp, {
     url,
     clientId,

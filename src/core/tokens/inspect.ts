@@ -5,6 +5,7 @@ import { type Actor, actorName, auditInsertFrom } from "../audit";
 import { applyChange } from "../changes";
 import type { Core } from "../context";
 import { sha256 } from "../crypto";
+import { nextUrl } from "./redirects";
 
 export type Introspection =
   | { active: false }
@@ -65,14 +66,15 @@ export async function introspectToken(core: Core, token: string): Promise<Intros
 }
 
 /**
- * Whether a landing's GET found a live token that waits for its confirmation
- * (its source's landing is "confirm"). Read only when the GET consumed
- * nothing, so a direct landing never pays for it.
+ * A live token that waits for its confirmation (its source's landing is
+ * "confirm"), found by a landing's GET, and where its redemption will send
+ * the browser (the page's form may lead there). Read only when the GET
+ * consumed nothing, so a direct landing never pays for it.
  */
-export async function awaitsConfirmation(core: Core, token: string, section: string | null): Promise<boolean> {
+export async function pendingConfirmation(core: Core, token: string, section: string | null): Promise<{ nextUrl: string | null } | undefined> {
   const now = core.now();
   const row = await core.store.db
-    .select({ section: ssoTokens.section })
+    .select({ section: ssoTokens.section, redirectUrl: ssoTokens.redirectUrl, redirectUrls: ssoSources.redirectUrls })
     .from(ssoTokens)
     .innerJoin(ssoSources, eq(ssoSources.id, ssoTokens.sourceId))
     .where(
@@ -86,7 +88,8 @@ export async function awaitsConfirmation(core: Core, token: string, section: str
       ),
     )
     .get();
-  return row !== undefined && (section === null || row.section === section);
+  if (!row || (section !== null && row.section !== section)) return undefined;
+  return { nextUrl: await nextUrl(core, { redirectUrl: row.redirectUrl, redirectUrls: JSON.parse(row.redirectUrls) as string[] }) };
 }
 
 export interface RevokeRequest {

@@ -14,7 +14,7 @@ import { type Actor, actorName } from "../audit";
 import type { Core } from "../context";
 import { randomSecret, sha256 } from "../crypto";
 import type { TokenClaims } from "./claims";
-import { allowedRedirect } from "./redirects";
+import { nextUrl } from "./redirects";
 
 export interface RedeemRequest {
   token: string;
@@ -218,13 +218,6 @@ const redeemOp: BulkWrite<RedeemRow, Result | undefined> = {
     };
   },
 };
-
-/** Where the browser goes: the token's redirect URL, checked again now, else the source's only one. */
-async function nextUrl(core: Core, row: Result): Promise<string | null> {
-  // A URL removed from the source's list since the token was issued is no longer followed.
-  const checked = row.redirectUrl ? await allowedRedirect(core, row.redirectUrls, row.redirectUrl) : undefined;
-  return checked ?? (row.redirectUrls.length === 1 ? row.redirectUrls[0]! : null);
-}
 
 function redemptionOf(row: Result, sessionId: string, redirectUrl: string | null): Redemption {
   return {

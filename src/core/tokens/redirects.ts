@@ -19,3 +19,10 @@ export async function allowedRedirect(core: Core, redirectUrls: readonly string[
   if (parsed.origin === new URL(core.settings.publicUrl).origin) return parsed.href;
   return (await isProtectedHost(core, parsed.hostname)) ? parsed.href : undefined;
 }
+
+/** Where a redeemed token sends the browser: its redirect URL, checked again now, else its source's only one. */
+export async function nextUrl(core: Core, token: { redirectUrl: string | null; redirectUrls: readonly string[] }): Promise<string | null> {
+  // A URL removed from the source's list since the token was issued is no longer followed.
+  const checked = token.redirectUrl ? await allowedRedirect(core, token.redirectUrls, token.redirectUrl) : undefined;
+  return checked ?? (token.redirectUrls.length === 1 ? token.redirectUrls[0]! : null);
+}

@@ -23,15 +23,14 @@ import type { PrivateSigningKey } from "../../core/signing-keys";
 import { findUser } from "../../core/users";
 import type { Logger } from "../../log";
 import { StoreUnavailableError } from "../../store/errors";
+import { CONFIRM_PAGE_REFERRER_POLICY, pageAround } from "../shared/pages";
+import { sentByAnotherSite } from "../shared/same-origin";
 import { clearedSessionCookie } from "../shared/session-cookie";
 import { storeAdapter } from "./adapter";
 import { currentRequest, type OidcRequest } from "./request";
 import { ROUTES } from "./routes";
 
 const esc = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
-const STYLE = "body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}h1{font-size:1.4rem}";
-const oidcPage = (title: string, body: string) =>
-  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer"><title>${esc(title)}</title><style>${STYLE}</style></head><body><h1>${esc(title)}</h1>${body}</body></html>`;
 
 const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -104,7 +103,7 @@ export function buildProvider(core: Core, logger: Logger, keys: readonly Private
         enabled: true,
         logoutSource,
         postLogoutSuccessSource: async (ctx) => {
-          ctx.body = oidcPage("Signed out", "<p>You are signed out.</p>");
+          ctx.body = pageAround("Signed out", "<p>You are signed out.</p>");
         },
       },
       resourceIndicators: {
@@ -187,7 +186,7 @@ export function buildProvider(core: Core, logger: Logger, keys: readonly Private
     async renderError(ctx, out) {
       ctx.type = "html";
       if (ctx.status < 400) ctx.status = 400;
-      ctx.body = oidcPage("Sign-in failed", `<p><code>${esc(out.error)}</code>: ${esc(out.error_description)}</p>`);
+      ctx.body = pageAround("Sign-in failed", `<p><code>${esc(out.error)}</code>: ${esc(out.error_description)}</p>`);
     },
   };
 
@@ -252,21 +251,31 @@ async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void
   const session = ssodOf(ctx)?.session;
   const namesThisSession = hint !== undefined && session !== undefined && hint.payload.sub === session.user.id && hint.payload.auth_time === session.authTime;
   const withLogout = form.replace("</form>", '<input type="hidden" name="logout" value="yes"/></form>');
+  // The form posts to ssod, whose answer redirects to the app's registered post-logout URI: a browser holds that redirect to form-action too.
+  const after = ctx.oidc.params?.post_logout_redirect_uri;
+  const formAction = typeof after === "string" && URL.canParse(after) ? `'self' ${new URL(after).origin}` : "'self'";
   if (namesThisSession) {
     const script = "document.getElementById('op.logoutForm').submit()";
     const hash = createHash("sha256").update(script).digest("base64");
     ctx.set(
       "Content-Security-Policy",
-      `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${hash}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+      `default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-${hash}'; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`,
     );
-    ctx.body = oidcPage(
+    ctx.set("Referrer-Policy", CONFIRM_PAGE_REFERRER_POLICY);
+    ctx.body = pageAround(
       "Signing out…",
       `${withLogout}<noscript><button type="submit" form="op.logoutForm">Sign out</button></noscript><script>${script}</script>`,
+      CONFIRM_PAGE_REFERRER_POLICY,
     );
     return;
   }
-  ctx.set("Content-Security-Policy", `${PAGE_CSP}; form-action 'self'`);
-  ctx.body = oidcPage("Sign out?", `${withLogout}<p>An application asks to sign you out.</p><button type="submit" form="op.logoutForm">Sign out</button>`);
+  ctx.set("Content-Security-Policy", `${PAGE_CSP}; form-action ${formAction}`);
+  ctx.set("Referrer-Policy", CONFIRM_PAGE_REFERRER_POLICY);
+  ctx.body = pageAround(
+    "Sign out?",
+    `${withLogout}<p>An application asks to sign you out.</p><button type="submit" form="op.logoutForm">Sign out</button>`,
+    CONFIRM_PAGE_REFERRER_POLICY,
+  );
 }
 
 const clientIdOfBasic = (header: string): string | undefined => {
@@ -319,11 +328,10 @@ function installMiddleware(provider: Provider, core: Core, logger: Logger): void
   // SPEC §5: the logout confirmation changes state on the session cookie: never from another site.
   provider.use(async (ctx, next) => {
     if (ctx.method === "POST" && ctx.path === `${ROUTES.end_session}/confirm`) {
-      const origin = ctx.get("origin");
-      if (ctx.get("sec-fetch-site") === "cross-site" || (origin && origin !== ownOrigin)) {
+      if (sentByAnotherSite({ secFetchSite: ctx.get("sec-fetch-site") || undefined, origin: ctx.get("origin") || undefined }, ownOrigin)) {
         ctx.status = 403;
         ctx.type = "html";
-        ctx.body = oidcPage("Not allowed", "<p>This request came from another site; sign out from this one.</p>");
+        ctx.body = pageAround("Not allowed", "<p>This request came from another site; sign out from this one.</p>");
         return;
       }
     }

@@ -10,14 +10,14 @@
 import type { Context } from "hono";
 import type { Core } from "../../core/context";
 import { MAX_TOKEN_LENGTH } from "../../core/tokens/formats";
-import { awaitsConfirmation } from "../../core/tokens/inspect";
+import { pendingConfirmation } from "../../core/tokens/inspect";
 import { redeemToken } from "../../core/tokens/redeem";
 import { refuseAfterFailure } from "../auth/refuse";
 import { readFormField } from "../body";
 import type { AppEnv } from "../env";
 import { refuse } from "../failure";
 import { wantsJson } from "./browser-renderer";
-import { CONFIRM_PAGE_CSP, confirmPage, signedInPage } from "./pages";
+import { CONFIRM_PAGE_REFERRER_POLICY, confirmPage, confirmPageCsp, signedInPage } from "./pages";
 import { refuseCrossSite } from "./same-origin";
 import { setSessionCookie } from "./session-cookie";
 
@@ -60,9 +60,11 @@ async function land(c: Context<AppEnv>, core: Core, landing: Landing, token: str
       })
     : ({ ok: false, consumed: false } as const);
   if (!outcome.ok) {
-    if (plausible && !confirmed && !outcome.consumed && (await awaitsConfirmation(core, token, landing.section))) {
-      c.header("Content-Security-Policy", CONFIRM_PAGE_CSP);
-      return c.html(confirmPage(c.req.path, landing.field, token));
+    const pending = plausible && !confirmed && !outcome.consumed ? await pendingConfirmation(core, token, landing.section) : undefined;
+    if (pending) {
+      c.header("Content-Security-Policy", confirmPageCsp(pending.nextUrl));
+      c.header("Referrer-Policy", CONFIRM_PAGE_REFERRER_POLICY);
+      return c.html(confirmPage(c.req.path, landing.field, token!));
     }
     // A real token refused for its user was audited by the redemption itself; anything else counts against the IP.
     if (outcome.consumed) return refuse(invalidToken);
