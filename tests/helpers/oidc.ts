@@ -192,6 +192,8 @@ export interface RelyingParty {
   signedIn: SignedIn[];
   /** Every callback it got, with what its flow used: to replay a code. */
   callbacks: { url: string; state: string; verifier: string; nonce: string }[];
+  /** The PKCE verifier of a sign-in it started (to redeem its code by hand). */
+  verifierFor(state: string): string;
   /** The start of a sign-in: /login?scope=…&prompt=… (extra authorization parameters pass through). */
   loginUrl(params?: Record<string, string>): string;
   close(): Promise<void>;
@@ -282,6 +284,7 @@ export async function startRelyingParty(options: {
     clientSecret: secret,
     callbackUrl: `${url}/cb`,
     config,
+    verifierFor: (state: string) => pending.get(state)!.verifier,
     loginUrl: (params: Record<string, string> = {}) => `${url}/login${Object.keys(params).length ? `?${new URLSearchParams(params)}` : ""}`,
     close: () => close(server),
   });
