@@ -49,7 +49,7 @@ describe("the OpenAPI document", () => {
   });
   after(() => stopAll([server], "SIGKILL"));
 
-  test("is OpenAPI 3.1 and covers all four dialects", () => {
+  test("is OpenAPI 3.1 and covers all four dialects and the OpenID Connect provider", () => {
     assert.equal(spec.openapi, "3.1.0");
     for (const path of [
       "/api.php",
@@ -63,6 +63,11 @@ describe("the OpenAPI document", () => {
       "/v1/tokens/redeem",
       "/v1/users",
       "/v1/audit",
+      "/.well-known/openid-configuration",
+      "/oidc/auth",
+      "/oidc/token",
+      "/oidc/me",
+      "/oidc/session/end",
     ]) {
       assert.ok(spec.paths[path], `${path} is documented`);
     }

@@ -9,6 +9,7 @@ import { generateSpecs } from "hono-openapi";
 import { DOCS_ASSET, readAsset } from "../assets";
 import { version } from "../version";
 import type { AppEnv } from "./env";
+import { oidcDocumentation } from "./oidc/openapi";
 
 const DOCS_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -30,6 +31,7 @@ const documentation = {
     { name: "Native v1: signing keys", description: "The keys that sign format=jwt tokens" },
     { name: "Native v1: admin keys", description: "The keys that authorise admin calls: list, create, revoke" },
     { name: "Native v1: apps", description: "The apps ssod signs users in to: OpenID Connect clients and hosts behind forward auth" },
+    oidcDocumentation.tag,
     { name: "Browser sign-in", description: "Where a browser lands with a token, and its session cookie" },
     { name: "Tyk nonce API", description: "Seed 000: Tyk-style nonce tokens" },
     { name: "Line-of-business GenerateSSOToken", description: "Seed 001: GenerateSSOToken for line-of-business apps" },
@@ -44,8 +46,10 @@ const documentation = {
       lobCallerJwt: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "The caller's JWT (with or without `Bearer `)" },
       metricsToken: { type: "http", scheme: "bearer", description: "SSOD_METRICS_TOKEN, when set" },
       sessionCookie: { type: "apiKey", in: "cookie", name: "ssod_session", description: "The login session cookie set at redemption" },
+      ...oidcDocumentation.securitySchemes,
     },
   },
+  paths: oidcDocumentation.paths,
 };
 
 function docsScript(): string {

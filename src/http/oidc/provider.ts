@@ -186,7 +186,8 @@ export function buildProvider(core: Core, logger: Logger, keys: readonly Private
     async renderError(ctx, out) {
       ctx.type = "html";
       if (ctx.status < 400) ctx.status = 400;
-      ctx.body = pageAround("Sign-in failed", `<p><code>${esc(out.error)}</code>: ${esc(out.error_description)}</p>`);
+      const title = ctx.path.startsWith(ROUTES.end_session) ? "Sign-out failed" : "Sign-in failed";
+      ctx.body = pageAround(title, `<p><code>${esc(out.error)}</code>: ${esc(out.error_description)}</p>`);
     },
   };
 
