@@ -3,7 +3,7 @@
 // user to ssod (issue a token whose redirectUrl is where to go back, send the
 // browser to its loginUrl), and a "browser" that follows redirects and keeps
 // cookies per origin and path.
-import { createServer, type Server } from "node:http";
+import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
@@ -60,9 +60,12 @@ export class Browser {
     const target = new URL(url);
     this.visited.push(target.href);
     const headers = new Headers(init.headers);
+    // What a browser's navigation sends (mod_auth_openidc answers anything else 401, as an API call).
+    if (!headers.has("accept")) headers.set("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+    headers.set("sec-fetch-mode", "navigate");
     const cookies = this.#cookieHeader(target);
     if (cookies) headers.set("cookie", cookies);
-    const response = await fetch(target, { ...init, headers, redirect: "manual" });
+    const response = await navigationRequest(target, init.method ?? "GET", headers, init.body ? String(init.body) : undefined);
     this.#store(target, response);
     return response;
   }
@@ -87,14 +90,41 @@ export class Browser {
       if (response.status === 200 && form && /\.submit\(\)/.test(body)) {
         const fields = new URLSearchParams();
         for (const input of form[2]!.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) fields.append(input[1]!, decodeEntities(input[2]!));
+        // Sent with the Origin of the page that posts (ssod's pages are Referrer-Policy same-origin: a real one).
+        const page = new URL(next).origin;
         next = new URL(decodeEntities(form[1]!), next).href;
-        init = { method: "POST", body: fields, headers: { "content-type": "application/x-www-form-urlencoded", origin: new URL(response.url || url).origin } };
+        init = { method: "POST", body: fields, headers: { "content-type": "application/x-www-form-urlencoded", origin: page } };
         continue;
       }
       return { response, url: next, body };
     }
     throw new Error(`more than ${options.max ?? 20} redirects from ${url}: ${this.visited.slice(-5).join(" → ")}`);
   }
+}
+
+/**
+ * One HTTP exchange over node:http, as a Response: fetch() would send
+ * Sec-Fetch-Mode: cors whatever it is told, and a browser's navigation says navigate.
+ */
+function navigationRequest(url: URL, method: string, headers: Headers, body: string | undefined): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(url, { method, headers: Object.fromEntries(headers) }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+      answer.on("error", reject);
+      answer.on("end", () => {
+        const received = new Headers();
+        for (const [name, value] of Object.entries(answer.headers)) {
+          for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) received.append(name, one);
+        }
+        const status = answer.statusCode ?? 502;
+        const empty = [204, 205, 304].includes(status) || method === "HEAD";
+        resolve(new Response(empty ? null : Buffer.concat(chunks), { status, headers: received }));
+      });
+    });
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
 }
 
 const decodeEntities = (text: string) =>
