@@ -179,6 +179,21 @@ describe("the code flow, with the hand-off session as the login", () => {
     const userinfo = await fetch(`${issuer}/oidc/me`, { headers: { authorization: `Bearer ${refreshed.access_token}` } });
     assert.equal(userinfo.status, 401);
     assert.match(userinfo.headers.get("www-authenticate") ?? "", /error="invalid_token"/);
+    const audit = (await api("GET", "/v1/audit?limit=200")).body.items as { action: string; target: string; outcome: string }[];
+    assert.ok(audit.some((r) => r.action === "oidc.refresh" && r.target === rp.clientId && r.outcome === "success"), "the refresh is audited");
+    assert.ok(audit.some((r) => r.action === "oidc.refresh" && r.target === rp.clientId && r.outcome === "failure"), "so is the reuse");
+  });
+
+  test("/metrics counts sign-ins per app", async () => {
+    const rp = await party("basic");
+    const count = async () => {
+      const text = await (await fetch(`${issuer}/metrics`)).text();
+      return Number(new RegExp(`^ssod_oidc_logins_total\\{app="${rp.clientId}"\\} (\\d+)$`, "m").exec(text)?.[1] ?? 0);
+    };
+    const browser = new Browser();
+    assert.equal((await signIn(browser, rp)).status, 200);
+    assert.equal((await signIn(browser, rp)).status, 200);
+    assert.equal(await count(), 2);
   });
 
   test("a public app: PKCE S256 and no secret; without PKCE, or with a wrong verifier, refused", async () => {
