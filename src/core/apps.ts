@@ -193,7 +193,7 @@ export function loginUrlFor(core: Core, app: Pick<App, "loginUrl"> | undefined, 
 }
 
 /** Whether `host` (no port, lower case) is one of `hosts`, exactly or under a one-label wildcard. */
-export function hostMatches(hosts: readonly string[], host: string): boolean {
+function hostMatches(hosts: readonly string[], host: string): boolean {
   const dot = host.indexOf(".");
   const wildcard = dot > 0 ? `*${host.slice(dot)}` : undefined;
   return hosts.some((h) => h === host || h === wildcard);
