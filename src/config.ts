@@ -32,6 +32,13 @@ const httpBase = v.pipe(
   v.transform((s) => s.replace(/\/+$/, "")),
 );
 
+/** A cookie Domain: a host name, with or without its leading dot (`.example.com`); no scheme, no port. */
+const cookieDomain = v.pipe(
+  v.string(),
+  v.transform((s) => s.trim().toLowerCase()),
+  v.regex(/^\.?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, "a domain name such as .example.com (no scheme, no port)"),
+);
+
 function isProxyRule(rule: string): boolean {
   const [address, prefix] = rule.split("/");
   return isIP(address ?? "") > 0 && (prefix === undefined || /^\d{1,3}$/.test(prefix));
@@ -123,6 +130,11 @@ export const SETTINGS = {
     schema: integer(0, 600_000),
     default: "5000",
     help: "How often an instance looks for a new signing key set for OpenID Connect, ms",
+  },
+  cookieDomain: {
+    env: "SSOD_COOKIE_DOMAIN",
+    schema: cookieDomain,
+    help: "The session cookie's Domain (e.g. .example.com), so that it reaches the hosts forward auth protects",
   },
   appRefreshMs: {
     env: "SSOD_APP_REFRESH_MS",

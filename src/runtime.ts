@@ -117,6 +117,7 @@ export async function openCore(
         clockSkewSeconds: config.clockSkew,
         sweepGraceSeconds: config.sweepGrace,
         loginUrl: config.loginUrl ?? null,
+        cookieDomain: config.cookieDomain ?? null,
         appRefreshMs: config.appRefreshMs,
         keyPublishLeadSeconds: config.keyPublishLead,
         keyCheckMs: config.keyCheckMs,

@@ -12,6 +12,7 @@ import { displayStore } from "./cli/banner";
 import type { Config } from "./config";
 import { ConfigError } from "./core/errors";
 import { startSweeper } from "./core/sweeper";
+import { cookieDomainCovers } from "./http/shared/session-cookie";
 import type { Logger } from "./log";
 import { openRuntime, type Runtime } from "./runtime";
 import { StoreUnavailableError } from "./store/errors";
@@ -81,6 +82,14 @@ async function startServer(config: Config, logger: Logger): Promise<RunningServe
   logger.info({ version: version(), url, publicUrl, store: displayStore(config.databaseUrl), ms: Math.round(performance.now() - started) }, "ssod listening");
   // Not left in the buffer: supervisors and tests wait for this line.
   logger.flush();
+
+  // SPEC §8: a browser drops a cookie whose Domain does not cover the host that set it.
+  if (config.cookieDomain && !cookieDomainCovers(config.cookieDomain, new URL(publicUrl).hostname)) {
+    logger.warn(
+      { cookieDomain: config.cookieDomain, publicUrl },
+      "SSOD_COOKIE_DOMAIN does not cover the host of SSOD_PUBLIC_URL: browsers will drop the session cookie",
+    );
+  }
 
   const stopSweeper = startSweeper(runtime.core, config.sweepInterval, (error) => {
     // A full disk is said once per incident, by the store (runtime.ts): not again at every sweep.

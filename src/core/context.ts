@@ -23,6 +23,8 @@ export interface CoreSettings {
   clockSkewSeconds: number;
   /** The portal page that starts a hand-off for a browser without a session (SSOD_LOGIN_URL), §6. */
   loginUrl: string | null;
+  /** The session cookie's Domain (SSOD_COOKIE_DOMAIN), or null for a host-only cookie, §8. */
+  cookieDomain: string | null;
   /** How long this instance keeps the apps it read before reading them again, ms. */
   appRefreshMs: number;
   /** How long a rotated-in signing key is published before it signs (SSOD_KEY_PUBLISH_LEAD). */
