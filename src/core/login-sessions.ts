@@ -10,6 +10,46 @@ import { findUser, type User } from "./users";
 
 const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
+/** A session and its user as forward auth needs them: what one keyed read gives. */
+export interface SessionUser {
+  expiresAt: number;
+  userId: string;
+  orgId: string;
+  email: string | null;
+  displayName: string | null;
+  externalId: string | null;
+  groups: string[];
+}
+
+/**
+ * The session joined to its user, by the session id's hash, in one statement
+ * (coalesced with the concurrent ones, src/store/lookup.ts). Expiry is judged
+ * by the caller against the core's clock, as findLoginSession does.
+ */
+export const sessionUserByHashLookup = {
+  sql: `SELECT s.id_hash AS "idHash", s.expires_at AS "expiresAt", u.id AS "userId", u.org_id AS "orgId", u.email AS "email",
+    u.display_name AS "displayName", u.external_id AS "externalId", u.groups AS "groups"
+    FROM login_sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.id_hash IN (SELECT value FROM json_each(?))`,
+  keyColumn: "idHash",
+  map: (row: Record<string, unknown>): SessionUser => ({
+    expiresAt: row.expiresAt as number,
+    userId: row.userId as string,
+    orgId: row.orgId as string,
+    email: row.email as string | null,
+    displayName: row.displayName as string | null,
+    externalId: row.externalId as string | null,
+    groups: JSON.parse(row.groups as string) as string[],
+  }),
+};
+
+/** The live session of a cookie's value and its user: one keyed read, no write (forward auth decides every request with it). */
+export async function findSessionUser(core: Core, sessionId: string): Promise<SessionUser | undefined> {
+  if (!SESSION_ID_PATTERN.test(sessionId)) return undefined;
+  const found = await core.lookups.sessionUserByHash.load(sha256(sessionId));
+  return found && found.expiresAt > core.now() ? found : undefined;
+}
+
 export interface LoginSession {
   createdAt: number;
   expiresAt: number;
