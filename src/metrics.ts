@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client), served at /metrics: requests, latency,
 // tokens, store calls, throttling, build info.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { ForwardAuthOutcome } from "./core/forward-auth";
 import type { Telemetry } from "./core/telemetry";
 import type { StoreCall } from "./store/store";
 import { version } from "./version";
@@ -71,6 +72,15 @@ export class Metrics implements Telemetry {
     registers: [this.registry],
   });
 
+  readonly #forwardAuth = new Counter({
+    name: "ssod_forward_auth_decisions_total",
+    help: "Forward-auth decisions by app (client id; empty when no app protects the URL) and outcome",
+    labelNames: ["app", "outcome"],
+    registers: [this.registry],
+  });
+  // Each request of every protected app counts here: the labelled children are kept, not looked up each time.
+  readonly #forwardAuthChildren = new Map<string, { inc(): void }>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "ssod_" });
     new Gauge({ name: "ssod_build_info", help: "Version of ssod and Node.js", labelNames: ["version", "node"], registers: [this.registry] })
@@ -106,5 +116,15 @@ export class Metrics implements Telemetry {
 
   throttled(action: string): void {
     this.#throttled.labels(action).inc();
+  }
+
+  forwardAuthDecision(app: string, outcome: ForwardAuthOutcome): void {
+    const key = `${outcome} ${app}`;
+    let child = this.#forwardAuthChildren.get(key);
+    if (!child) {
+      child = this.#forwardAuth.labels(app, outcome);
+      this.#forwardAuthChildren.set(key, child);
+    }
+    child.inc();
   }
 }

@@ -1,5 +1,7 @@
 // What the core reports as it works, for metrics. The core knows nothing of
 // Prometheus: src/metrics.ts implements this, tests may leave it silent.
+import type { ForwardAuthOutcome } from "./forward-auth";
+
 export interface Telemetry {
   tokenIssued(source: string, dialect: string): void;
   tokenRedeemed(source: string, via: string): void;
@@ -9,6 +11,8 @@ export interface Telemetry {
   throttled(action: string): void;
   /** A user signed in to an app through the OpenID Connect provider. */
   oidcLogin(app: string): void;
+  /** A forward-auth decision (SPEC §8), by the client id of the app that decided ("" when none did). */
+  forwardAuthDecision(app: string, outcome: ForwardAuthOutcome): void;
 }
 
 export const silentTelemetry: Telemetry = {
@@ -17,4 +21,5 @@ export const silentTelemetry: Telemetry = {
   tokenRefused: () => {},
   throttled: () => {},
   oidcLogin: () => {},
+  forwardAuthDecision: () => {},
 };

@@ -17,7 +17,7 @@ import { opsRoutes } from "./ops";
 import { type AnyRoute, type Dialect, mount } from "./route";
 import { browserRenderer } from "./shared/browser-renderer";
 import { tykBrowserDialect, tykBrowserRoutes, tykDialect, tykRoutes } from "./tyk";
-import { v1BrowserRoutes, v1Routes } from "./v1";
+import { forwardAuthRoutes, v1BrowserRoutes, v1Routes } from "./v1";
 import { v1Dialect } from "./v1/dialect";
 
 function dialectApp(core: Core, logger: Logger, dialect: Dialect, routes: readonly AnyRoute[]) {
@@ -48,7 +48,7 @@ export function createApp(options: AppOptions) {
     [tykBrowserDialect, tykBrowserRoutes],
     [lobDialect, lobRoutes],
     [v1Dialect, v1Routes],
-    [{ ...v1Dialect, renderer: browserRenderer(v1Dialect.renderer), pages: true }, v1BrowserRoutes],
+    [{ ...v1Dialect, renderer: browserRenderer(v1Dialect.renderer), pages: true }, [...v1BrowserRoutes, ...forwardAuthRoutes(logger)]],
   ];
   for (const [dialect, routes] of dialects) app.route("/", dialectApp(core, logger, dialect, routes));
   // The one route family that parses and answers its own requests (SPEC §7).

@@ -33,6 +33,7 @@ const documentation = {
     { name: "Native v1: apps", description: "The apps ssod signs users in to: OpenID Connect clients and hosts behind forward auth" },
     oidcDocumentation.tag,
     { name: "Browser sign-in", description: "Where a browser lands with a token, and its session cookie" },
+    { name: "Forward auth", description: "nginx, Caddy and Traefik ask whether a request may go through to a protected app" },
     { name: "Tyk nonce API", description: "Seed 000: Tyk-style nonce tokens" },
     { name: "Line-of-business GenerateSSOToken", description: "Seed 001: GenerateSSOToken for line-of-business apps" },
     { name: "Legacy api.php", description: "Seed 002: the api.php command API for SSO source management" },

@@ -38,4 +38,5 @@ export const V1 = {
   apps: "Native v1: apps",
   adminKeys: "Native v1: admin keys",
   browser: "Browser sign-in",
+  forwardAuth: "Forward auth",
 } as const;
