@@ -12,6 +12,16 @@ export const inProcess =
   (method, path, options = {}) =>
     s.request(method, path, options);
 
+export const overHttp =
+  (base: string): Send =>
+  (method, path, options = {}) =>
+    fetch(`${base}${path}`, {
+      method,
+      redirect: "manual",
+      headers: { ...(options.json === undefined ? {} : { "content-type": "application/json" }), ...options.headers },
+      ...(options.json === undefined ? {} : { body: JSON.stringify(options.json) }),
+    });
+
 export interface SignedIn {
   /** The ssod_session cookie's value. */
   session: string;
