@@ -14,8 +14,8 @@ import { track } from "./children";
 import { freePort } from "./sqld";
 import { tempDir } from "./temp";
 
-export const NGINX = "/usr/sbin/nginx";
-export const CADDY = "/usr/bin/caddy";
+const NGINX = "/usr/sbin/nginx";
+const CADDY = "/usr/bin/caddy";
 
 const REMOTE = ["Remote-User", "Remote-Email", "Remote-Name", "Remote-Groups", "Remote-Org", "Remote-User-Id"];
 /** Remote-User-Id → $ssod_user_id */
@@ -116,7 +116,7 @@ ${o.bind ? `\tbind ${o.bind}\n` : ""}\t# route keeps this order: outside it, the
 `;
 }
 
-export interface Proxy {
+export interface ReverseProxy {
   /** The port it listens on, on 127.0.0.1. */
   port: number;
   dir: string;
@@ -162,7 +162,7 @@ async function start(
   options: { cwd: string; env: Record<string, string> },
   port: number,
   readLog: () => string,
-): Promise<Proxy> {
+): Promise<ReverseProxy> {
   const child = track(spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] }));
   let output = "";
   child.stdout!.on("data", (d) => (output += String(d)));
@@ -187,7 +187,7 @@ const readOr = (path: string) => {
 };
 
 /** nginx in the foreground, one process, every path it writes inside its own folder. */
-export async function startNginx(o: { ssod: string; upstream: string; serverName?: string }): Promise<Proxy> {
+export async function startNginx(o: { ssod: string; upstream: string; serverName?: string }): Promise<ReverseProxy> {
   const dir = tempDir("ssod-nginx-");
   mkdirSync(join(dir, "tmp"));
   const port = await freePort();
@@ -217,7 +217,7 @@ ${nginxSite({ listen: `127.0.0.1:${port}`, ...o })}}
 }
 
 /** Caddy in the foreground (`caddy run`), no admin endpoint, no automatic HTTPS, its state in its own folder. */
-export async function startCaddy(o: { ssod: string; upstream: string }): Promise<Proxy> {
+export async function startCaddy(o: { ssod: string; upstream: string }): Promise<ReverseProxy> {
   const dir = tempDir("ssod-caddy-");
   const port = await freePort();
   const conf = join(dir, "Caddyfile");
