@@ -2,7 +2,8 @@
 // needs (no sandbox as root; no background networking: the network is closed).
 import { type Browser, chromium } from "playwright-core";
 
-export function launchChromium(): Promise<Browser> {
+/** `args`: more flags, e.g. `--host-resolver-rules=MAP *.fa.test 127.0.0.1` for host names of a test's own. */
+export function launchChromium(args: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
@@ -14,6 +15,7 @@ export function launchChromium(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...args,
     ],
   });
 }
