@@ -1,7 +1,7 @@
 // Every secret-handling primitive in one place: random values, hashes for
 // secrets at rest, constant-time comparison, sealing with the master key and
 // password hashing.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, randomFillSync, scrypt, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, hash, hkdfSync, randomBytes, randomFillSync, scrypt, timingSafeEqual } from "node:crypto";
 
 // Random bytes are drawn from a pool that the CSPRNG refills 4 KiB at a time,
 // each byte handed out once. A randomBytes() call is a crypto job of its own,
@@ -42,7 +42,8 @@ export function randomRefNo(): string {
 
 /** SHA-256 as base64url: how tokens, keys, client secrets and session ids are stored. */
 export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("base64url");
+  // crypto.hash (Node >= 20.12): one call, no Hash object per use; it is on every request's path.
+  return hash("sha256", text, "base64url");
 }
 
 /** Constant-time equality of two strings (of hashes, normally: equal lengths). */

@@ -2,6 +2,7 @@
 // carry a nonce), matched route, status and duration; the same goes to the
 // request metrics.
 import { randomUUID } from "node:crypto";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { Logger } from "../../log";
@@ -20,7 +21,9 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<
     await next();
     const ms = performance.now() - started;
     // An answer the OpenID Connect provider wrote to the socket itself: its status is on the Node response.
-    const status = c.res.headers.get("x-hono-already-sent") ? (c.env?.outgoing?.statusCode ?? c.res.status) : c.res.status;
+    // Not told by c.res.headers: reading them turns every answer's headers into a Headers object (slow).
+    const outgoing = c.env?.outgoing;
+    const status = c.res === RESPONSE_ALREADY_SENT || outgoing?.headersSent ? (outgoing?.statusCode ?? c.res.status) : c.res.status;
     // Unmatched paths share one label, so a scan cannot blow up the metric's cardinality.
     const route = status === 404 && routePath(c).endsWith("*") ? "unmatched" : routePath(c);
     metrics.request({ method: c.req.method, route, status, seconds: ms / 1000 });
