@@ -57,6 +57,7 @@ describe("a valid session of a user inside the rule", () => {
     assert.equal(remote["remote-groups"], "staff,dev%2Cops", "comma-separated, a comma inside a name escaped");
     assert.equal(remote["remote-org"], "", "present, empty: the default org");
     assert.match(remote["remote-user-id"] ?? "", /^[0-9a-f-]{36}$/);
+    assert.equal(r.headers.get("cache-control"), "no-store", "no proxy may keep a decision");
   });
 
   test("nginx form (X-Original-URL): the same 200; the port and ssod's own query string do not matter", async () => {
@@ -138,6 +139,19 @@ describe("no valid session", () => {
     assert.equal(r0.status, 201);
     const r = await decide(forwardedHeaders("http://own.fa.test/x"));
     assert.equal(r.headers.get("location"), `https://other-portal.fa.test/begin?lang=en&return_to=${encodeURIComponent("http://own.fa.test/x")}`);
+  });
+});
+
+describe("what a browser may see", () => {
+  test("the 302, 401 and 403 (Caddy and Traefik pass them on) carry the headers of every page", async () => {
+    for (const headers of [forwardedHeaders("http://app.fa.test/"), originalHeaders("http://app.fa.test/"), forwardedHeaders("http://nothing.fa.test/"), {}]) {
+      const r = await decide({ ...headers, accept: "text/html" });
+      assert.ok([302, 401, 403].includes(r.status));
+      assert.equal(r.headers.get("cache-control"), "no-store");
+      assert.match(r.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+      assert.equal(r.headers.get("x-frame-options"), "DENY");
+      assert.equal(r.headers.get("referrer-policy"), "no-referrer");
+    }
   });
 });
 

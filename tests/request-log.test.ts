@@ -42,6 +42,17 @@ describe("the request log", () => {
     assert.ok(lines.some((l) => l.reqId === generated));
   });
 
+  test("forward-auth decisions (one per request of every protected app) are logged at debug, not info", async () => {
+    const r = await fetch(`${server.url}/v1/forward-auth`, {
+      headers: { "x-request-id": "fa-quiet", "x-original-url": "http://app.example/", "x-original-method": "GET" },
+    });
+    assert.equal(r.status, 403);
+    await fetch(`${server.url}/healthz`, { headers: { "x-request-id": "after-fa" } });
+    await new Promise((r) => setTimeout(r, 600));
+    assert.ok(server.stdout().includes('"reqId":"after-fa"'));
+    assert.ok(!server.stdout().includes("fa-quiet"), server.stdout());
+  });
+
   test("SSOD_LOG_LEVEL=warn leaves request lines out", async () => {
     const quiet = await startBuiltServer({ env: { SSOD_LOG_LEVEL: "warn" } });
     try {
@@ -145,6 +156,16 @@ describe("the built server's log at its most verbose (trace)", () => {
     secrets.set("near-miss admin key", `${key.slice(0, -1)}X`);
     r = await fetch(`${base}/v1/session`, { headers: { cookie: `ssod_session=${cookie}` } });
     assert.equal(r.status, 200);
+    // Forward auth: the session in a proxy's request, at debug level here.
+    r = await fetch(`${base}/v1/forward-auth?token=${issued[4]}`, {
+      headers: {
+        cookie: `ssod_session=${cookie}`,
+        "x-original-url": `http://app.example/?token=${issued[4]}`,
+        "x-original-method": "GET",
+        "x-request-id": "fa-loud",
+      },
+    });
+    assert.equal(r.status, 403);
     // The legacy dialect: a password and the SessionID it yields, form-encoded and as JSON.
     const password = "log-test password 1234";
     secrets.set("wrong admin password", password);
@@ -166,6 +187,10 @@ describe("the built server's log at its most verbose (trace)", () => {
     assert.ok(
       lines.some((l) => l.includes('"path":"/v1/login"')),
       "the request log has the landings (by path)",
+    );
+    assert.ok(
+      lines.some((l) => l.includes('"reqId":"fa-loud"') && l.includes('"level":"debug"')),
+      "forward-auth decisions at debug",
     );
     const leaks = [...secrets].flatMap(([label, value]) => [
       ...(stdout.includes(value) ? [`${label} in stdout`] : []),

@@ -17,7 +17,7 @@ import { opsRoutes } from "./ops";
 import { type AnyRoute, type Dialect, mount } from "./route";
 import { browserRenderer } from "./shared/browser-renderer";
 import { tykBrowserDialect, tykBrowserRoutes, tykDialect, tykRoutes } from "./tyk";
-import { forwardAuthRoutes, v1BrowserRoutes, v1Routes } from "./v1";
+import { FORWARD_AUTH_PATH, forwardAuthRoutes, v1BrowserRoutes, v1Routes } from "./v1";
 import { v1Dialect } from "./v1/dialect";
 
 function dialectApp(core: Core, logger: Logger, dialect: Dialect, routes: readonly AnyRoute[]) {
@@ -32,7 +32,7 @@ export function createApp(options: AppOptions) {
 
   app.use(clientIp(options.trustProxy));
   app.use(requestLog(logger, options.metrics));
-  app.use(securityHeaders());
+  app.use(securityHeaders([FORWARD_AUTH_PATH]));
   // Draining: every answer closes its connection, so keep-alive clients
   // cannot go on sending requests to an instance that is stopping.
   const draining = options.isShuttingDown ?? (() => false);

@@ -25,5 +25,7 @@ export interface AppEnv {
     sourceCode?: string;
     /** Who the route's authentication found (src/http/route.ts). */
     caller?: unknown;
+    /** The request log writes this request's line at debug, not info (forward auth: one per request of every protected app). */
+    quietLog?: boolean;
   };
 }

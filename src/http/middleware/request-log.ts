@@ -1,6 +1,6 @@
 // One log line per request: method, path (never the query string, which may
 // carry a nonce), matched route, status and duration; the same goes to the
-// request metrics.
+// request metrics. A route may ask for its line at debug level (quietLog).
 import { randomUUID } from "node:crypto";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { MiddlewareHandler } from "hono";
@@ -27,7 +27,10 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<
     // Unmatched paths share one label, so a scan cannot blow up the metric's cardinality.
     const route = status === 404 && routePath(c).endsWith("*") ? "unmatched" : routePath(c);
     metrics.request({ method: c.req.method, route, status, seconds: ms / 1000 });
-    logger.info({
+    // A route that answers for every request of other apps (forward auth) logs at debug: /metrics counts it.
+    const level = c.get("quietLog") ? "debug" : "info";
+    if (level === "debug" && !logger.isLevelEnabled("debug")) return;
+    logger[level]({
       reqId: requestId,
       method: c.req.method,
       path: c.req.path,

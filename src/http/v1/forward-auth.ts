@@ -14,6 +14,7 @@ import type { Logger } from "../../log";
 import { anyone } from "../auth/callers";
 import type { AppEnv } from "../env";
 import { type Failure, failureOf, render } from "../failure";
+import { setSecurityHeaders } from "../middleware/security-headers";
 import { route } from "../route";
 import { browserRenderer, wantsJson } from "../shared/browser-renderer";
 import { readSessionCookie } from "../shared/session-cookie";
@@ -23,7 +24,13 @@ import { problemRenderer } from "./problem";
 // A page for a browser (Caddy and Traefik show ssod's refusals as they are), a problem for Accept: application/json.
 const pages = browserRenderer(problemRenderer);
 
-const refusal = (c: Context, failure: Failure) => render(pages, c, failure);
+export const FORWARD_AUTH_PATH = "/v1/forward-auth";
+
+// Caddy and Traefik show these to the browser as they are: they carry the headers of every page.
+const refusal = (c: Context, failure: Failure) => {
+  setSecurityHeaders(c);
+  return render(pages, c, failure);
+};
 const notSignedIn = (message: string): Failure => ({ kind: "unauthenticated", reason: "no_session", message });
 const forbidden = (message: string): Failure => ({ kind: "forbidden", message, issues: [] });
 
@@ -32,7 +39,10 @@ async function answer(c: Context<AppEnv>, core: Core, decision: Decision): Promi
   switch (decision.outcome) {
     case "allow":
       telemetry.forwardAuthDecision(decision.app.clientId, "allow");
-      return c.body(null, 200, remoteHeaders(decision.user));
+      // A Response of its own, its headers a plain object, which @hono/node-server writes out as it is
+      // (without X-Request-Id, and without the page headers, left to refusals; no-store stays): no proxy passes
+      // a 2xx of the auth server on to the browser, and this is the answer to nearly every request.
+      return new Response(null, { status: 200, headers: { ...remoteHeaders(decision.user), "Cache-Control": "no-store" } });
     case "malformed":
       telemetry.forwardAuthDecision("", "malformed");
       return refusal(c, notSignedIn(`the proxy's forwarded headers cannot be trusted: ${decision.reason}`));
@@ -50,6 +60,7 @@ async function answer(c: Context<AppEnv>, core: Core, decision: Decision): Promi
       // 401 carries the same URL in Location, properly encoded, for its error_page to send the browser to.
       if (loginUrl && decision.request.form === "forwarded" && !wantsJson(c)) {
         telemetry.forwardAuthDecision(decision.app.clientId, "redirect");
+        setSecurityHeaders(c);
         return c.redirect(loginUrl, 302);
       }
       telemetry.forwardAuthDecision(decision.app.clientId, "unauthenticated");
@@ -63,7 +74,7 @@ export function forwardAuthRoutes(logger: Logger) {
   return [
     route({
       method: "get",
-      path: "/v1/forward-auth",
+      path: FORWARD_AUTH_PATH,
       tag: V1.forwardAuth,
       summary: "Whether a reverse proxy lets a request through to a protected app",
       description:
@@ -88,6 +99,8 @@ export function forwardAuthRoutes(logger: Logger) {
       },
       failures: [],
       async handle({ c, core }) {
+        // Each request of every protected app passes here: its log line is at debug; /metrics counts decisions.
+        c.set("quietLog", true);
         try {
           return await answer(c, core, await decideForwardAuth(core, (name) => c.req.header(name), readSessionCookie(c)));
         } catch (error) {

@@ -8,5 +8,5 @@ import { tokenRoutes } from "./tokens";
 import { userRoutes } from "./users";
 
 export const v1Routes = [...sourceRoutes, ...auditRoutes, ...tokenRoutes, ...userRoutes, ...keyRoutes, ...adminKeyRoutes, ...appRoutes];
-export { forwardAuthRoutes } from "./forward-auth";
+export { FORWARD_AUTH_PATH, forwardAuthRoutes } from "./forward-auth";
 export { loginRoutes as v1BrowserRoutes } from "./login";
