@@ -1,6 +1,6 @@
 // `npm run bench:threads -- ENDPOINT [--sqld]`: where the CPU of one hot
 // endpoint goes, per request and per thread, beside the ceiling of the same
-// run. ENDPOINT is issue, redeem, lob or tyk. The built server is loaded at
+// run. ENDPOINT is issue, redeem, lob, tyk or forwardAuth. The built server is loaded at
 // 50 connections for BENCH_SECONDS (8) after a 2 s warm-up; the CPU time of
 // each of its threads (and of sqld, and of the load generator itself) is read
 // before and after, and divided by the requests answered.
@@ -21,7 +21,7 @@ import { buildSingleFile } from "./build";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ADMIN_KEY = `ssod_ak_${"t".repeat(43)}`;
-const ENDPOINTS = ["issue", "redeem", "lob", "tyk"] as const;
+const ENDPOINTS = ["issue", "redeem", "lob", "tyk", "forwardAuth"] as const;
 type Endpoint = (typeof ENDPOINTS)[number];
 
 /** CPU milliseconds used so far by each thread of a process, by thread name and id. */

@@ -34,6 +34,26 @@ export interface Endpoints {
   redeem(tokens: number): Promise<LoadOptions>;
   lob: LoadOptions;
   tyk: LoadOptions;
+  /** GET /v1/forward-auth as Caddy asks it: a valid session of a user the app admits. */
+  forwardAuth: LoadOptions;
+}
+
+/** An app behind forward auth, and the session cookie of a user it admits (signed in through /v1/login). */
+async function forwardAuthSession(url: string, adminKey: string, basic: string): Promise<string> {
+  await json(`${url}/v1/apps`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: "Bench app", forwardAuth: { hosts: ["app.bench.test"] }, allowedGroups: ["staff"] }),
+  });
+  const { token } = await json(`${url}/v1/tokens`, {
+    method: "POST",
+    headers: { authorization: basic, "content-type": "application/json" },
+    body: JSON.stringify({ user: { email: "bench.user@example.com", displayName: "Bench User", groups: ["staff"] } }),
+  });
+  const landed = await fetch(`${url}/v1/login?token=${encodeURIComponent(token!)}`, { redirect: "manual" });
+  const cookie = /ssod_session=[A-Za-z0-9_-]{43}/.exec(landed.headers.get("set-cookie") ?? "")?.[0];
+  if (!cookie) throw new Error(`no session cookie from /v1/login: ${landed.status}`);
+  return cookie;
 }
 
 /** Makes a source on the ssod at `url` and the load of each hot endpoint, for `seconds` at 50 connections. */
@@ -46,6 +66,7 @@ export async function benchEndpoints(url: string, adminKey: string, seconds: num
   const basic = `Basic ${Buffer.from(`${source.clientId}:${source.clientSecret}`).toString("base64")}`;
   const callerJwt = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setExpirationTime("2h").sign(new TextEncoder().encode(source.clientSecret));
   const base = { method: "POST" as const, connections: CONNECTIONS, seconds };
+  const cookie = await forwardAuthSession(url, adminKey, basic);
   const jsonHeaders = { "content-type": "application/json" };
   return {
     issue: {
@@ -75,6 +96,19 @@ export async function benchEndpoints(url: string, adminKey: string, seconds: num
       url: `${url}/api/sso`,
       headers: { ...jsonHeaders, authorization: adminKey },
       body: JSON.stringify({ emailAddress: "bench@example.com", forSection: "portal", displayName: "Bench" }),
+    },
+    forwardAuth: {
+      ...base,
+      method: "GET",
+      url: `${url}/v1/forward-auth`,
+      headers: {
+        cookie,
+        "x-forwarded-method": "GET",
+        "x-forwarded-proto": "https",
+        "x-forwarded-host": "app.bench.test",
+        "x-forwarded-uri": "/wiki/Main_Page?action=view",
+        accept: "text/html",
+      },
     },
   };
 }
