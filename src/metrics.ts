@@ -78,9 +78,6 @@ export class Metrics implements Telemetry {
     labelNames: ["app", "outcome"],
     registers: [this.registry],
   });
-  // Each request of every protected app counts here: the labelled children are kept, not looked up each time.
-  readonly #forwardAuthChildren = new Map<string, { inc(): void }>();
-
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "ssod_" });
     new Gauge({ name: "ssod_build_info", help: "Version of ssod and Node.js", labelNames: ["version", "node"], registers: [this.registry] })
@@ -119,12 +116,6 @@ export class Metrics implements Telemetry {
   }
 
   forwardAuthDecision(app: string, outcome: ForwardAuthOutcome): void {
-    const key = `${outcome} ${app}`;
-    let child = this.#forwardAuthChildren.get(key);
-    if (!child) {
-      child = this.#forwardAuth.labels(app, outcome);
-      this.#forwardAuthChildren.set(key, child);
-    }
-    child.inc();
+    this.#forwardAuth.labels(app, outcome).inc();
   }
 }
