@@ -180,8 +180,14 @@ describe("the code flow, with the hand-off session as the login", () => {
     assert.equal(userinfo.status, 401);
     assert.match(userinfo.headers.get("www-authenticate") ?? "", /error="invalid_token"/);
     const audit = (await api("GET", "/v1/audit?limit=200")).body.items as { action: string; target: string; outcome: string }[];
-    assert.ok(audit.some((r) => r.action === "oidc.refresh" && r.target === rp.clientId && r.outcome === "success"), "the refresh is audited");
-    assert.ok(audit.some((r) => r.action === "oidc.refresh" && r.target === rp.clientId && r.outcome === "failure"), "so is the reuse");
+    assert.ok(
+      audit.some((r) => r.action === "oidc.refresh" && r.target === rp.clientId && r.outcome === "success"),
+      "the refresh is audited",
+    );
+    assert.ok(
+      audit.some((r) => r.action === "oidc.refresh" && r.target === rp.clientId && r.outcome === "failure"),
+      "so is the reuse",
+    );
   });
 
   test("/metrics counts sign-ins per app", async () => {
