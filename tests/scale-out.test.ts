@@ -66,8 +66,12 @@ for (const transport of ["http", "ws"] as const) {
       );
       const defaults = await client.execute("SELECT count(*) AS n FROM sso_sources WHERE code = 'default' AND signing_secret_enc IS NOT NULL");
       assert.equal(defaults.rows[0]!.n, 1);
-      const keys = await client.execute("SELECT count(*) AS n FROM signing_keys WHERE retired_at IS NULL");
-      assert.equal(keys.rows[0]!.n, 1, "one first signing key, whoever won the race");
+      const keys = await client.execute("SELECT alg, count(*) AS n FROM signing_keys WHERE retired_at IS NULL GROUP BY alg ORDER BY alg");
+      assert.deepEqual(
+        keys.rows.map((r) => `${r.alg}: ${r.n}`),
+        ["EdDSA: 1", "RS256: 1"],
+        "one first signing key per algorithm, whoever won the race",
+      );
       const adminKeys = await client.execute("SELECT count(*) AS n FROM admin_keys");
       assert.equal(adminKeys.rows[0]!.n, 1, "SSOD_ADMIN_API_KEY stored once");
       client.close();

@@ -310,13 +310,15 @@ describe("redirect URLs", () => {
 });
 
 describe('format "jwt"', () => {
-  test("GET /.well-known/jwks.json publishes EdDSA public keys with kids", async () => {
+  test("GET /.well-known/jwks.json publishes EdDSA public keys with kids (beside OpenID Connect's RS256)", async () => {
     const r = await s.request("GET", "/.well-known/jwks.json");
     assert.equal(r.status, 200);
     assert.match(r.headers.get("content-type") ?? "", /^application\/json/);
     const jwks = (await r.json()) as JSONWebKeySet;
-    assert.ok(jwks.keys.length >= 1);
-    for (const key of jwks.keys) {
+    assert.ok(jwks.keys.some((k) => k.alg === "RS256" && !("d" in k)));
+    const eddsa = jwks.keys.filter((k) => k.alg === "EdDSA");
+    assert.ok(eddsa.length >= 1);
+    for (const key of eddsa) {
       assert.deepEqual(Object.keys(key).sort(), ["alg", "crv", "kid", "kty", "use", "x"]);
       assert.equal(key.kty, "OKP");
       assert.equal(key.crv, "Ed25519");

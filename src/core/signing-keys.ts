@@ -58,8 +58,19 @@ async function keyRow(core: Core, alg: SigningAlg) {
   };
 }
 
-/** Makes a key for `alg` unless it has a current one. One conditional insert, so a race has one winner. */
-export async function ensureSigningKey(core: Core, alg: SigningAlg): Promise<void> {
+/** The algorithms that have a current (not retired) key. */
+async function currentAlgs(core: Core): Promise<Set<string>> {
+  const rows = await core.store.db.selectDistinct({ alg: signingKeys.alg }).from(signingKeys).where(isNull(signingKeys.retiredAt));
+  return new Set(rows.map((r) => r.alg));
+}
+
+/**
+ * Makes a key for `alg` unless it has a current one: looked for first (an
+ * RSA key pair costs tens to hundreds of milliseconds to make), then one
+ * conditional insert, so instances racing on a new store have one winner.
+ */
+export async function ensureSigningKey(core: Core, alg: SigningAlg, current?: Set<string>): Promise<void> {
+  if ((current ?? (await currentAlgs(core))).has(alg)) return;
   const row = await keyRow(core, alg);
   await core.store.write({
     statements: [
@@ -73,9 +84,10 @@ export async function ensureSigningKey(core: Core, alg: SigningAlg): Promise<voi
   });
 }
 
-/** First start: a current key for every algorithm ssod always signs with. */
+/** At start: a current key for every algorithm ssod always signs with (made on the first start only). */
 export async function ensureSigningKeys(core: Core): Promise<void> {
-  for (const alg of ALWAYS) await ensureSigningKey(core, alg);
+  const current = await currentAlgs(core);
+  for (const alg of ALWAYS) await ensureSigningKey(core, alg, current);
 }
 
 /**
