@@ -10,8 +10,9 @@ import { findUser, type User } from "./users";
 
 const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
-/** A session and its user as forward auth needs them: what one keyed read gives. */
+/** A session and its user as forward auth and the OpenID Connect provider need them: what one keyed read gives. */
 export interface SessionUser {
+  createdAt: number;
   expiresAt: number;
   userId: string;
   orgId: string;
@@ -27,12 +28,13 @@ export interface SessionUser {
  * by the caller against the core's clock, as findLoginSession does.
  */
 export const sessionUserByHashLookup = {
-  sql: `SELECT s.id_hash AS "idHash", s.expires_at AS "expiresAt", u.id AS "userId", u.org_id AS "orgId", u.email AS "email",
+  sql: `SELECT s.id_hash AS "idHash", s.created_at AS "createdAt", s.expires_at AS "expiresAt", u.id AS "userId", u.org_id AS "orgId", u.email AS "email",
     u.display_name AS "displayName", u.external_id AS "externalId", u.groups AS "groups"
     FROM login_sessions s JOIN users u ON u.id = s.user_id
     WHERE s.id_hash IN (SELECT value FROM json_each(?))`,
   keyColumn: "idHash",
   map: (row: Record<string, unknown>): SessionUser => ({
+    createdAt: row.createdAt as number,
     expiresAt: row.expiresAt as number,
     userId: row.userId as string,
     orgId: row.orgId as string,
@@ -43,7 +45,7 @@ export const sessionUserByHashLookup = {
   }),
 };
 
-/** The live session of a cookie's value and its user: one keyed read, no write (forward auth decides every request with it). */
+/** The live session of a cookie's value and its user: one keyed read, no write (forward auth decides every request with it; OpenID Connect signs in with it). */
 export async function findSessionUser(core: Core, sessionId: string): Promise<SessionUser | undefined> {
   if (!SESSION_ID_PATTERN.test(sessionId)) return undefined;
   const found = await core.lookups.sessionUserByHash.load(sha256(sessionId));

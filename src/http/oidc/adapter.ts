@@ -33,7 +33,7 @@ function sessionUsable(found: StoredPayload & { loginSessionAlive: boolean }): b
   const accountId = found.payload.accountId as string | undefined;
   if (!accountId || found.loginSessionAlive) return true;
   // Signed in anew at ssod (a fresh login session) in this browser: the same person; upsert re-links the row.
-  return currentRequest()?.session?.user.id === accountId;
+  return currentRequest()?.session?.userId === accountId;
 }
 
 const withState = (id: string, found: StoredPayload): AdapterPayload =>
@@ -76,7 +76,7 @@ export function storeAdapter(core: Core) {
         payload: stored,
         grantId: GRANTABLE.has(this.kind) ? ((payload.grantId as string | undefined) ?? null) : null,
         uid: this.kind === "Session" ? ((payload.uid as string | undefined) ?? null) : null,
-        loginSession: this.kind === "Session" && session && session.user.id === payload.accountId ? session.idHash : null,
+        loginSession: this.kind === "Session" && session && session.userId === payload.accountId ? session.idHash : null,
         // The library gives no lifetime for some objects (a session without ttl): they live as long as the longest.
         expiresInSeconds: Number.isFinite(expiresIn) ? expiresIn : LONGEST_LIFE_SECONDS,
       });

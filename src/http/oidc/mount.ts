@@ -13,14 +13,14 @@ import type Provider from "oidc-provider";
 import { loginUrlFor } from "../../core/apps";
 import type { Core } from "../../core/context";
 import { sha256 } from "../../core/crypto";
-import { findLoginSession } from "../../core/login-sessions";
+import { findSessionUser } from "../../core/login-sessions";
 import { keySetVersion, privateSigningKeys } from "../../core/signing-keys";
 import type { Logger } from "../../log";
 import type { AppEnv } from "../env";
 import { failureOrLogged } from "../error-handler";
 import { render } from "../failure";
 import { browserRenderer } from "../shared/browser-renderer";
-import { problemPage, signInThroughPortalPage } from "../shared/pages";
+import { problemPage } from "../shared/pages";
 import { readSessionCookie } from "../shared/session-cookie";
 import { problemRenderer } from "../v1/problem";
 import { type OidcRequest, requestScope } from "./request";
@@ -81,10 +81,10 @@ class LiveProvider {
   }
 }
 
-/** Who the browser is at ssod (one keyed read), from where, for the provider and its adapter. */
+/** Who the browser is at ssod (one keyed read, coalesced with concurrent ones), from where, for the provider and its adapter. */
 async function describeRequest(c: Context<AppEnv>, core: Core, withSession: boolean): Promise<OidcRequest> {
   const cookie = withSession ? readSessionCookie(c) : undefined;
-  const found = cookie ? await findLoginSession(core, cookie) : undefined;
+  const found = cookie ? await findSessionUser(core, cookie) : undefined;
   return {
     clientIp: c.get("clientIp"),
     requestId: c.get("requestId"),
@@ -93,7 +93,7 @@ async function describeRequest(c: Context<AppEnv>, core: Core, withSession: bool
         ? {
             id: cookie,
             idHash: sha256(cookie),
-            user: found.user,
+            userId: found.userId,
             authTime: Math.floor(found.createdAt / 1000),
             createdAt: found.createdAt,
             expiresAt: found.expiresAt,
@@ -120,13 +120,15 @@ function pin(c: Context<AppEnv>, core: Core, request: OidcRequest): void {
   outgoing!.setHeader("X-Request-Id", request.requestId);
 }
 
+/** ssod's own pages here, the failure vocabulary's (JSON for Accept: application/json). */
+const pages = browserRenderer(problemRenderer);
+
 /** Routes where the provider reads the browser's ssod session. */
 const BROWSER_ROUTES = /^\/oidc\/(auth|session\/end)(\/|$)/;
 
 export function oidcApp(core: Core, logger: Logger) {
   const app = new Hono<AppEnv>();
   const live = new LiveProvider(core, logger);
-  const pages = browserRenderer(problemRenderer);
   app.onError((error, c) => render(pages, c, failureOrLogged(error, c, logger)));
 
   const handOver = async (c: Context<AppEnv>) => {
@@ -182,13 +184,13 @@ async function interaction(c: Context<AppEnv>, core: Core, provider: Provider, r
   let satisfied = session !== undefined;
   if (satisfied && reasons.includes("login_prompt")) satisfied = fresh;
   if (satisfied && params.max_age !== undefined) satisfied = fresh || Math.floor(core.now() / 1000) - session!.authTime <= Number(params.max_age);
-  if (satisfied && reasons.includes("id_token_hint")) satisfied = hintSubject(params.id_token_hint) === session!.user.id;
+  if (satisfied && reasons.includes("id_token_hint")) satisfied = hintSubject(params.id_token_hint) === session!.userId;
   if (satisfied && (reasons.includes("essential_acr") || reasons.includes("essential_acrs"))) satisfied = false;
   if (satisfied) {
     await provider.interactionFinished(
       incoming,
       outgoing,
-      { login: { accountId: session!.user.id, ts: session!.authTime, remember: false }, consent: {} },
+      { login: { accountId: session!.userId, ts: session!.authTime, remember: false }, consent: {} },
       { mergeWithLastSubmission: false },
     );
     return RESPONSE_ALREADY_SENT;
@@ -213,7 +215,7 @@ async function interaction(c: Context<AppEnv>, core: Core, provider: Provider, r
   const returnTo = `${core.settings.publicUrl}/oidc/interaction/${details.uid}`;
   const portal = loginUrlFor(core, app, returnTo);
   if (portal) return c.redirect(portal, 303);
-  return c.html(signInThroughPortalPage(), 401);
+  return render(pages, c, { kind: "unauthenticated", reason: "no_session", message: "sign in through your portal first" });
 }
 
 /** The subject an id_token_hint names (the provider has checked its signature). */

@@ -65,7 +65,7 @@ export function buildProvider(core: Core, logger: Logger, keys: readonly Private
   policy.get("login")!.checks.add(
     new interactionPolicy.Check("ssod_session", "no ssod session, or one of another user", "login_required", (ctx) => {
       const session = ssodOf(ctx)?.session;
-      return !session || ctx.oidc.session?.accountId !== session.user.id ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return !session || ctx.oidc.session?.accountId !== session.userId ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
     0,
   );
@@ -226,12 +226,12 @@ function adoptSsodSession(provider: Provider): void {
     let session = await original(ctx);
     const ssod = ssodOf(ctx)?.session;
     if ((ctx.oidc?.route !== "authorization" && ctx.oidc?.route !== "end_session") || !ssod) return session;
-    if (session.accountId && session.accountId !== ssod.user.id) {
+    if (session.accountId && session.accountId !== ssod.userId) {
       session = Session.instantiate();
       ctx.oidc.entity("Session", session as never);
     }
     if (!session.accountId) {
-      session.loginAccount({ accountId: ssod.user.id, loginTs: ssod.authTime, transient: true });
+      session.loginAccount({ accountId: ssod.userId, loginTs: ssod.authTime, transient: true });
       session.touched = true;
     } else if ((session.loginTs ?? 0) < ssod.authTime) {
       // A newer ssod login: auth_time and max_age follow it.
@@ -250,7 +250,7 @@ function adoptSsodSession(provider: Provider): void {
 async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
   const hint = (ctx.oidc.entities as { IdTokenHint?: { payload: { sub?: string; auth_time?: number } } }).IdTokenHint;
   const session = ssodOf(ctx)?.session;
-  const namesThisSession = hint !== undefined && session !== undefined && hint.payload.sub === session.user.id && hint.payload.auth_time === session.authTime;
+  const namesThisSession = hint !== undefined && session !== undefined && hint.payload.sub === session.userId && hint.payload.auth_time === session.authTime;
   const withLogout = form.replace("</form>", '<input type="hidden" name="logout" value="yes"/></form>');
   // The form posts to ssod, whose answer redirects to the app's registered post-logout URI: a browser holds that redirect to form-action too.
   const after = ctx.oidc.params?.post_logout_redirect_uri;
@@ -432,7 +432,7 @@ function installAudit(provider: Provider, core: Core): void {
     push(ctx, { action: "oidc.grant_revoked", outcome: "success", clientId: ctx.oidc.client?.clientId }),
   );
   provider.on("end_session.success", (ctx: KoaContextWithOIDC) =>
-    push(ctx, { action: "oidc.logout", outcome: "success", clientId: ctx.oidc.client?.clientId, userId: ssodOf(ctx)?.session?.user.id }),
+    push(ctx, { action: "oidc.logout", outcome: "success", clientId: ctx.oidc.client?.clientId, userId: ssodOf(ctx)?.session?.userId }),
   );
   const onFailure = provider.on.bind(provider) as (
     event: string,

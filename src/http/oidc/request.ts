@@ -4,13 +4,12 @@
 // request: the provider's interactionDetails() and interactionFinished() run
 // outside its own request scope, where the adapter must still see it.
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { User } from "../../core/users";
 
 interface SsodSession {
   /** The session cookie's value (to end the session at logout); never stored or logged. */
   id: string;
   idHash: string;
-  user: User;
+  userId: string;
   /** When the user signed in at ssod, epoch seconds: the ID token's auth_time. */
   authTime: number;
   /** The same moment in milliseconds: whether a sign-in came after an authorization began. */

@@ -15,7 +15,8 @@ const PAGES: Record<Exclude<FailureKind, "invalid_token" | "throttled">, [Conten
   source_unavailable: [403, "Sign-in not available", "The system that sent you here can no longer sign users in."],
   redirect_not_allowed: [400, "This sign-in link is not valid", "It points somewhere it may not go."],
   ip_not_allowed: [403, "Not allowed", "Sign-in is not allowed from your address."],
-  unauthenticated: [401, "Not signed in", "Sign in through your portal first."],
+  // Forward auth and OpenID Connect show it when no portal page is named (SPEC §6).
+  unauthenticated: [401, "Not signed in", "Sign in through your portal first: open this application from your portal, which signs you in here."],
   unavailable: [503, "Try again shortly", "The service is unavailable for a moment."],
   too_large: [413, "Request too large", "The request was too large."],
   not_json: [415, "Unsupported request", "This request cannot be read."],

@@ -70,11 +70,3 @@ export function throttledPage(retryAfter: number) {
 export function problemPage(title: string, text: string) {
   return layout(title, html`<h1>${title}</h1><p>${text}</p>`);
 }
-
-/** For a browser an app sent to ssod without a session, when no portal page is named (SPEC §6). */
-export function signInThroughPortalPage() {
-  return layout(
-    "Sign in through your portal",
-    html`<h1>Sign in through your portal</h1><p>You are not signed in. Open this application from your portal, which signs you in here, then try again.</p>`,
-  );
-}
