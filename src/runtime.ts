@@ -117,6 +117,17 @@ export async function openCore(
         clockSkewSeconds: config.clockSkew,
         sweepGraceSeconds: config.sweepGrace,
         throttle: { perIp: config.throttleIpLimit, perCredential: config.throttleCredentialLimit, windowSeconds: config.throttleWindow },
+        webhooks: {
+          allowHttp: config.webhookAllowHttp,
+          timeoutMs: config.webhookTimeout * 1000,
+          leaseMs: (config.webhookTimeout + config.webhookLeaseMargin) * 1000,
+          retryScheduleMs: config.webhookRetrySchedule,
+          pollIntervalMs: config.webhookPollInterval,
+          retentionMs: config.webhookRetention * 1000,
+          disableAfterMs: config.webhookDisableAfter * 1000,
+          concurrency: config.webhookConcurrency,
+          endpointConcurrency: config.webhookEndpointConcurrency,
+        },
       },
       metrics ? { telemetry: metrics } : {},
     );
