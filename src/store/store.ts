@@ -63,9 +63,11 @@ const WRITE_PROBE: Statement = {
   args: [],
 };
 
-/** A Drizzle query (insert, update, delete, select) as a plain statement for a WriteUnit. */
-export function statement(query: { toSQL(): { sql: string; params: unknown[] } }): Statement {
-  const { sql, params } = query.toSQL();
+type Query = { sql: string; params: unknown[] };
+
+/** A Drizzle query (insert, update, delete, select, or raw `db.run(sql…)`) as a plain statement for a WriteUnit. */
+export function statement(query: { toSQL(): Query } | { getQuery(): Query }): Statement {
+  const { sql, params } = "toSQL" in query ? query.toSQL() : query.getQuery();
   return { sql, args: params as SqlValue[] };
 }
 
