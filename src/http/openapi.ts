@@ -29,6 +29,10 @@ const documentation = {
     { name: "Native v1: audit log", description: "Every change, token and failed authentication" },
     { name: "Native v1: signing keys", description: "The keys that sign format=jwt tokens" },
     { name: "Native v1: admin keys", description: "The keys that authorise admin calls: list, create, revoke" },
+    {
+      name: "Native v1: webhooks",
+      description: "Signed event notifications (Standard Webhooks), written in the same commit as their change and delivered at least once",
+    },
     { name: "Browser sign-in", description: "Where a browser lands with a token, and its session cookie" },
     { name: "Tyk nonce API", description: "Seed 000: Tyk-style nonce tokens" },
     { name: "Line-of-business GenerateSSOToken", description: "Seed 001: GenerateSSOToken for line-of-business apps" },

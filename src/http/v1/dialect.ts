@@ -36,5 +36,6 @@ export const V1 = {
   audit: "Native v1: audit log",
   keys: "Native v1: signing keys",
   adminKeys: "Native v1: admin keys",
+  webhooks: "Native v1: webhooks",
   browser: "Browser sign-in",
 } as const;

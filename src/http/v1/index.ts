@@ -5,6 +5,7 @@ import { keyRoutes } from "./keys";
 import { sourceRoutes } from "./sources";
 import { tokenRoutes } from "./tokens";
 import { userRoutes } from "./users";
+import { webhookRoutes } from "./webhooks";
 
-export const v1Routes = [...sourceRoutes, ...auditRoutes, ...tokenRoutes, ...userRoutes, ...keyRoutes, ...adminKeyRoutes];
+export const v1Routes = [...sourceRoutes, ...auditRoutes, ...tokenRoutes, ...userRoutes, ...keyRoutes, ...adminKeyRoutes, ...webhookRoutes];
 export { loginRoutes as v1BrowserRoutes } from "./login";
