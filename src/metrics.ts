@@ -65,7 +65,49 @@ export class Metrics implements Telemetry {
     registers: [this.registry],
   });
 
+  readonly #webhookAttempts = new Counter({
+    name: "ssod_webhook_deliveries_total",
+    help: "Webhook delivery attempts by outcome: delivered (2xx), retrying (failed, due again), failed (retries spent), gone (410, endpoint disabled)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  /** Reads the outbox's backlog from the store at scrape time (set once the core exists). */
+  #backlog: (() => Promise<{ pending: number; oldestAgeSeconds: number }>) | undefined;
+  #lastBacklog = { pending: 0, oldestAgeSeconds: 0 };
+  /** One read per scrape, shared by both gauges. */
+  #reading: Promise<{ pending: number; oldestAgeSeconds: number }> | undefined;
+
   constructor() {
+    const metrics = this;
+    const backlog = () => {
+      const read = metrics.#backlog;
+      if (!read) return Promise.resolve(metrics.#lastBacklog);
+      metrics.#reading ??= read()
+        .then((figures) => (metrics.#lastBacklog = figures))
+        // A store that cannot answer keeps the last figures: the scrape itself never fails.
+        .catch(() => metrics.#lastBacklog)
+        .finally(() => {
+          metrics.#reading = undefined;
+        });
+      return metrics.#reading;
+    };
+    for (const outcome of ["delivered", "retrying", "failed", "gone"]) this.#webhookAttempts.labels(outcome).inc(0);
+    new Gauge({
+      name: "ssod_webhook_deliveries_pending",
+      help: "Webhook deliveries waiting to be sent to enabled endpoints (all instances: read from the store)",
+      registers: [this.registry],
+      async collect() {
+        this.set((await backlog()).pending);
+      },
+    });
+    new Gauge({
+      name: "ssod_webhook_oldest_pending_seconds",
+      help: "Age of the oldest webhook delivery waiting to be sent to an enabled endpoint, seconds (0: none)",
+      registers: [this.registry],
+      async collect() {
+        this.set((await backlog()).oldestAgeSeconds);
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: "ssod_" });
     new Gauge({ name: "ssod_build_info", help: "Version of ssod and Node.js", labelNames: ["version", "node"], registers: [this.registry] })
       .labels(version(), process.version)
@@ -96,5 +138,14 @@ export class Metrics implements Telemetry {
 
   throttled(action: string): void {
     this.#throttled.labels(action).inc();
+  }
+
+  webhookAttempt(outcome: "delivered" | "retrying" | "failed" | "gone"): void {
+    this.#webhookAttempts.labels(outcome).inc();
+  }
+
+  /** Where the webhook gauges read the outbox from. */
+  watchOutbox(read: () => Promise<{ pending: number; oldestAgeSeconds: number }>): void {
+    this.#backlog = read;
   }
 }

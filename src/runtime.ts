@@ -6,6 +6,7 @@ import { displayStore } from "./cli/banner";
 import type { Config } from "./config";
 import { type BootstrapResult, bootstrap, loadMasterKey, requireMasterKeySetting } from "./core/bootstrap";
 import { type Core, createCore } from "./core/context";
+import { outboxBacklog } from "./core/webhooks/delivery";
 import { type App, createApp } from "./http/app";
 import type { Logger } from "./log";
 import { Metrics } from "./metrics";
@@ -160,6 +161,7 @@ export async function openRuntime(config: Config, logger: Logger, publicUrl?: st
     bootstrap: first,
     migrations,
   } = await openCore(config, { metrics, onEvent: logStoreEvents(logger), serving: true, ...(publicUrl ? { publicUrl } : {}) });
+  metrics.watchOutbox(() => outboxBacklog(core));
   let shuttingDown = false;
   const app = createApp({
     core,

@@ -12,6 +12,7 @@ import { displayStore } from "./cli/banner";
 import type { Config } from "./config";
 import { ConfigError } from "./core/errors";
 import { startSweeper } from "./core/sweeper";
+import { startDeliveryWorker } from "./core/webhooks/delivery";
 import type { Logger } from "./log";
 import { openRuntime, type Runtime } from "./runtime";
 import { StoreUnavailableError } from "./store/errors";
@@ -29,11 +30,16 @@ export interface RunningServer {
 type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 
 /** Binds the port, answering 503 until `serve` gives it the app. */
-function bind(config: Config): Promise<{ server: HttpServer; port: number; serve(fetch: Fetch): void }> {
+function bind(config: Config): Promise<{ server: HttpServer; port: number; serve(fetch: Fetch): void; requestsServed(): number }> {
+  // Counted for the webhook worker, which yields to requests while they keep the process busy.
+  let requests = 0;
   let handler: Fetch = () =>
     new Response(JSON.stringify({ status: "starting" }), { status: 503, headers: { "Content-Type": "application/json", "Retry-After": "1" } });
   const server = createAdaptorServer({
-    fetch: (request, env) => handler(request, env),
+    fetch: (request, env) => {
+      requests++;
+      return handler(request, env);
+    },
     serverOptions: {
       // Slow or never-ending requests are cut off (SPEC §5).
       requestTimeout: config.requestTimeout * 1000,
@@ -58,6 +64,7 @@ function bind(config: Config): Promise<{ server: HttpServer; port: number; serve
         serve: (fetch) => {
           handler = fetch;
         },
+        requestsServed: () => requests,
       });
     });
   });
@@ -69,7 +76,7 @@ function closeListener(server: HttpServer): Promise<void> {
 
 async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
-  const { server, port, serve } = await bind(config);
+  const { server, port, serve, requestsServed } = await bind(config);
   const publicUrl = config.publicUrl ?? `http://localhost:${port}`;
   const runtime = await openRuntime(config, logger, publicUrl).catch(async (error: unknown) => {
     await closeListener(server);
@@ -86,6 +93,11 @@ async function startServer(config: Config, logger: Logger): Promise<RunningServe
     // A full disk is said once per incident, by the store (runtime.ts): not again at every sweep.
     if (error instanceof StoreUnavailableError && error.reason === "full") return;
     logger.warn({ err: error }, "sweep failed");
+  });
+
+  const deliveries = startDeliveryWorker(runtime.core, {
+    requestsServed,
+    log: (level, fields, message) => logger[level](fields, message),
   });
 
   let stopping: Promise<void> | undefined;
@@ -111,6 +123,8 @@ async function startServer(config: Config, logger: Logger): Promise<RunningServe
         });
       });
       await stopSweeper();
+      // Deliveries in flight end (or time out) and are recorded before the store closes.
+      await deliveries.stop();
       await runtime.close();
     })());
   return { runtime, server, url, stop };

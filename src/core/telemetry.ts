@@ -7,6 +7,8 @@ export interface Telemetry {
   tokenRefused(via: string, reason: "invalid" | "refused"): void;
   /** A failure answered with 429. */
   throttled(action: string): void;
+  /** A webhook delivery attempt ended: `delivered` (2xx), `retrying` (failed, due again), `failed` (its schedule spent), `gone` (410: endpoint disabled). */
+  webhookAttempt(outcome: "delivered" | "retrying" | "failed" | "gone"): void;
 }
 
 export const silentTelemetry: Telemetry = {
@@ -14,4 +16,5 @@ export const silentTelemetry: Telemetry = {
   tokenRedeemed: () => {},
   tokenRefused: () => {},
   throttled: () => {},
+  webhookAttempt: () => {},
 };
