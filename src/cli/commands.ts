@@ -7,6 +7,8 @@ import type { Config } from "../config";
 import { createAdminAccount, passwordSchema, usernameSchema } from "../core/admin-accounts";
 import { adminKeyNameSchema, createAdminKey, listAdminKeys, revokeAdminKey } from "../core/admin-keys";
 import type { Core } from "../core/context";
+import { CoreError } from "../core/errors";
+import { createWebhook, webhookEventsSchema, webhookUrlSchema } from "../core/webhooks/endpoints";
 import { createLogger } from "../log";
 import { openCore, openMigratedStore } from "../runtime";
 import { serveUntilSignalled } from "../server";
@@ -51,7 +53,7 @@ async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Pr
   }
 }
 
-function check<S extends v.GenericSchema<unknown, string>>(schema: S, value: unknown, what: string): v.InferOutput<S> {
+function check<S extends v.GenericSchema<unknown, unknown>>(schema: S, value: unknown, what: string): v.InferOutput<S> {
   const result = v.safeParse(schema, value);
   if (!result.success) throw new UsageError(`${what} ${result.issues[0].message}`);
   return result.output;
@@ -132,6 +134,37 @@ export const COMMANDS: Command[] = [
       process.stdout.write(
         alreadyRevoked ? `admin key ${key.id} (${key.name}) was already revoked on ${when(key.revokedAt!)}\n` : `revoked admin key ${key.id} (${key.name})\n`,
       );
+      return 0;
+    },
+  },
+  {
+    words: ["webhook", "create"],
+    usage: "ssod webhook create --url URL --events TYPE,TYPE [options]",
+    summary: "Create a webhook endpoint and print its id and secret (the secret is shown this once)",
+    options: {
+      url: { description: "Where events are POSTed: https (http for a loopback host, or any host with SSOD_WEBHOOK_ALLOW_HTTP=true)", required: true },
+      events: { description: 'Comma-separated event types, e.g. user.created,user.deleted; "*" for all but token.issued', required: true },
+      description: { description: "What the endpoint is for" },
+    },
+    usesConfig: true,
+    async run(config, options) {
+      const events = check(
+        webhookEventsSchema,
+        (options.events ?? "")
+          .split(",")
+          .map((e) => e.trim())
+          .filter(Boolean),
+        "--events",
+      );
+      const url = check(webhookUrlSchema, options.url, "--url");
+      const { endpoint, secret } = await withCore(config!, (core) => createWebhook(core, { url, events, description: options.description }, CLI)).catch(
+        (error: unknown) => {
+          // A URL the outbound rules refuse is bad usage, said in their words.
+          if (error instanceof CoreError && error.code === "invalid") throw new UsageError(`--${error.message}`);
+          throw error;
+        },
+      );
+      process.stdout.write(`id: ${endpoint.id}\nsecret: ${secret}\n`);
       return 0;
     },
   },
