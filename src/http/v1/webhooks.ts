@@ -113,7 +113,7 @@ export const webhookRoutes = [
     auth: adminOnly,
     body: { schema: createBody, label: "required" },
     answers: { 201: { description: "The endpoint and its secret", schema: endpointWithSecretView } },
-    failures: [400, 401, 413, 415, 429, 503],
+    failures: [400, 401, 403, 413, 415, 429, 503],
     async handle({ c, core, caller, body }) {
       const { endpoint, secret } = await createWebhook(core, body, changeContext(c, caller));
       c.header("Location", `/v1/webhooks/${endpoint.id}`);
@@ -127,7 +127,7 @@ export const webhookRoutes = [
     summary: "List webhook endpoints",
     auth: adminOnly,
     answers: { 200: { description: "All endpoints", schema: v.object({ items: v.array(endpointView), nextCursor: v.null() }) } },
-    failures: [401, 429, 503],
+    failures: [401, 403, 429, 503],
     handle: async ({ core }) => reply(200, { items: (await listWebhooks(core)).map(endpointJson), nextCursor: null }),
   }),
   route({
@@ -138,7 +138,7 @@ export const webhookRoutes = [
     auth: adminOnly,
     params: idParam,
     answers: { 200: { description: "The endpoint", schema: endpointView } },
-    failures: [400, 401, 404, 429, 503],
+    failures: [400, 401, 403, 404, 429, 503],
     async handle({ core, params }) {
       const endpoint = await findWebhook(core, params.id);
       if (!endpoint) throw new CoreError("not_found", `no webhook endpoint ${params.id}`);
@@ -156,7 +156,7 @@ export const webhookRoutes = [
     params: idParam,
     body: { schema: patchBody, label: "required" },
     answers: { 200: { description: "The changed endpoint", schema: endpointView } },
-    failures: [400, 401, 404, 413, 415, 429, 503],
+    failures: [400, 401, 403, 404, 413, 415, 429, 503],
     handle: async ({ c, core, caller, params, body }) => reply(200, endpointJson(await updateWebhook(core, params.id, body, changeContext(c, caller)))),
   }),
   route({
@@ -167,7 +167,7 @@ export const webhookRoutes = [
     auth: adminOnly,
     params: idParam,
     answers: { 204: { description: "Deleted" } },
-    failures: [400, 401, 404, 429, 503],
+    failures: [400, 401, 403, 404, 429, 503],
     async handle({ c, core, caller, params }) {
       if (!(await deleteWebhook(core, params.id, changeContext(c, caller)))) throw new CoreError("not_found", `no webhook endpoint ${params.id}`);
       return c.body(null, 204);
@@ -182,7 +182,7 @@ export const webhookRoutes = [
     auth: adminOnly,
     params: idParam,
     answers: { 200: { description: "The endpoint and its new secret, shown this once", schema: endpointWithSecretView } },
-    failures: [400, 401, 404, 429, 503],
+    failures: [400, 401, 403, 404, 429, 503],
     async handle({ c, core, caller, params }) {
       const { endpoint, secret } = await rotateWebhookSecret(core, params.id, changeContext(c, caller));
       return reply(200, { ...endpointJson(endpoint), secret });
@@ -197,7 +197,7 @@ export const webhookRoutes = [
     auth: adminOnly,
     params: idParam,
     answers: { 202: { description: "The delivery, queued", schema: deliveryView } },
-    failures: described([400, 401, 404, 429, 503], { 409: "The endpoint is disabled" }),
+    failures: described([400, 401, 403, 404, 429, 503], { 409: "The endpoint is disabled" }),
     handle: async ({ c, core, caller, params }) => reply(202, deliveryJson(await sendTestEvent(core, params.id, changeContext(c, caller)))),
   }),
   route({
@@ -210,7 +210,7 @@ export const webhookRoutes = [
     params: idParam,
     query: deliveryQuery,
     answers: { 200: { description: "A page of deliveries", schema: v.object({ items: v.array(deliveryView), nextCursor: v.nullable(v.string()) }) } },
-    failures: [400, 401, 404, 429, 503],
+    failures: [400, 401, 403, 404, 429, 503],
     async handle({ core, params, query }) {
       const page = await listDeliveries(core, params.id, { limit: query.limit as number, cursor: query.cursor, status: query.status });
       return reply(200, { items: page.deliveries.map(deliveryJson), nextCursor: page.nextCursor });
@@ -225,7 +225,7 @@ export const webhookRoutes = [
     auth: adminOnly,
     params: deliveryParams,
     answers: { 202: { description: "The delivery, due now", schema: deliveryView } },
-    failures: described([400, 401, 404, 429, 503], { 409: "The delivery is being sent right now" }),
+    failures: described([400, 401, 403, 404, 429, 503], { 409: "The delivery is being sent right now" }),
     handle: async ({ c, core, caller, params }) =>
       reply(202, deliveryJson(await retryDelivery(core, params.id, params.deliveryId, changeContext(c, caller)))),
   }),
