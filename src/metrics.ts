@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client), served at /metrics: requests, latency,
 // tokens, store calls, throttling, build info.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { Telemetry } from "./core/telemetry";
+import type { Telemetry, WebhookAttemptOutcome } from "./core/telemetry";
 import type { StoreCall } from "./store/store";
 import { version } from "./version";
 
@@ -78,18 +78,17 @@ export class Metrics implements Telemetry {
   #reading: Promise<{ pending: number; oldestAgeSeconds: number }> | undefined;
 
   constructor() {
-    const metrics = this;
     const backlog = () => {
-      const read = metrics.#backlog;
-      if (!read) return Promise.resolve(metrics.#lastBacklog);
-      metrics.#reading ??= read()
-        .then((figures) => (metrics.#lastBacklog = figures))
+      const read = this.#backlog;
+      if (!read) return Promise.resolve(this.#lastBacklog);
+      this.#reading ??= read()
+        .then((figures) => (this.#lastBacklog = figures))
         // A store that cannot answer keeps the last figures: the scrape itself never fails.
-        .catch(() => metrics.#lastBacklog)
+        .catch(() => this.#lastBacklog)
         .finally(() => {
-          metrics.#reading = undefined;
+          this.#reading = undefined;
         });
-      return metrics.#reading;
+      return this.#reading;
     };
     for (const outcome of ["delivered", "retrying", "failed", "gone"]) this.#webhookAttempts.labels(outcome).inc(0);
     new Gauge({
@@ -140,7 +139,7 @@ export class Metrics implements Telemetry {
     this.#throttled.labels(action).inc();
   }
 
-  webhookAttempt(outcome: "delivered" | "retrying" | "failed" | "gone"): void {
+  webhookAttempt(outcome: WebhookAttemptOutcome): void {
     this.#webhookAttempts.labels(outcome).inc();
   }
 

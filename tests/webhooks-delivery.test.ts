@@ -102,7 +102,7 @@ describe("webhook deliveries", () => {
     redirects = false;
     await eventually("delivered after the redirects stop", settled(endpoint, queued.id, "delivered"));
     assert.equal(elsewhere.received.length, 0, "the Location was never fetched");
-    assert.ok((await logEntry(endpoint, queued.id)).attempts as number >= 2);
+    assert.ok(((await logEntry(endpoint, queued.id)).attempts as number) >= 2);
   });
 
   test("a 410 disables the endpoint (disabledReason, audited): no retry, no test event, until it is enabled again", async () => {

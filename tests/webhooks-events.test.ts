@@ -16,8 +16,8 @@ import {
   createEndpoint,
   eventually,
   FAST_WEBHOOKS,
-  type Receiver,
   type Received,
+  type Receiver,
   startReceiver,
   startWorker,
 } from "./helpers/webhooks";
@@ -132,7 +132,10 @@ describe("webhook events", () => {
     const [failed] = await delivered(all, "token.redeem_failed", (d) => d.tokenRefNo === token.tokenRefNo);
     assert.deepEqual(failed!.event.data, { tokenRefNo: token.tokenRefNo, source: "default" });
 
-    const unknown = await server.request("POST", "/v1/tokens/redeem", { json: { token: "x".repeat(43) }, headers: { authorization: `Bearer ${server.adminKey}` } });
+    const unknown = await server.request("POST", "/v1/tokens/redeem", {
+      json: { token: "x".repeat(43) },
+      headers: { authorization: `Bearer ${server.adminKey}` },
+    });
     assert.equal(unknown.status, 400);
     const marker = await createSource(server, { code: "marker1", name: "after the unknown token" });
     secrets.push(marker.clientSecret, marker.signingSecret);
@@ -201,7 +204,10 @@ describe("webhook events", () => {
     assert.deepEqual(created!.event.data, listed);
     assert.equal((await admin(server, "DELETE", `/v1/admin-keys/${made.body.id}`)).status, 200);
     const [revoked] = await delivered(all, "admin_key.revoked", (d) => d.id === made.body.id);
-    assert.deepEqual(revoked!.event.data, (await get("/v1/admin-keys")).items!.find((k) => k.id === made.body.id));
+    assert.deepEqual(
+      revoked!.event.data,
+      (await get("/v1/admin-keys")).items!.find((k) => k.id === made.body.id),
+    );
     assert.equal(typeof revoked!.event.data.revokedAt, "string");
   });
 

@@ -98,7 +98,9 @@ test("killed -9 right after 50 acknowledged redemptions, with the receiver down:
     return ((await again.json()) as { items: unknown[] }).items.length === REDEMPTIONS * 3;
   });
   const twice = receiver.received.length - receiver.ids().size;
-  t.diagnostic(`${receiver.received.length} deliveries received for ${receiver.ids().size} events (${twice} twice); most attempts ${Math.max(...items.map((i) => i.attempts))}`);
+  t.diagnostic(
+    `${receiver.received.length} deliveries received for ${receiver.ids().size} events (${twice} twice); most attempts ${Math.max(...items.map((i) => i.attempts))}`,
+  );
 
   server.kill("SIGTERM");
   assert.equal(await server.exited, 0);

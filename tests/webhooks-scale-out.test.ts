@@ -72,15 +72,14 @@ test("three instances on one sqld, one endpoint: every event arrives at least on
     const expected = new Set(committed.rows.map((r) => String(r.event_id)));
     // token.issued, token.redeemed, user.created, session.created per round; source.created every tenth.
     assert.equal(expected.size, ROUNDS * 4 + ROUNDS / 10);
-    await eventually(
-      "every committed event at the receiver",
-      () => [...expected].every((id) => receiver!.ids().has(id)),
-      90_000,
-    );
+    await eventually("every committed event at the receiver", () => [...expected].every((id) => receiver!.ids().has(id)), 90_000);
     await eventually(
       "every delivery recorded as delivered",
       async () => {
-        const left = await client.execute({ sql: "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = ? AND status <> 'delivered'", args: [endpoint.id] });
+        const left = await client.execute({
+          sql: "SELECT count(*) AS n FROM webhook_deliveries WHERE endpoint_id = ? AND status <> 'delivered'",
+          args: [endpoint.id],
+        });
         return Number(left.rows[0]!.n) === 0;
       },
       30_000,

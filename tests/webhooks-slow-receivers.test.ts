@@ -51,7 +51,10 @@ describe("a receiver that never answers", () => {
         const r = await server.request("POST", "/v1/tokens/redeem", { json: { token: token.token }, headers: { authorization: `Bearer ${server.adminKey}` } });
         assert.equal(r.status, 200);
         // Answered after its commit: the token is spent for everyone now.
-        const again = await server.request("POST", "/v1/tokens/redeem", { json: { token: token.token }, headers: { authorization: `Bearer ${server.adminKey}` } });
+        const again = await server.request("POST", "/v1/tokens/redeem", {
+          json: { token: token.token },
+          headers: { authorization: `Bearer ${server.adminKey}` },
+        });
         assert.equal(again.status, 400);
         return token.tokenRefNo;
       }),

@@ -27,7 +27,7 @@ export interface CoreSettings {
 }
 
 /** How webhook deliveries are sent and kept (SPEC §9; the SSOD_WEBHOOK_* settings). */
-export interface WebhookSettings {
+interface WebhookSettings {
   /** Plain http to any host, not only to loopback ones. */
   allowHttp: boolean;
   /** The longest one attempt may take. */

@@ -145,7 +145,7 @@ function toSource(row: SourceRow): Source {
 }
 
 /** SQL: the source in row `s` as GET /v1/sources/{id} shows it (a JSON object; never a secret), for its events. */
-export function sourceJsonSql(s: string): string {
+function sourceJsonSql(s: string): string {
   const idp = `coalesce(${s}.idp_issuer, '') <> '' AND coalesce(${s}.idp_jwks_url, '') <> ''`;
   return `json_object('id', ${s}.id, 'code', ${s}.code, 'name', ${s}.name, 'description', ${s}.description,
   'expiresAt', ${isoTimeSql(`${s}.expires_at`)}, 'validForSeconds', ${s}.valid_for_seconds,

@@ -1,5 +1,8 @@
 // What the core reports as it works, for metrics. The core knows nothing of
 // Prometheus: src/metrics.ts implements this, tests may leave it silent.
+/** How a webhook delivery attempt ended. */
+export type WebhookAttemptOutcome = "delivered" | "retrying" | "failed" | "gone";
+
 export interface Telemetry {
   tokenIssued(source: string, dialect: string): void;
   tokenRedeemed(source: string, via: string): void;
@@ -8,7 +11,7 @@ export interface Telemetry {
   /** A failure answered with 429. */
   throttled(action: string): void;
   /** A webhook delivery attempt ended: `delivered` (2xx), `retrying` (failed, due again), `failed` (its schedule spent), `gone` (410: endpoint disabled). */
-  webhookAttempt(outcome: "delivered" | "retrying" | "failed" | "gone"): void;
+  webhookAttempt(outcome: WebhookAttemptOutcome): void;
 }
 
 export const silentTelemetry: Telemetry = {

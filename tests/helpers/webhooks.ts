@@ -30,7 +30,7 @@ export interface Received {
 }
 
 /** How the receiver answers a delivery: a status (and headers), or "hang" (never). */
-export type Answer = { status: number; headers?: Record<string, string>; body?: string } | "hang";
+type Answer = { status: number; headers?: Record<string, string>; body?: string } | "hang";
 
 export interface Receiver {
   url: string;

@@ -30,6 +30,7 @@ import { BoundedMap } from "../cache";
 import type { Core } from "../context";
 import { hmacSha256Base64, randomSecret } from "../crypto";
 import { fetchOutbound, OutboundError, outboundAgent, staleConnection } from "../outbound";
+import type { WebhookAttemptOutcome } from "../telemetry";
 import { SECRET_PURPOSE } from "./endpoints";
 import { isoTimeSql } from "./outbox";
 
@@ -190,7 +191,11 @@ const MAX_RETRY_AFTER_MS = 24 * 3600 * 1000;
 const jittered = (ms: number) => Math.round(ms * (0.9 + Math.random() * 0.2));
 
 /** Printable text of a receiver's answer, for the log: never much of it. */
-const excerpt = (text: string) => text.replace(/[^\x20-\x7e]+/g, " ").trim().slice(0, 200);
+const excerpt = (text: string) =>
+  text
+    .replace(/[^\x20-\x7e]+/g, " ")
+    .trim()
+    .slice(0, 200);
 
 function errorText(error: unknown, timeoutMs: number): string {
   if (error instanceof OutboundError) return error.message;
@@ -198,8 +203,6 @@ function errorText(error: unknown, timeoutMs: number): string {
   const code = (error as { code?: string }).code;
   return excerpt(`${code ? `${code}: ` : ""}${error instanceof Error ? error.message : String(error)}`);
 }
-
-export type AttemptOutcome = "delivered" | "retrying" | "failed" | "gone";
 
 // ---- the worker ----
 
@@ -257,7 +260,15 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
   };
 
   const keyOf = (secretEnc: string) =>
-    core.caches.webhookKeys.getOrMake(secretEnc, () => Buffer.from(core.masterKey.open(secretEnc, SECRET_PURPOSE).toString("utf8").replace(/^whsec_/, ""), "base64"));
+    core.caches.webhookKeys.getOrMake(secretEnc, () =>
+      Buffer.from(
+        core.masterKey
+          .open(secretEnc, SECRET_PURPOSE)
+          .toString("utf8")
+          .replace(/^whsec_/, ""),
+        "base64",
+      ),
+    );
 
   async function send(c: Claimed): Promise<{ status: number; text: string; retryAfter: string | null }> {
     const body = bodyOf(c);
@@ -277,7 +288,13 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
             "webhook-signature": `v1,${hmacSha256Base64(keyOf(c.secretEnc), `${c.eventId}.${timestamp}.${body}`)}`,
           },
         },
-        { allowHttp: settings.allowHttp, maxBytes: 64 * 1024, timeoutMs: settings.timeoutMs, agent: agentFor(url), ...(options.lookup ? { lookup: options.lookup } : {}) },
+        {
+          allowHttp: settings.allowHttp,
+          maxBytes: 64 * 1024,
+          timeoutMs: settings.timeoutMs,
+          agent: agentFor(url),
+          ...(options.lookup ? { lookup: options.lookup } : {}),
+        },
       );
     };
     // A pooled connection the receiver had just closed: the request never reached it, so it goes again at once.
@@ -311,7 +328,7 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
     } catch (error) {
       outcome = outcomeOf(c, claim, { error: errorText(error, settings.timeoutMs) });
     }
-    const kind: AttemptOutcome =
+    const kind: WebhookAttemptOutcome =
       outcome.status === "delivered" ? "delivered" : outcome.gone ? "gone" : outcome.status === "failed" ? "failed" : "retrying";
     core.telemetry.webhookAttempt(kind);
     try {

@@ -221,7 +221,18 @@ export async function sendTestEvent(core: Core, id: number, context: ChangeConte
   ]);
   const row = rows[0];
   if (row) {
-    const [id, eventId, type, status, attempts, lastStatus, lastError, nextAttemptAt, createdAt, deliveredAt] = row as [number, string, string, string, number, null, null, number, number, null];
+    const [id, eventId, type, status, attempts, lastStatus, lastError, nextAttemptAt, createdAt, deliveredAt] = row as [
+      number,
+      string,
+      string,
+      string,
+      number,
+      null,
+      null,
+      number,
+      number,
+      null,
+    ];
     return toDelivery({ id, eventId, type, status, attempts, lastStatus, lastError, nextAttemptAt, createdAt, deliveredAt });
   }
   if (await findWebhook(core, id)) throw new CoreError("conflict", `webhook endpoint ${id} is disabled: enable it (PATCH "enabled": true) to send a test`);
@@ -242,7 +253,8 @@ export async function listDeliveries(core: Core, endpointId: number, query: Deli
   if (!(await findWebhook(core, endpointId))) throw noSuchEndpoint(endpointId);
   const filters: (SQL | undefined)[] = [eq(webhookDeliveries.endpointId, endpointId)];
   if (query.cursor !== undefined) {
-    if (!/^\d{1,15}$/.test(query.cursor)) throw new CoreError("invalid", "the cursor is not one this server gave", [{ field: "cursor", message: "unknown cursor" }]);
+    if (!/^\d{1,15}$/.test(query.cursor))
+      throw new CoreError("invalid", "the cursor is not one this server gave", [{ field: "cursor", message: "unknown cursor" }]);
     filters.push(lt(webhookDeliveries.id, Number(query.cursor)));
   }
   if (query.status) filters.push(eq(webhookDeliveries.status, query.status));

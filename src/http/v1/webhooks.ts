@@ -226,7 +226,6 @@ export const webhookRoutes = [
     params: deliveryParams,
     answers: { 202: { description: "The delivery, due now", schema: deliveryView } },
     failures: described([400, 401, 403, 404, 429, 503], { 409: "The delivery is being sent right now" }),
-    handle: async ({ c, core, caller, params }) =>
-      reply(202, deliveryJson(await retryDelivery(core, params.id, params.deliveryId, changeContext(c, caller)))),
+    handle: async ({ c, core, caller, params }) => reply(202, deliveryJson(await retryDelivery(core, params.id, params.deliveryId, changeContext(c, caller)))),
   }),
 ];
