@@ -162,8 +162,9 @@ const TOKENS_CONSUMED = `json_each(?1) j
 const OUTBOX = outboxSql("?2", [
   { type: "token.redeemed", data: TOKEN_EVENT, from: TOKENS_CONSUMED, where: "t.user_id IS NOT NULL" },
   { type: "token.redeem_failed", data: "json_object('tokenRefNo', t.ref_no, 'source', s.code)", from: TOKENS_CONSUMED, where: "t.user_id IS NULL" },
-  { type: "user.created", data: userJsonSql("u"), from: `json_each(?1) j CROSS JOIN users u ON u.id = ${field("uid")}`, where: "true" },
-  { type: "session.created", data: sessionJsonSql("ls"), from: `json_each(?1) j CROSS JOIN login_sessions ls ON ls.id_hash = ${field("sid")}`, where: "true" },
+  // A user this batch created has all three times the batch's (?5, as text); a session it opened expires at ?6.
+  { type: "user.created", data: userJsonSql("u", "?5"), from: `json_each(?1) j CROSS JOIN users u ON u.id = ${field("uid")}`, where: "true" },
+  { type: "session.created", data: sessionJsonSql("ls", "?6"), from: `json_each(?1) j CROSS JOIN login_sessions ls ON ls.id_hash = ${field("sid")}`, where: "true" },
 ]);
 
 // One JSON object per redemption: a single column is far cheaper to carry
@@ -218,7 +219,8 @@ const redeemOp: BulkWrite<RedeemRow, Result | undefined> = {
     // Two requests for one token in one batch: the first takes part, the second has lost the race.
     const seen = new Set<string>();
     const unique = rows.filter((r) => !seen.has(r.h) && seen.add(r.h));
-    const values: SqlValue[] = [encode(unique), rows[0]!.at, randomUUID(), rows[0]!.sessionTtlMs];
+    const { at, sessionTtlMs } = rows[0]!;
+    const values: SqlValue[] = [encode(unique), at, randomUUID(), sessionTtlMs, new Date(at).toISOString(), new Date(at + sessionTtlMs).toISOString()];
     return {
       statements: [unique.some((r) => r.sec !== null || r.confirmed === 0) ? IN_BROWSER : PLAIN, ...AFTER_CONSUME].map(
         ({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) }),
