@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import type { LookupFunction } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { sweepOnce } from "../src/core/sweeper";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
 import {
   admin,
@@ -314,6 +315,49 @@ describe("a URL the rules allowed when it was set, and refuse when it is deliver
       await second?.close();
       await first.close().catch(() => {});
       await receiver.close();
+    }
+  });
+});
+
+describe("the delivery log's retention (SSOD_WEBHOOK_RETENTION)", () => {
+  test("the sweep deletes delivered and failed deliveries older than it, and keeps pending ones however old", async () => {
+    const server = await openTestServer({ ...NO_THROTTLE, ...FAST_WEBHOOKS, SSOD_WEBHOOK_RETENTION: "1", SSOD_WEBHOOK_RETRY_SCHEDULE: "100ms" });
+    const ok = await startReceiver();
+    const worker = startWorker(server);
+    try {
+      const delivering = await createEndpoint(server, { events: ["app.deleted"] }, ok);
+      const refusing = await createEndpoint(server, { url: "http://127.0.0.1:9/hook", events: ["app.deleted"] });
+      assert.equal((await admin(server, "POST", `/v1/webhooks/${delivering.id}/test`)).status, 202);
+      assert.equal((await admin(server, "POST", `/v1/webhooks/${refusing.id}/test`)).status, 202);
+      await eventually("one delivered, one failed", async () => {
+        const [a, b] = await Promise.all([deliveriesOf(server, delivering.id), deliveriesOf(server, refusing.id)]);
+        return a[0]?.status === "delivered" && b[0]?.status === "failed";
+      });
+      await worker.stop();
+      // A pending one, made long ago: disabled endpoints' deliveries wait, whatever their age.
+      await admin(server, "PATCH", `/v1/webhooks/${refusing.id}`, { enabled: false });
+      const old = Date.now() - 30 * 86_400_000;
+      await server.runtime.store.driver.execute({
+        sql: `INSERT INTO webhook_deliveries (endpoint_id, event_id, type, data, occurred_at, status, next_attempt_at, created_at)
+              VALUES (?, 'msg_old', 'webhook.test', '{}', ?, 'pending', ?, ?)`,
+        args: [refusing.id, old, old, old],
+      });
+      await new Promise((r) => setTimeout(r, 1_100));
+      assert.ok((await sweepOnce(server.runtime.core)) >= 2);
+      assert.deepEqual(
+        (await deliveriesOf(server, delivering.id)).map((d) => d.id),
+        [],
+        "the delivered one is gone",
+      );
+      assert.deepEqual(
+        (await deliveriesOf(server, refusing.id)).map((d) => d.eventId),
+        ["msg_old"],
+        "the failed one is gone, the pending one stays",
+      );
+    } finally {
+      await worker.stop();
+      await ok.close();
+      await server.close();
     }
   });
 });
