@@ -164,7 +164,12 @@ const OUTBOX = outboxSql("?2", [
   { type: "token.redeem_failed", data: "json_object('tokenRefNo', t.ref_no, 'source', s.code)", from: TOKENS_CONSUMED, where: "t.user_id IS NULL" },
   // A user this batch created has all three times the batch's (?5, as text); a session it opened expires at ?6.
   { type: "user.created", data: userJsonSql("u", "?5"), from: `json_each(?1) j CROSS JOIN users u ON u.id = ${field("uid")}`, where: "true" },
-  { type: "session.created", data: sessionJsonSql("ls", "?6"), from: `json_each(?1) j CROSS JOIN login_sessions ls ON ls.id_hash = ${field("sid")}`, where: "true" },
+  {
+    type: "session.created",
+    data: sessionJsonSql("ls", "?6"),
+    from: `json_each(?1) j CROSS JOIN login_sessions ls ON ls.id_hash = ${field("sid")}`,
+    where: "true",
+  },
 ]);
 
 // One JSON object per redemption: a single column is far cheaper to carry
