@@ -3,8 +3,9 @@
 // after a warm-up, and reports every figure as a ratio to the ceiling of the
 // same run (this machine is shared and noisy). Writes bench/results.json.
 //
-//   npm run bench                     # ~4 minutes
+//   npm run bench                     # ~7 minutes
 //   BENCH_SECONDS=5 npm run bench     # shorter runs
+//   npm run bench -- --webhooks-only  # only issue and redeem with and without webhooks
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +20,9 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
 const ADMIN_KEY = `ssod_ak_${"b".repeat(43)}`;
-const TARGETS = { ratio: 0.5, sqldRatio: 0.25, p99Ms: 25, rssMb: 150, startMs: 500 };
+const TARGETS = { ratio: 0.5, sqldRatio: 0.25, p99Ms: 25, rssMb: 150, startMs: 500, webhooks: 0.85 };
+/** What the webhook endpoint of the bench wants: the events every redemption makes. */
+const BENCH_EVENTS = ["token.redeemed", "user.created", "session.created"];
 
 interface Row extends Figures {
   name: string;
@@ -47,6 +50,81 @@ async function runEndpoints(ssod: Server, suffix: string, rows: Row[]): Promise<
   await run("POST /api/sso", endpoints.tyk);
 }
 
+interface WebhookRun {
+  issue: Figures;
+  redeem: Figures;
+  /** With webhooks: events committed by the redeem run, and delivered by the end of it, and in the 5 s after. */
+  events?: { committed: number; deliveredDuringLoad: number; deliveredPerSecondAfter: number };
+}
+
+/**
+ * Issue and redeem on a fresh file store, with an endpoint subscribed to
+ * BENCH_EVENTS on a local receiver answering 200 at once (`receiverUrl`), or
+ * without webhooks. Everything else as runEndpoints does it.
+ */
+async function runWebhookCase(receiverUrl: string | undefined): Promise<WebhookRun> {
+  const dir = tempDir("ssod-bench-webhooks-");
+  const ssod = await startSsod(fileEnv(dir), dir);
+  try {
+    const admin = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
+    let endpointId: number | undefined;
+    if (receiverUrl) {
+      const made = await fetch(`${ssod.url}/v1/webhooks`, {
+        method: "POST",
+        headers: admin,
+        body: JSON.stringify({ url: `${receiverUrl}/hook`, events: BENCH_EVENTS }),
+      });
+      if (made.status !== 201) throw new Error(`POST /v1/webhooks: ${made.status} ${await made.text()}`);
+      endpointId = ((await made.json()) as { id: number }).id;
+    }
+    const endpoints = await benchEndpoints(ssod.url, ADMIN_KEY, SECONDS);
+    const issue = await measure(endpoints.issue, WARMUP);
+    const redeemLoad = await endpoints.redeem(Math.ceil(issue.requestsPerSecond * 1.5 * (SECONDS + WARMUP)) + 1000);
+    const receivedBefore = receiverUrl ? await receivedAt(receiverUrl) : 0;
+    const redeem = await measure(redeemLoad, WARMUP);
+    if (!receiverUrl || endpointId === undefined) return { issue, redeem };
+    const atEnd = await receivedAt(receiverUrl);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const after = await receivedAt(receiverUrl);
+    const metrics = await (await fetch(`${ssod.url}/metrics`)).text();
+    const pending = Number(/^ssod_webhook_deliveries_pending (\d+)/m.exec(metrics)?.[1] ?? 0);
+    return {
+      issue,
+      redeem,
+      events: {
+        committed: after - receivedBefore + pending,
+        deliveredDuringLoad: atEnd - receivedBefore,
+        deliveredPerSecondAfter: Math.round((after - atEnd) / 5),
+      },
+    };
+  } finally {
+    await ssod.stop();
+  }
+}
+
+const receivedAt = async (url: string) => ((await (await fetch(`${url}/count`)).json()) as { received: number }).received;
+
+/** Without, with, with, without: the same work on fresh stores, in an order that cancels a steady drift of the machine. */
+async function runWebhooks(): Promise<{ rows: Row[]; ratios: { issue: number; redeem: number }; runs: WebhookRun[] }> {
+  const receiver = await startServer([join(root, "scripts/bench/receiver.mjs")], {}, root);
+  try {
+    const plain: WebhookRun[] = [];
+    const hooked: WebhookRun[] = [];
+    for (const withWebhooks of [false, true, true, false]) (withWebhooks ? hooked : plain).push(await runWebhookCase(withWebhooks ? receiver.url : undefined));
+    const sum = (runs: WebhookRun[], key: "issue" | "redeem") => runs.reduce((n, r) => n + r[key].requestsPerSecond, 0);
+    const ratios = { issue: sum(hooked, "issue") / sum(plain, "issue"), redeem: sum(hooked, "redeem") / sum(plain, "redeem") };
+    const rows = [...plain.map((r, i) => ["without webhooks", r, i] as const), ...hooked.map((r, i) => ["with webhooks", r, i] as const)].flatMap(
+      ([what, r, i]) => [
+        { name: `POST /v1/tokens (${what}, run ${i + 1})`, ...r.issue, ratio: 0 },
+        { name: `POST /v1/tokens/redeem (${what}, run ${i + 1})`, ...r.redeem, ratio: 0 },
+      ],
+    );
+    return { rows, ratios, runs: hooked };
+  } finally {
+    await receiver.stop();
+  }
+}
+
 function table(rows: Row[]): string {
   const header = ["endpoint", "req/s", "p50 ms", "p99 ms", "ratio", "non-2xx"];
   const lines = rows.map((r) => [r.name, String(r.requestsPerSecond), r.p50Ms.toFixed(1), r.p99Ms.toFixed(1), r.ratio.toFixed(2), String(r.non2xx + r.errors)]);
@@ -54,8 +132,27 @@ function table(rows: Row[]): string {
   return [header, ...lines].map((l) => l.map((c, i) => c.padEnd(widths[i]!)).join("  ")).join("\n");
 }
 
+/** The with/without ratios, and what became of the events while the server was saturated. */
+function webhookSummary(webhooks: Awaited<ReturnType<typeof runWebhooks>>): string {
+  const lines = [
+    `webhooks (endpoint on ${BENCH_EVENTS.join(", ")}; receiver answering 200): issue ${webhooks.ratios.issue.toFixed(2)}x, redeem ${webhooks.ratios.redeem.toFixed(2)}x of the same without (sums of two runs each, ABBA order)`,
+  ];
+  for (const [i, run] of webhooks.runs.entries()) {
+    const e = run.events!;
+    lines.push(
+      `  run ${i + 1}: ${e.committed} events committed by the redeem run (its warm-up included); ${e.deliveredDuringLoad} delivered during its load, then ${e.deliveredPerSecondAfter}/s once it stopped`,
+    );
+  }
+  return lines.join("\n");
+}
+
 async function main() {
   if (!process.argv.includes("--no-build")) await buildSingleFile();
+  if (process.argv.includes("--webhooks-only")) {
+    const webhooks = await runWebhooks();
+    process.stdout.write(`\n${table(webhooks.rows)}\n\n${webhookSummary(webhooks)}\n`);
+    return;
+  }
   const dir = tempDir("ssod-bench-");
   const echoBody = JSON.stringify({ user: { email: "bench@example.com" } });
 
@@ -113,6 +210,8 @@ async function main() {
   await runEndpoints(remote, " (sqld)", ssodRows);
   await remote.stop();
   await sqld.stop();
+  const webhooks = await runWebhooks();
+  ssodRows.push(...webhooks.rows);
   await measureCeiling();
 
   const base = [...ceilingRuns].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[1]!;
@@ -121,7 +220,7 @@ async function main() {
     ...ssodRows.map((r) => ({ ...r, ratio: r.requestsPerSecond / base.requestsPerSecond })),
   ];
 
-  const fileRows = rows.filter((r) => r !== rows[0] && !r.name.endsWith("(sqld)"));
+  const fileRows = rows.filter((r) => r !== rows[0] && !r.name.endsWith("(sqld)") && !r.name.includes("webhooks, run"));
   const sqldRows = rows.filter((r) => /^POST \/v1\/tokens(\/redeem)? \(sqld\)$/.test(r.name));
   const endpoints = rows.slice(1);
   const checks = {
@@ -132,13 +231,15 @@ async function main() {
     [`start to healthy <= ${TARGETS.startMs} ms (median ${startMs.toFixed(0)} ms of ${startRuns.map((ms) => ms.toFixed(0)).join(", ")}; first start on an empty store ${coldStartMs.toFixed(0)} ms)`]:
       startMs <= TARGETS.startMs,
     "no errors or non-2xx answers": endpoints.every((r) => r.non2xx + r.errors === 0),
+    [`issue and redeem with webhooks >= ${TARGETS.webhooks}x the same without (issue ${webhooks.ratios.issue.toFixed(2)}, redeem ${webhooks.ratios.redeem.toFixed(2)})`]:
+      webhooks.ratios.issue >= TARGETS.webhooks && webhooks.ratios.redeem >= TARGETS.webhooks,
   };
-  process.stdout.write(`\n${table(rows)}\n\n`);
+  process.stdout.write(`\n${table(rows)}\n\n${webhookSummary(webhooks)}\n\n`);
   for (const [name, ok] of Object.entries(checks)) process.stdout.write(`${ok ? "met " : "MISS"}  ${name}\n`);
   mkdirSync(join(root, "bench"), { recursive: true });
   writeFileSync(
     join(root, "bench/results.json"),
-    `${JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP, ceilingRuns, rows, peakRssMb, startMs, startRuns, coldStartMs, checks }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP, ceilingRuns, rows, peakRssMb, startMs, startRuns, coldStartMs, webhooks: { ratios: webhooks.ratios, events: webhooks.runs.map((r) => r.events) }, checks }, null, 2)}\n`,
   );
 }
 
