@@ -68,6 +68,18 @@ RETURNING id, endpoint_id, event_id, type, data, occurred_at, attempts,
   (SELECT url FROM webhook_endpoints w WHERE w.id = webhook_deliveries.endpoint_id),
   (SELECT secret_enc FROM webhook_endpoints w WHERE w.id = webhook_deliveries.endpoint_id)`;
 
+// ?1 now, ?2 per-endpoint limit. Whether a claim would take anything, asked
+// first with a read: an idle instance writes nothing, and a claim that
+// changes nothing never passes for a write that went through (a full disk
+// takes no-op writes, SPEC §5).
+const ANYTHING_DUE = `
+SELECT 1 FROM webhook_endpoints e
+WHERE e.enabled = 1
+  AND EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= ?1
+              AND (d.lease_until IS NULL OR d.lease_until <= ?1))
+  AND (SELECT count(*) FROM webhook_deliveries z WHERE z.endpoint_id = e.id AND z.lease_until > ?1) < ?2
+LIMIT 1`;
+
 function claimedRows(result: Result): Claimed[] {
   return result.rows.map(([id, endpointId, eventId, type, data, occurredAt, attempts, url, secretEnc]) => ({
     id: Number(id),
@@ -342,6 +354,8 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
 
   async function claim(free: number): Promise<number> {
     const now = core.now();
+    const due = await core.store.driver.query({ sql: ANYTHING_DUE, args: [now, settings.endpointConcurrency] });
+    if (due.rows.length === 0) return 0;
     const token = randomSecret(12);
     const claimed = await core.store.write({
       statements: [{ sql: CLAIM, args: [now, now + settings.leaseMs, settings.endpointConcurrency, free, token] }],
