@@ -2,7 +2,8 @@
 // another instance needs: what is due, who is sending it and until when, and
 // every outcome are rows of webhook_deliveries.
 //
-// - Claim: one conditional UPDATE … RETURNING leases due deliveries to this
+// - Claim: once a read has found something claimable (an idle instance
+//   writes nothing), one conditional UPDATE … RETURNING leases due deliveries to this
 //   claim (lease_owner, lease_until = now + timeout + margin), at most
 //   SSOD_WEBHOOK_ENDPOINT_CONCURRENCY in flight per endpoint across all
 //   instances, and at most this instance's free slots. An instance that dies
