@@ -3,7 +3,7 @@
 // after a warm-up, and reports every figure as a ratio to the ceiling of the
 // same run (this machine is shared and noisy). Writes bench/results.json.
 //
-//   npm run bench                     # ~7 minutes
+//   npm run bench                     # ~10 minutes
 //   BENCH_SECONDS=5 npm run bench     # shorter runs
 //   npm run bench -- --webhooks-only  # only issue and redeem with and without webhooks
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -104,22 +104,49 @@ async function runWebhookCase(receiverUrl: string | undefined): Promise<WebhookR
 
 const receivedAt = async (url: string) => ((await (await fetch(`${url}/count`)).json()) as { received: number }).received;
 
-/** Without, with, with, without: the same work on fresh stores, in an order that cancels a steady drift of the machine. */
-async function runWebhooks(): Promise<{ rows: Row[]; ratios: { issue: number; redeem: number }; runs: WebhookRun[] }> {
+/** Pairs of runs, without and with webhooks, in alternating order (AB, BA, AB…): the machine's drift falls on both sides. */
+const WEBHOOK_PAIRS = Number(process.env.BENCH_WEBHOOK_PAIRS ?? 3);
+
+/**
+ * The same work on fresh stores without and with webhooks, pair by pair; the
+ * ratio of each pair, and their median: on this shared machine two runs of
+ * one configuration minutes apart differ by up to a third.
+ */
+async function runWebhooks(): Promise<{
+  rows: Row[];
+  ratios: { issue: number; redeem: number };
+  pairs: { issue: number; redeem: number }[];
+  runs: WebhookRun[];
+}> {
   const receiver = await startServer([join(root, "scripts/bench/receiver.mjs")], {}, root);
   try {
-    const plain: WebhookRun[] = [];
-    const hooked: WebhookRun[] = [];
-    for (const withWebhooks of [false, true, true, false]) (withWebhooks ? hooked : plain).push(await runWebhookCase(withWebhooks ? receiver.url : undefined));
-    const sum = (runs: WebhookRun[], key: "issue" | "redeem") => runs.reduce((n, r) => n + r[key].requestsPerSecond, 0);
-    const ratios = { issue: sum(hooked, "issue") / sum(plain, "issue"), redeem: sum(hooked, "redeem") / sum(plain, "redeem") };
-    const rows = [...plain.map((r, i) => ["without webhooks", r, i] as const), ...hooked.map((r, i) => ["with webhooks", r, i] as const)].flatMap(
-      ([what, r, i]) => [
-        { name: `POST /v1/tokens (${what}, run ${i + 1})`, ...r.issue, ratio: 0 },
-        { name: `POST /v1/tokens/redeem (${what}, run ${i + 1})`, ...r.redeem, ratio: 0 },
-      ],
-    );
-    return { rows, ratios, runs: hooked };
+    const rows: Row[] = [];
+    const pairs: { issue: number; redeem: number }[] = [];
+    const runs: WebhookRun[] = [];
+    for (let pair = 0; pair < WEBHOOK_PAIRS; pair++) {
+      const order = pair % 2 === 0 ? [false, true] : [true, false];
+      const done = new Map<boolean, WebhookRun>();
+      for (const withWebhooks of order) done.set(withWebhooks, await runWebhookCase(withWebhooks ? receiver.url : undefined));
+      const [plain, hooked] = [done.get(false)!, done.get(true)!];
+      runs.push(hooked);
+      pairs.push({
+        issue: hooked.issue.requestsPerSecond / plain.issue.requestsPerSecond,
+        redeem: hooked.redeem.requestsPerSecond / plain.redeem.requestsPerSecond,
+      });
+      for (const [what, r] of [
+        ["without webhooks", plain],
+        ["with webhooks", hooked],
+      ] as const) {
+        rows.push({ name: `POST /v1/tokens (${what}, pair ${pair + 1})`, ...r.issue, ratio: 0 });
+        rows.push({ name: `POST /v1/tokens/redeem (${what}, pair ${pair + 1})`, ...r.redeem, ratio: 0 });
+      }
+    }
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    };
+    return { rows, pairs, runs, ratios: { issue: median(pairs.map((p) => p.issue)), redeem: median(pairs.map((p) => p.redeem)) } };
   } finally {
     await receiver.stop();
   }
@@ -135,12 +162,13 @@ function table(rows: Row[]): string {
 /** The with/without ratios, and what became of the events while the server was saturated. */
 function webhookSummary(webhooks: Awaited<ReturnType<typeof runWebhooks>>): string {
   const lines = [
-    `webhooks (endpoint on ${BENCH_EVENTS.join(", ")}; receiver answering 200): issue ${webhooks.ratios.issue.toFixed(2)}x, redeem ${webhooks.ratios.redeem.toFixed(2)}x of the same without (sums of two runs each, ABBA order)`,
+    `webhooks (endpoint on ${BENCH_EVENTS.join(", ")}; receiver answering 200): issue ${webhooks.ratios.issue.toFixed(2)}x, redeem ${webhooks.ratios.redeem.toFixed(2)}x of the same without ` +
+      `(median of ${webhooks.pairs.length} pairs in alternating order: issue ${webhooks.pairs.map((p) => p.issue.toFixed(2)).join(", ")}; redeem ${webhooks.pairs.map((p) => p.redeem.toFixed(2)).join(", ")})`,
   ];
   for (const [i, run] of webhooks.runs.entries()) {
     const e = run.events!;
     lines.push(
-      `  run ${i + 1}: ${e.committed} events committed by the redeem run (its warm-up included); ${e.deliveredDuringLoad} delivered during its load, then ${e.deliveredPerSecondAfter}/s once it stopped`,
+      `  pair ${i + 1}: ${e.committed} events committed by the redeem run (its warm-up included); ${e.deliveredDuringLoad} delivered during its load, then ${e.deliveredPerSecondAfter}/s once it stopped`,
     );
   }
   return lines.join("\n");
@@ -220,7 +248,7 @@ async function main() {
     ...ssodRows.map((r) => ({ ...r, ratio: r.requestsPerSecond / base.requestsPerSecond })),
   ];
 
-  const fileRows = rows.filter((r) => r !== rows[0] && !r.name.endsWith("(sqld)") && !r.name.includes("webhooks, run"));
+  const fileRows = rows.filter((r) => r !== rows[0] && !r.name.endsWith("(sqld)") && !r.name.includes("webhooks, pair"));
   const sqldRows = rows.filter((r) => /^POST \/v1\/tokens(\/redeem)? \(sqld\)$/.test(r.name));
   const endpoints = rows.slice(1);
   const checks = {
@@ -239,7 +267,7 @@ async function main() {
   mkdirSync(join(root, "bench"), { recursive: true });
   writeFileSync(
     join(root, "bench/results.json"),
-    `${JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP, ceilingRuns, rows, peakRssMb, startMs, startRuns, coldStartMs, webhooks: { ratios: webhooks.ratios, events: webhooks.runs.map((r) => r.events) }, checks }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), connections: CONNECTIONS, seconds: SECONDS, warmupSeconds: WARMUP, ceilingRuns, rows, peakRssMb, startMs, startRuns, coldStartMs, webhooks: { ratios: webhooks.ratios, pairs: webhooks.pairs, events: webhooks.runs.map((r) => r.events) }, checks }, null, 2)}\n`,
   );
 }
 
