@@ -13,7 +13,7 @@ import { startSqld } from "../tests/helpers/sqld";
 import { tempDir } from "../tests/helpers/temp";
 import { benchEndpoints, CONNECTIONS } from "./bench/endpoints";
 import { type Figures, type LoadOptions, measure } from "./bench/load";
-import { type Server, startServer } from "./bench/processes";
+import { cpuMs, type Server, startServer } from "./bench/processes";
 import { buildSingleFile } from "./build";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -53,6 +53,8 @@ async function runEndpoints(ssod: Server, suffix: string, rows: Row[]): Promise<
 interface WebhookRun {
   issue: Figures;
   redeem: Figures;
+  /** CPU per request of ssod and the receiver together, µs: steadier than req/s on a machine others load too. */
+  cpu: { issue: number; redeem: number };
   /** With webhooks: events committed by the redeem run, and delivered by the end of it, and in the 5 s after. */
   events?: { committed: number; deliveredDuringLoad: number; deliveredPerSecondAfter: number };
 }
@@ -62,7 +64,8 @@ interface WebhookRun {
  * BENCH_EVENTS on a local receiver answering 200 at once (`receiverUrl`), or
  * without webhooks. Everything else as runEndpoints does it.
  */
-async function runWebhookCase(receiverUrl: string | undefined): Promise<WebhookRun> {
+async function runWebhookCase(receiver: Server | undefined): Promise<WebhookRun> {
+  const receiverUrl = receiver?.url;
   const dir = tempDir("ssod-bench-webhooks-");
   const ssod = await startSsod(fileEnv(dir), dir);
   try {
@@ -78,19 +81,27 @@ async function runWebhookCase(receiverUrl: string | undefined): Promise<WebhookR
       endpointId = ((await made.json()) as { id: number }).id;
     }
     const endpoints = await benchEndpoints(ssod.url, ADMIN_KEY, SECONDS);
-    const issue = await measure(endpoints.issue, WARMUP);
-    const redeemLoad = await endpoints.redeem(Math.ceil(issue.requestsPerSecond * 1.5 * (SECONDS + WARMUP)) + 1000);
+    const cpuNow = () => cpuMs(ssod.child.pid!) + (receiver ? cpuMs(receiver.child.pid!) : 0);
+    /** The warm-up, then the run, its CPU read around it. */
+    const measured = async (load: LoadOptions) => {
+      await measure({ ...load, seconds: WARMUP }, 0);
+      const before = cpuNow();
+      const figures = await measure(load, 0);
+      return { figures, cpuUs: ((cpuNow() - before) * 1000) / figures.total };
+    };
+    const issue = await measured(endpoints.issue);
+    const redeemLoad = await endpoints.redeem(Math.ceil(issue.figures.requestsPerSecond * 1.5 * (SECONDS + WARMUP)) + 1000);
     const receivedBefore = receiverUrl ? await receivedAt(receiverUrl) : 0;
-    const redeem = await measure(redeemLoad, WARMUP);
-    if (!receiverUrl || endpointId === undefined) return { issue, redeem };
+    const redeem = await measured(redeemLoad);
+    const run = { issue: issue.figures, redeem: redeem.figures, cpu: { issue: issue.cpuUs, redeem: redeem.cpuUs } };
+    if (!receiverUrl || endpointId === undefined) return run;
     const atEnd = await receivedAt(receiverUrl);
     await new Promise((r) => setTimeout(r, 5_000));
     const after = await receivedAt(receiverUrl);
     const metrics = await (await fetch(`${ssod.url}/metrics`)).text();
     const pending = Number(/^ssod_webhook_deliveries_pending (\d+)/m.exec(metrics)?.[1] ?? 0);
     return {
-      issue,
-      redeem,
+      ...run,
       events: {
         committed: after - receivedBefore + pending,
         deliveredDuringLoad: atEnd - receivedBefore,
@@ -112,26 +123,26 @@ const WEBHOOK_PAIRS = Number(process.env.BENCH_WEBHOOK_PAIRS ?? 3);
  * ratio of each pair, and their median: on this shared machine two runs of
  * one configuration minutes apart differ by up to a third.
  */
-async function runWebhooks(): Promise<{
-  rows: Row[];
-  ratios: { issue: number; redeem: number };
-  pairs: { issue: number; redeem: number }[];
-  runs: WebhookRun[];
-}> {
+type Ratios = { issue: number; redeem: number; cpuIssue: number; cpuRedeem: number };
+
+async function runWebhooks(): Promise<{ rows: Row[]; ratios: Ratios; pairs: Ratios[]; runs: WebhookRun[] }> {
   const receiver = await startServer([join(root, "scripts/bench/receiver.mjs")], {}, root);
   try {
     const rows: Row[] = [];
-    const pairs: { issue: number; redeem: number }[] = [];
+    const pairs: Ratios[] = [];
     const runs: WebhookRun[] = [];
     for (let pair = 0; pair < WEBHOOK_PAIRS; pair++) {
       const order = pair % 2 === 0 ? [false, true] : [true, false];
       const done = new Map<boolean, WebhookRun>();
-      for (const withWebhooks of order) done.set(withWebhooks, await runWebhookCase(withWebhooks ? receiver.url : undefined));
+      for (const withWebhooks of order) done.set(withWebhooks, await runWebhookCase(withWebhooks ? receiver : undefined));
       const [plain, hooked] = [done.get(false)!, done.get(true)!];
       runs.push(hooked);
       pairs.push({
         issue: hooked.issue.requestsPerSecond / plain.issue.requestsPerSecond,
         redeem: hooked.redeem.requestsPerSecond / plain.redeem.requestsPerSecond,
+        // As a throughput ratio: CPU per request without, over CPU per request with.
+        cpuIssue: plain.cpu.issue / hooked.cpu.issue,
+        cpuRedeem: plain.cpu.redeem / hooked.cpu.redeem,
       });
       for (const [what, r] of [
         ["without webhooks", plain],
@@ -146,7 +157,8 @@ async function runWebhooks(): Promise<{
       const mid = Math.floor(sorted.length / 2);
       return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
     };
-    return { rows, pairs, runs, ratios: { issue: median(pairs.map((p) => p.issue)), redeem: median(pairs.map((p) => p.redeem)) } };
+    const of = (key: keyof Ratios) => median(pairs.map((p) => p[key]));
+    return { rows, pairs, runs, ratios: { issue: of("issue"), redeem: of("redeem"), cpuIssue: of("cpuIssue"), cpuRedeem: of("cpuRedeem") } };
   } finally {
     await receiver.stop();
   }
@@ -164,6 +176,8 @@ function webhookSummary(webhooks: Awaited<ReturnType<typeof runWebhooks>>): stri
   const lines = [
     `webhooks (endpoint on ${BENCH_EVENTS.join(", ")}; receiver answering 200): issue ${webhooks.ratios.issue.toFixed(2)}x, redeem ${webhooks.ratios.redeem.toFixed(2)}x of the same without ` +
       `(median of ${webhooks.pairs.length} pairs in alternating order: issue ${webhooks.pairs.map((p) => p.issue.toFixed(2)).join(", ")}; redeem ${webhooks.pairs.map((p) => p.redeem.toFixed(2)).join(", ")})`,
+    `  by CPU per request (ssod and the receiver; without over with): issue ${webhooks.ratios.cpuIssue.toFixed(2)}x, redeem ${webhooks.ratios.cpuRedeem.toFixed(2)}x ` +
+      `(issue ${webhooks.pairs.map((p) => p.cpuIssue.toFixed(2)).join(", ")}; redeem ${webhooks.pairs.map((p) => p.cpuRedeem.toFixed(2)).join(", ")})`,
   ];
   for (const [i, run] of webhooks.runs.entries()) {
     const e = run.events!;

@@ -17,8 +17,9 @@
 //   a 410 disables the endpoint, and so do 5 days of nothing but failures.
 //
 // Deliveries are background work: while the instance is saturated with
-// requests they go one at a time (the outbox keeps the rest), so a receiver,
-// slow or fast, never takes the server's time from issue and redeem.
+// requests it claims at most every BUSY_CLAIM_INTERVAL_MS (the outbox keeps
+// the rest) and catches up once it is not, so a receiver, slow or fast, never
+// takes the server's time from issue and redeem.
 import type { Agent } from "node:http";
 import type { LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -34,6 +35,13 @@ import { fetchOutbound, OutboundError, outboundAgent, staleConnection } from "..
 import type { WebhookAttemptOutcome } from "../telemetry";
 import { SECRET_PURPOSE } from "./endpoints";
 import { isoTimeSql } from "./outbox";
+
+/**
+ * While busy, the least time between two claims (or the poll interval, if
+ * longer). Each claim takes at most SSOD_WEBHOOK_ENDPOINT_CONCURRENCY per
+ * endpoint: tens a second go out under any load, none starves.
+ */
+const BUSY_CLAIM_INTERVAL_MS = 100;
 
 /** What one claimed delivery carries to its attempt. */
 interface Claimed {
@@ -219,6 +227,9 @@ function errorText(error: unknown, timeoutMs: number): string {
 
 // ---- the worker ----
 
+/** The worker's claims and records ride along with the requests' group commits rather than adding commits of their own. */
+const BACKGROUND = { background: true } as const;
+
 export interface DeliveryWorkerOptions {
   /** Told what an operator should read: an endpoint disabled, a store that refused the worker. */
   log?: (level: "info" | "warn", fields: Record<string, unknown>, message: string) => void;
@@ -240,13 +251,17 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
   const agents = new BoundedMap<string, Agent>(100);
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
-  // A delivery that ends frees a slot (here, and for its endpoint): the loop looks again at once, not at the next poll.
-  let sleeper: (() => void) | undefined;
+  // A delivery that ends frees a slot (here, and for its endpoint): the loop looks again at once, not at the next poll
+  // (unless the instance is busy serving requests).
+  let sleeper: ((why: "slot" | "stop") => void) | undefined;
   let woken = false;
-  const wake = () => {
+  const wake = (why: "slot" | "stop") => {
     woken = true;
-    sleeper?.();
+    sleeper?.(why);
   };
+  // The last claim took something: more may be due, so the next claim need not ask first.
+  let lastClaimed = 0;
+  const userAgent = `ssod/${version()}`;
 
   // Busy: requests were served since the last look and the event loop was nearly always at work.
   let busy = false;
@@ -295,7 +310,7 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
           body,
           headers: {
             "content-type": "application/json",
-            "user-agent": `ssod/${version()}`,
+            "user-agent": userAgent,
             "webhook-id": c.eventId,
             "webhook-timestamp": String(timestamp),
             "webhook-signature": `v1,${hmacSha256Base64(keyOf(c.secretEnc), `${c.eventId}.${timestamp}.${body}`)}`,
@@ -345,69 +360,79 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
       outcome.status === "delivered" ? "delivered" : outcome.gone ? "gone" : outcome.status === "failed" ? "failed" : "retrying";
     core.telemetry.webhookAttempt(kind);
     try {
-      const { disabled } = await core.store.bulk(record, outcome);
+      const { disabled } = await core.store.bulk(record, outcome, BACKGROUND);
       for (const endpoint of disabled) log("warn", { webhook: endpoint.id, reason: endpoint.reason }, "webhook endpoint disabled");
     } catch (error) {
-      // Not recorded: the lease runs out and the delivery is sent again (at least once).
+      // Not recorded: the lease runs out and the delivery is sent again (at least once). The next claim asks first.
+      lastClaimed = 0;
       if (!(error instanceof StoreUnavailableError)) log("warn", { err: error, delivery: c.id }, "webhook delivery outcome not recorded");
     }
   }
 
   async function claim(free: number): Promise<number> {
     const now = core.now();
-    const due = await core.store.driver.query({ sql: ANYTHING_DUE, args: [now, settings.endpointConcurrency] });
-    if (due.rows.length === 0) return 0;
+    if (lastClaimed === 0) {
+      const due = await core.store.driver.query({ sql: ANYTHING_DUE, args: [now, settings.endpointConcurrency] });
+      if (due.rows.length === 0) return 0;
+    }
     const token = randomSecret(12);
-    const claimed = await core.store.write({
-      statements: [{ sql: CLAIM, args: [now, now + settings.leaseMs, settings.endpointConcurrency, free, token] }],
-      decode: (results) => claimedRows(results[0]!),
-    });
+    const claimed = await core.store.write(
+      {
+        statements: [{ sql: CLAIM, args: [now, now + settings.leaseMs, settings.endpointConcurrency, free, token] }],
+        decode: (results) => claimedRows(results[0]!),
+      },
+      BACKGROUND,
+    );
     for (const c of claimed) {
       const running: Promise<void> = attempt(c, token).finally(() => {
         inFlight.delete(running);
-        wake();
+        wake("slot");
       });
       inFlight.add(running);
     }
+    lastClaimed = claimed.length;
     return claimed.length;
   }
 
-  /** Until the poll interval has passed, or a delivery has ended since the last look. */
+  /** Until the poll interval has passed, or a delivery has ended since the last look; while busy, until the busy interval has. */
   const sleep = () =>
     new Promise<void>((resolve) => {
-      if (woken) return resolve();
-      const timer = setTimeout(done, settings.pollIntervalMs);
+      if (woken && !busy) return resolve();
+      const timer = setTimeout(done, busy ? Math.max(settings.pollIntervalMs, BUSY_CLAIM_INTERVAL_MS) : settings.pollIntervalMs);
       function done() {
         clearTimeout(timer);
         sleeper = undefined;
         resolve();
       }
-      sleeper = done;
+      sleeper = (why) => {
+        if (why === "stop" || !busy) done();
+      };
     });
 
   const loop = (async () => {
     while (!stopped) {
       woken = false;
       lookAtLoad();
-      const free = (busy ? 1 : settings.concurrency) - inFlight.size;
+      const free = settings.concurrency - inFlight.size;
       let claimed = 0;
       if (free > 0) {
         try {
           claimed = await claim(free);
         } catch (error) {
+          lastClaimed = 0;
           // A store outage is said by the store itself (once per incident), not here at every poll.
           if (!(error instanceof StoreUnavailableError)) log("warn", { err: error }, "webhook deliveries could not be claimed");
         }
       }
-      // Every free slot taken: more may be due. Otherwise wait for a slot or the next poll.
-      if (!stopped && !(claimed > 0 && claimed === free)) await sleep();
+      // Every free slot taken: more may be due. Otherwise wait for a slot or the next poll. While busy, wait anyway.
+      if (!stopped && (busy || !(claimed > 0 && claimed === free))) await sleep();
     }
   })();
 
   return {
     async stop() {
       stopped = true;
-      wake();
+      wake("stop");
       await loop;
       await Promise.all([...inFlight]);
       for (const agent of agents.values()) agent.destroy();
