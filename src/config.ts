@@ -18,6 +18,42 @@ const integer = (min: number, max: number) =>
     v.maxValue(max, `an integer from ${min} to ${max}`),
   );
 
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/;
+
+/** "250ms", "5s", "30m", "2h", "1d" → milliseconds. */
+const durationMs = (text: string) => {
+  const [, amount, unit] = DURATION.exec(text.trim())!;
+  return Number(amount) * DURATION_UNITS[unit!]!;
+};
+
+/** A duration with its unit, from `min` to `max` milliseconds. */
+const duration = (min: number, max: number, words: string) =>
+  v.pipe(
+    v.string(),
+    v.check((s) => DURATION.test(s.trim()), words),
+    v.transform(durationMs),
+    v.check((ms) => ms >= min && ms <= max, words),
+  );
+
+/** Comma-separated durations: the retry schedule of webhook deliveries. */
+const durations = v.pipe(
+  v.string(),
+  v.transform((s) => s.split(",").map((d) => d.trim())),
+  v.check(
+    (list) => list.length >= 1 && list.length <= 20 && list.every((d) => DURATION.test(d) && durationMs(d) >= 100 && durationMs(d) <= 7 * 86_400_000),
+    "1 to 20 comma-separated durations from 100ms to 7d, each with its unit (ms, s, m, h, d), e.g. 5s,5m,30m",
+  ),
+  v.transform((list) => list.map(durationMs)),
+);
+
+const boolean = v.pipe(
+  v.string(),
+  v.transform((s) => s.trim().toLowerCase()),
+  v.picklist(["true", "false", "1", "0"], "true or false"),
+  v.transform((s) => s === "true" || s === "1"),
+);
+
 const storeUrl = v.pipe(v.string(), v.regex(/^(file|libsql|https?|wss?):/i, "a file:, libsql://, http(s):// or ws(s):// URL"));
 
 const httpBase = v.pipe(
@@ -143,6 +179,55 @@ export const SETTINGS = {
     help: "How often an instance reads the apps again, ms (a change made on another instance is seen within this)",
   },
   storeTimeout: { env: "SSOD_STORE_TIMEOUT", schema: integer(1, 600), default: "5", help: "Longest a store call may take before a 503, seconds" },
+  webhookAllowHttp: {
+    env: "SSOD_WEBHOOK_ALLOW_HTTP",
+    schema: boolean,
+    default: "false",
+    help: "Let webhook endpoints use plain http to any host (otherwise https, or http to a loopback host); link-local addresses stay refused",
+  },
+  webhookTimeout: { env: "SSOD_WEBHOOK_TIMEOUT", schema: integer(1, 300), default: "15", help: "Longest a webhook delivery attempt may take, seconds" },
+  webhookLeaseMargin: {
+    env: "SSOD_WEBHOOK_LEASE_MARGIN",
+    schema: integer(1, 15),
+    default: "15",
+    help: "How long a claimed delivery stays leased beyond the delivery timeout, seconds: an instance that dies mid-delivery gives it up after timeout + margin",
+  },
+  webhookRetrySchedule: {
+    env: "SSOD_WEBHOOK_RETRY_SCHEDULE",
+    schema: durations,
+    default: "5s,5m,30m,2h,5h,10h,10h",
+    help: "Waits between a failed webhook attempt and the next (each ±10% jitter); after the last the delivery is failed",
+  },
+  webhookPollInterval: {
+    env: "SSOD_WEBHOOK_POLL_INTERVAL",
+    schema: duration(10, 600_000, "a duration from 10ms to 10m with its unit, e.g. 1s or 250ms"),
+    default: "1s",
+    help: "How often each instance looks for webhook deliveries that are due",
+  },
+  webhookRetention: {
+    env: "SSOD_WEBHOOK_RETENTION",
+    schema: integer(0, 31_536_000),
+    default: "604800",
+    help: "How long delivered and failed webhook deliveries stay in the log, seconds",
+  },
+  webhookDisableAfter: {
+    env: "SSOD_WEBHOOK_DISABLE_AFTER",
+    schema: integer(1, 31_536_000),
+    default: "432000",
+    help: "An endpoint whose every delivery has failed for this long is disabled, seconds",
+  },
+  webhookConcurrency: {
+    env: "SSOD_WEBHOOK_CONCURRENCY",
+    schema: integer(1, 1000),
+    default: "16",
+    help: "Webhook deliveries in flight at once, per instance",
+  },
+  webhookEndpointConcurrency: {
+    env: "SSOD_WEBHOOK_ENDPOINT_CONCURRENCY",
+    schema: integer(1, 100),
+    default: "4",
+    help: "Deliveries in flight at once to one endpoint, all instances together",
+  },
 } as const;
 
 type Settings = typeof SETTINGS;

@@ -2,7 +2,7 @@
 // tokens, store calls, throttling, build info.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ForwardAuthOutcome } from "./core/forward-auth";
-import type { Telemetry } from "./core/telemetry";
+import type { Telemetry, WebhookAttemptOutcome } from "./core/telemetry";
 import type { StoreCall } from "./store/store";
 import { version } from "./version";
 
@@ -78,7 +78,48 @@ export class Metrics implements Telemetry {
     labelNames: ["app", "outcome"],
     registers: [this.registry],
   });
+  readonly #webhookAttempts = new Counter({
+    name: "ssod_webhook_deliveries_total",
+    help: "Webhook delivery attempts by outcome: delivered (2xx), retrying (failed, due again), failed (retries spent), gone (410, endpoint disabled)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  /** Reads the outbox's backlog from the store at scrape time (set once the core exists). */
+  #backlog: (() => Promise<{ pending: number; oldestAgeSeconds: number }>) | undefined;
+  #lastBacklog = { pending: 0, oldestAgeSeconds: 0 };
+  /** One read per scrape, shared by both gauges. */
+  #reading: Promise<{ pending: number; oldestAgeSeconds: number }> | undefined;
+
   constructor() {
+    const backlog = () => {
+      const read = this.#backlog;
+      if (!read) return Promise.resolve(this.#lastBacklog);
+      this.#reading ??= read()
+        .then((figures) => (this.#lastBacklog = figures))
+        // A store that cannot answer keeps the last figures: the scrape itself never fails.
+        .catch(() => this.#lastBacklog)
+        .finally(() => {
+          this.#reading = undefined;
+        });
+      return this.#reading;
+    };
+    for (const outcome of ["delivered", "retrying", "failed", "gone"]) this.#webhookAttempts.labels(outcome).inc(0);
+    new Gauge({
+      name: "ssod_webhook_deliveries_pending",
+      help: "Webhook deliveries waiting to be sent to enabled endpoints (all instances: read from the store)",
+      registers: [this.registry],
+      async collect() {
+        this.set((await backlog()).pending);
+      },
+    });
+    new Gauge({
+      name: "ssod_webhook_oldest_pending_seconds",
+      help: "Age of the oldest webhook delivery waiting to be sent to an enabled endpoint, seconds (0: none)",
+      registers: [this.registry],
+      async collect() {
+        this.set((await backlog()).oldestAgeSeconds);
+      },
+    });
     collectDefaultMetrics({ register: this.registry, prefix: "ssod_" });
     new Gauge({ name: "ssod_build_info", help: "Version of ssod and Node.js", labelNames: ["version", "node"], registers: [this.registry] })
       .labels(version(), process.version)
@@ -117,5 +158,14 @@ export class Metrics implements Telemetry {
 
   forwardAuthDecision(app: string, outcome: ForwardAuthOutcome): void {
     this.#forwardAuth.labels(app, outcome).inc();
+  }
+
+  webhookAttempt(outcome: WebhookAttemptOutcome): void {
+    this.#webhookAttempts.labels(outcome).inc();
+  }
+
+  /** Where the webhook gauges read the outbox from. */
+  watchOutbox(read: () => Promise<{ pending: number; oldestAgeSeconds: number }>): void {
+    this.#backlog = read;
   }
 }

@@ -6,6 +6,7 @@ import { displayStore } from "./cli/banner";
 import type { Config } from "./config";
 import { type BootstrapResult, bootstrap, loadMasterKey, requireMasterKeySetting } from "./core/bootstrap";
 import { type Core, createCore } from "./core/context";
+import { outboxBacklog } from "./core/webhooks/delivery";
 import { type App, createApp } from "./http/app";
 import type { Logger } from "./log";
 import { Metrics } from "./metrics";
@@ -122,6 +123,17 @@ export async function openCore(
         keyPublishLeadSeconds: config.keyPublishLead,
         keyCheckMs: config.keyCheckMs,
         throttle: { perIp: config.throttleIpLimit, perCredential: config.throttleCredentialLimit, windowSeconds: config.throttleWindow },
+        webhooks: {
+          allowHttp: config.webhookAllowHttp,
+          timeoutMs: config.webhookTimeout * 1000,
+          leaseMs: (config.webhookTimeout + config.webhookLeaseMargin) * 1000,
+          retryScheduleMs: config.webhookRetrySchedule,
+          pollIntervalMs: config.webhookPollInterval,
+          retentionMs: config.webhookRetention * 1000,
+          disableAfterMs: config.webhookDisableAfter * 1000,
+          concurrency: config.webhookConcurrency,
+          endpointConcurrency: config.webhookEndpointConcurrency,
+        },
       },
       metrics ? { telemetry: metrics } : {},
     );
@@ -154,6 +166,7 @@ export async function openRuntime(config: Config, logger: Logger, publicUrl?: st
     bootstrap: first,
     migrations,
   } = await openCore(config, { metrics, onEvent: logStoreEvents(logger), serving: true, ...(publicUrl ? { publicUrl } : {}) });
+  metrics.watchOutbox(() => outboxBacklog(core));
   let shuttingDown = false;
   const app = createApp({
     core,

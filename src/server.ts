@@ -12,6 +12,7 @@ import { displayStore } from "./cli/banner";
 import type { Config } from "./config";
 import { ConfigError } from "./core/errors";
 import { startSweeper } from "./core/sweeper";
+import { startDeliveryWorker } from "./core/webhooks/delivery";
 import { cookieDomainCovers } from "./http/shared/session-cookie";
 import type { Logger } from "./log";
 import { openRuntime, type Runtime } from "./runtime";
@@ -30,11 +31,16 @@ export interface RunningServer {
 type Fetch = (request: Request, env: unknown) => Response | Promise<Response>;
 
 /** Binds the port, answering 503 until `serve` gives it the app. */
-function bind(config: Config): Promise<{ server: HttpServer; port: number; serve(fetch: Fetch): void }> {
+function bind(config: Config): Promise<{ server: HttpServer; port: number; serve(fetch: Fetch): void; requestsServed(): number }> {
+  // Counted for the webhook worker, which yields to requests while they keep the process busy.
+  let requests = 0;
   let handler: Fetch = () =>
     new Response(JSON.stringify({ status: "starting" }), { status: 503, headers: { "Content-Type": "application/json", "Retry-After": "1" } });
   const server = createAdaptorServer({
-    fetch: (request, env) => handler(request, env),
+    fetch: (request, env) => {
+      requests++;
+      return handler(request, env);
+    },
     serverOptions: {
       // Slow or never-ending requests are cut off (SPEC §5).
       requestTimeout: config.requestTimeout * 1000,
@@ -59,6 +65,7 @@ function bind(config: Config): Promise<{ server: HttpServer; port: number; serve
         serve: (fetch) => {
           handler = fetch;
         },
+        requestsServed: () => requests,
       });
     });
   });
@@ -70,7 +77,7 @@ function closeListener(server: HttpServer): Promise<void> {
 
 async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const started = performance.now();
-  const { server, port, serve } = await bind(config);
+  const { server, port, serve, requestsServed } = await bind(config);
   const publicUrl = config.publicUrl ?? `http://localhost:${port}`;
   const runtime = await openRuntime(config, logger, publicUrl).catch(async (error: unknown) => {
     await closeListener(server);
@@ -97,6 +104,11 @@ async function startServer(config: Config, logger: Logger): Promise<RunningServe
     logger.warn({ err: error }, "sweep failed");
   });
 
+  const deliveries = startDeliveryWorker(runtime.core, {
+    requestsServed,
+    log: (level, fields, message) => logger[level](fields, message),
+  });
+
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -120,6 +132,8 @@ async function startServer(config: Config, logger: Logger): Promise<RunningServe
         });
       });
       await stopSweeper();
+      // Deliveries in flight end (or time out) and are recorded before the store closes.
+      await deliveries.stop();
       await runtime.close();
     })());
   return { runtime, server, url, stop };

@@ -4,7 +4,9 @@
 // SessionIDs admin.login hands out, sources' client and signing secrets (made
 // and rotated), tokens of every format (native nonce and JWT, Tyk nonce, LOB
 // TokenNo), redeemed, revoked and left alone, login sessions (API and
-// cookie), a rotated signing key. Then it is killed (so the WAL is left as it
+// cookie), a rotated signing key, a webhook endpoint's secret (made and
+// rotated; sealed like a signing secret, SPEC §9) with every change's event
+// in the outbox. Then it is killed (so the WAL is left as it
 // was) and the database files are read as bytes: none of those secrets may be
 // found in them, as text or as raw bytes.
 import assert from "node:assert/strict";
@@ -50,6 +52,11 @@ test("no token, key, client secret, signing secret, session id or password is in
   };
 
   try {
+    // A webhook endpoint first, so every change below also writes its events (which hold no secret) to the store; its secret made, then rotated.
+    const hook = (await post("/v1/webhooks", { url: "https://hooks.invalid/ssod", events: ["*", "token.issued"] })) as { id: number; secret: string };
+    secrets.set("webhook secret", hook.secret);
+    secrets.set("rotated webhook secret", ((await post(`/v1/webhooks/${hook.id}/secret`, {})) as { secret: string }).secret);
+
     // Sources: secrets made, then rotated.
     const sources: { id: number; clientId: string; clientSecret: string; signingSecret: string }[] = [];
     for (const code of ["rest-a", "rest-b", "rest-c"]) {
@@ -141,6 +148,8 @@ test("no token, key, client secret, signing secret, session id or password is in
     const out = [Buffer.from(value, "utf8")];
     const raw = /^(?:ssod_(?:ak|cs|ss)_)?([A-Za-z0-9_-]{43})$/.exec(value)?.[1];
     if (raw) out.push(Buffer.from(raw, "base64url"), Buffer.from(raw, "utf8"));
+    const webhookKey = /^whsec_([A-Za-z0-9+/]{43}=)$/.exec(value)?.[1];
+    if (webhookKey) out.push(Buffer.from(webhookKey, "base64"), Buffer.from(webhookKey, "utf8"));
     const parts = value.split(".");
     if (parts.length === 3 && parts[2]!.length > 20) out.push(Buffer.from(parts[2]!, "utf8"), Buffer.from(parts[2]!, "base64url"));
     return out;

@@ -1,6 +1,6 @@
 // Servers under test, as real processes: started, timed to healthy, measured.
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export interface Server {
   child: ChildProcess;
@@ -59,4 +59,15 @@ export async function startServer(command: string[], env: Record<string, string>
         child.kill("SIGTERM");
       }),
   };
+}
+
+/** CPU milliseconds a process has used so far, all its threads together (utime + stime, from /proc). */
+export function cpuMs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    total += (Number(fields[11]) + Number(fields[12])) * 10;
+  }
+  return total;
 }

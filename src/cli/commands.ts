@@ -8,6 +8,8 @@ import { createAdminAccount, passwordSchema, usernameSchema } from "../core/admi
 import { adminKeyNameSchema, createAdminKey, listAdminKeys, revokeAdminKey } from "../core/admin-keys";
 import { createApp, forwardAuthHostSchema, uriListSchema } from "../core/apps";
 import type { Core } from "../core/context";
+import { CoreError } from "../core/errors";
+import { createWebhook, webhookEventsSchema, webhookUrlSchema } from "../core/webhooks/endpoints";
 import { createLogger } from "../log";
 import { openCore, openMigratedStore } from "../runtime";
 import { serveUntilSignalled } from "../server";
@@ -167,6 +169,37 @@ export const COMMANDS: Command[] = [
       process.stdout.write(
         alreadyRevoked ? `admin key ${key.id} (${key.name}) was already revoked on ${when(key.revokedAt!)}\n` : `revoked admin key ${key.id} (${key.name})\n`,
       );
+      return 0;
+    },
+  },
+  {
+    words: ["webhook", "create"],
+    usage: "ssod webhook create --url URL --events TYPE,TYPE [options]",
+    summary: "Create a webhook endpoint and print its id and secret (the secret is shown this once)",
+    options: {
+      url: { description: "Where events are POSTed: https (http for a loopback host, or any host with SSOD_WEBHOOK_ALLOW_HTTP=true)", required: true },
+      events: { description: 'Comma-separated event types, e.g. user.created,user.deleted; "*" for all but token.issued', required: true },
+      description: { description: "What the endpoint is for" },
+    },
+    usesConfig: true,
+    async run(config, options) {
+      const events = check(
+        webhookEventsSchema,
+        (options.events ?? "")
+          .split(",")
+          .map((e) => e.trim())
+          .filter(Boolean),
+        "--events",
+      );
+      const url = check(webhookUrlSchema, options.url, "--url");
+      const { endpoint, secret } = await withCore(config!, (core) => createWebhook(core, { url, events, description: options.description }, CLI)).catch(
+        (error: unknown) => {
+          // A URL the outbound rules refuse is bad usage, said in their words.
+          if (error instanceof CoreError && error.code === "invalid") throw new UsageError(`--${error.message}`);
+          throw error;
+        },
+      );
+      process.stdout.write(`id: ${endpoint.id}\nsecret: ${secret}\n`);
       return 0;
     },
   },

@@ -10,6 +10,7 @@ import { applyChange } from "./changes";
 import type { Core } from "./context";
 import { randomSecret, safeEqual, sha256 } from "./crypto";
 import { CoreError } from "./errors";
+import { isoTimeSql, outboxInsert } from "./webhooks/outbox";
 
 export const ADMIN_KEY_PATTERN = /^ssod_ak_[A-Za-z0-9_-]{43}$/;
 
@@ -77,6 +78,18 @@ function createdAudit(core: Core, actor: string, ip: string | null) {
   );
 }
 
+/** SQL: the key in row `k` as GET /v1/admin-keys shows it (never the key, never its hash), for its events. */
+const adminKeyJson = (k: string) =>
+  sql.raw(`json_object('id', ${k}.id, 'name', ${k}.name, 'createdAt', ${isoTimeSql(`${k}.created_at`)}, 'revokedAt', ${isoTimeSql(`${k}.revoked_at`)})`);
+
+/**
+ * The admin_key.created event of the key with this hash, when the statement
+ * before it in the batch inserted a row: put it after createdAudit, whose
+ * conditional insert has the same outcome as the key's.
+ */
+const createdEvent = (core: Core, keyHash: string) =>
+  outboxInsert(core, "admin_key.created", adminKeyJson("admin_keys"), { table: adminKeys, where: sql`${adminKeys.keyHash} = ${keyHash} AND changes() > 0` });
+
 /** Stores a new admin key and returns it: the only time it is ever shown. */
 export async function createAdminKey(core: Core, name: string, context: KeyChange): Promise<AdminKeyInfo & { key: string }> {
   const key = generateAdminKey();
@@ -86,6 +99,7 @@ export async function createAdminKey(core: Core, name: string, context: KeyChang
       .values({ name, keyHash: sha256(key), createdAt: core.now() })
       .returning(shown),
     createdAudit(core, actorName(context.actor), context.ip),
+    createdEvent(core, sha256(key)),
   ]);
   return { ...rows[0]!, key };
 }
@@ -108,7 +122,11 @@ function insertKeyUnless(core: Core, name: string, keyHash: string, existing: SQ
  */
 export async function ensureAdminKey(core: Core, key: string, name: string): Promise<AdminKeyInfo> {
   const keyHash = sha256(key);
-  await applyChange(core, [insertKeyUnless(core, name, keyHash, eq(adminKeys.keyHash, keyHash)), createdAudit(core, "system", null)]);
+  await applyChange(core, [
+    insertKeyUnless(core, name, keyHash, eq(adminKeys.keyHash, keyHash)),
+    createdAudit(core, "system", null),
+    createdEvent(core, keyHash),
+  ]);
   return (await core.store.db.select(shown).from(adminKeys).where(eq(adminKeys.keyHash, keyHash)).get())!;
 }
 
@@ -118,7 +136,11 @@ export async function ensureAdminKey(core: Core, key: string, name: string): Pro
  */
 export async function createFirstAdminKey(core: Core): Promise<string | undefined> {
   const key = generateAdminKey();
-  const [inserted] = await applyChange(core, [insertKeyUnless(core, "first start", sha256(key), sql`true`), createdAudit(core, "system", null)]);
+  const [inserted] = await applyChange(core, [
+    insertKeyUnless(core, "first start", sha256(key), sql`true`),
+    createdAudit(core, "system", null),
+    createdEvent(core, sha256(key)),
+  ]);
   return inserted.length > 0 ? key : undefined;
 }
 
@@ -155,6 +177,8 @@ export async function revokeAdminKey(core: Core, id: number, context: KeyChange)
       target,
     ),
     db.update(adminKeys).set({ revokedAt: core.now() }).where(target).returning(shown),
+    // After the update, whose condition no longer holds: changes() says whether it revoked anything.
+    outboxInsert(core, "admin_key.revoked", adminKeyJson("admin_keys"), { table: adminKeys, where: sql`${adminKeys.id} = ${id} AND changes() > 0` }),
   ]);
   if (revoked[0]) return { key: revoked[0], alreadyRevoked: false };
   const key = await db.select(shown).from(adminKeys).where(eq(adminKeys.id, id)).get();

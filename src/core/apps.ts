@@ -1,7 +1,7 @@
 // Apps (SPEC §6): the relying parties that receive ssod's users — OpenID
 // Connect clients and hosts behind forward auth — with one access rule and
 // one way back to the portal for a browser without a session, used by both.
-import { and, asc, eq, ne, sql } from "drizzle-orm";
+import { and, asc, eq, ne, type SQL, sql } from "drizzle-orm";
 import * as v from "valibot";
 import { apps } from "../store/schema";
 import { type Actor, actorName, auditInsert, auditInsertFrom } from "./audit";
@@ -11,6 +11,7 @@ import { randomSecret } from "./crypto";
 import { CoreError } from "./errors";
 import { outboundUrlProblem } from "./outbound";
 import { ensureSigningKey } from "./signing-keys";
+import { isoTimeSql, outboxInsert } from "./webhooks/outbox";
 
 // ---- field rules, shared by every way apps are managed ----
 
@@ -107,6 +108,22 @@ function toApp(row: AppRow): App {
     clientSecretEnc: row.clientSecretEnc,
   };
 }
+
+/** SQL: the app in row `a` as GET /v1/apps/{id} shows it (a JSON object; never its secret), for its events. */
+function appJsonSql(a: string): string {
+  return `json_object('id', ${a}.id, 'name', ${a}.name, 'clientId', ${a}.client_id,
+  'tokenEndpointAuthMethod', ${a}.token_endpoint_auth_method, 'redirectUris', json(${a}.redirect_uris),
+  'postLogoutRedirectUris', json(${a}.post_logout_redirect_uris), 'initiateLoginUri', ${a}.initiate_login_uri,
+  'loginUrl', ${a}.login_url, 'allowedGroups', json(${a}.allowed_groups), 'orgIds', json(${a}.org_ids),
+  'idTokenSignedResponseAlg', ${a}.id_token_signed_response_alg,
+  'forwardAuth', json(CASE WHEN ${a}.forward_auth_hosts IS NOT NULL THEN json_object('hosts', json(${a}.forward_auth_hosts),
+    'pathPrefixes', json(${a}.forward_auth_path_prefixes)) END),
+  'createdAt', ${isoTimeSql(`${a}.created_at`)}, 'updatedAt', ${isoTimeSql(`${a}.updated_at`)})`;
+}
+
+/** The event of each app that `where` selects, read from its row as the batch has it at that point. */
+const appEvent = (core: Core, type: "app.created" | "app.updated" | "app.deleted", where: SQL) =>
+  outboxInsert(core, type, sql.raw(appJsonSql("apps")), { table: apps, where });
 
 // ---- the directory: every app, read at most every SSOD_APP_REFRESH_MS ----
 
@@ -313,6 +330,7 @@ export async function createApp(core: Core, input: AppInput, context: ChangeCont
         ip: context.ip,
         detail: { name: input.name },
       }),
+      appEvent(core, "app.created", eq(apps.clientId, clientId)),
     ],
     APP_UNIQUE,
   );
@@ -356,6 +374,7 @@ export async function updateApp(core: Core, id: number, patch: AppPatch, context
         .set({ ...columnsOf(patch), ...secretColumns, updatedAt: core.now() })
         .where(target)
         .returning(),
+      appEvent(core, "app.updated", target),
     ],
     APP_UNIQUE,
   );
@@ -372,13 +391,14 @@ export async function updateApp(core: Core, id: number, patch: AppPatch, context
 
 export async function deleteApp(core: Core, id: number, context: ChangeContext): Promise<boolean> {
   const target = eq(apps.id, id);
-  const [, deleted] = await applyChange(core, [
+  const [, , deleted] = await applyChange(core, [
     auditInsertFrom(
       core,
       { actor: actorName(context.actor), action: "app.delete", outcome: "success", target: sql`${apps.clientId}`, ip: context.ip },
       apps,
       target,
     ),
+    appEvent(core, "app.deleted", target),
     core.store.db.delete(apps).where(target).returning({ id: apps.id }),
   ]);
   core.apps.invalidate();
@@ -401,6 +421,8 @@ export async function rotateAppSecret(core: Core, id: number, context: ChangeCon
       .set({ clientSecretEnc: core.masterKey.seal(clientSecret, "app_client_secret"), updatedAt: core.now() })
       .where(target)
       .returning(),
+    // The app as GET shows it changed only in updatedAt, but its clients must now use the new secret.
+    appEvent(core, "app.updated", target),
   ]);
   core.apps.invalidate();
   if (rows[0]) return { app: toApp(rows[0]), clientSecret };

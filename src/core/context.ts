@@ -34,6 +34,28 @@ export interface CoreSettings {
   /** How long expired tokens and sessions are kept before the sweeper deletes them. */
   sweepGraceSeconds: number;
   throttle: ThrottleLimits;
+  webhooks: WebhookSettings;
+}
+
+/** How webhook deliveries are sent and kept (SPEC §9; the SSOD_WEBHOOK_* settings). */
+interface WebhookSettings {
+  /** Plain http to any host, not only to loopback ones. */
+  allowHttp: boolean;
+  /** The longest one attempt may take. */
+  timeoutMs: number;
+  /** How long a claim holds a delivery: the timeout plus a margin of at most 15 s. */
+  leaseMs: number;
+  /** The waits after each failed attempt; after the last one the delivery is failed. */
+  retryScheduleMs: number[];
+  pollIntervalMs: number;
+  /** How long delivered and failed deliveries are kept. */
+  retentionMs: number;
+  /** An endpoint whose every delivery failed for this long is disabled. */
+  disableAfterMs: number;
+  /** Deliveries in flight per instance. */
+  concurrency: number;
+  /** Deliveries in flight per endpoint, all instances together. */
+  endpointConcurrency: number;
 }
 
 /** Derived values worth keeping, each bounded (src/core/cache.ts). */
@@ -48,6 +70,8 @@ interface Caches {
   readonly remoteKeySets: BoundedMap<string, ReturnType<typeof createRemoteJWKSet>>;
   /** Sources' IP allowlists, parsed. */
   readonly ipLists: BoundedMap<string, BlockList>;
+  /** Webhook signing keys (the decoded secret) by their sealed secret (src/core/webhooks/delivery.ts). */
+  readonly webhookKeys: BoundedMap<string, Buffer>;
 }
 
 export interface Core {
@@ -73,6 +97,7 @@ export function createCore(store: Store, masterKey: MasterKey, settings: CoreSet
     verifiedCallerJwts: new BoundedMap(10_000),
     remoteKeySets: new BoundedMap(1000),
     ipLists: new BoundedMap(1000),
+    webhookKeys: new BoundedMap(1000),
   };
   const core: Core = {
     store,

@@ -1,7 +1,7 @@
 // Every secret-handling primitive in one place: random values, hashes for
 // secrets at rest, constant-time comparison, sealing with the master key and
 // password hashing.
-import { createCipheriv, createDecipheriv, hash, hkdfSync, randomBytes, randomFillSync, scrypt, timingSafeEqual } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHmac, hash, hkdfSync, randomBytes, randomFillSync, scrypt, timingSafeEqual } from "node:crypto";
 
 // Random bytes are drawn from a pool that the CSPRNG refills 4 KiB at a time,
 // each byte handed out once. A randomBytes() call is a crypto job of its own,
@@ -27,6 +27,17 @@ export function randomSecret(bytes = 32): string {
   if (bytes > POOL_SIZE) return randomBytes(bytes).toString("base64url");
   const at = draw(bytes);
   return pool.toString("base64url", at, at + bytes);
+}
+
+/** Random bytes as standard base64 (with padding): webhook secrets, as Standard Webhooks writes them. */
+export function randomBase64(bytes: number): string {
+  const at = draw(bytes);
+  return pool.toString("base64", at, at + bytes);
+}
+
+/** HMAC-SHA256 as standard base64: the signature of a webhook delivery. */
+export function hmacSha256Base64(key: Buffer, text: string): string {
+  return createHmac("sha256", key).update(text).digest("base64");
 }
 
 /**

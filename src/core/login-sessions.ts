@@ -6,7 +6,7 @@ import { statement } from "../store/store";
 import { auditStatement } from "./audit";
 import type { Core } from "./context";
 import { sha256 } from "./crypto";
-import { findUser, type User } from "./users";
+import { findUser, sessionsRevokedEvent, type User } from "./users";
 
 const SESSION_ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
@@ -78,6 +78,7 @@ export async function endLoginSession(core: Core, sessionId: string, ip: string 
   if (!session) return false;
   await core.store.write({
     statements: [
+      statement(sessionsRevokedEvent(core, eq(loginSessions.idHash, sha256(sessionId)))),
       statement(core.store.db.delete(loginSessions).where(eq(loginSessions.idHash, sha256(sessionId)))),
       auditStatement(core, {
         actor: `user:${session.user.id}`,

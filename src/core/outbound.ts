@@ -10,8 +10,8 @@
 // and the connection (rebinding) cannot slip past; and it does not inflate
 // compressed bodies, so the byte limit is the limit of what is kept.
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 
 export interface OutboundRules {
@@ -23,6 +23,24 @@ export interface OutboundRules {
   timeoutMs: number;
   /** Resolves host names (`dns.lookup` unless given): tests map names of their own. */
   lookup?: LookupFunction;
+  /**
+   * A keep-alive pool from `outboundAgent`, used only by fetchOutbound under
+   * the same rules: each of its sockets was connected through the guarded
+   * lookup, so a reused one is as checked as a new one. Without it every
+   * fetch connects afresh.
+   */
+  agent?: HttpAgent;
+}
+
+/** A keep-alive pool for fetches of one origin (webhook deliveries): at most `sockets` connections. */
+export function outboundAgent(url: URL, sockets: number): HttpAgent {
+  const Agent = url.protocol === "https:" ? HttpsAgent : HttpAgent;
+  return new Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+}
+
+/** A network error on a pooled connection the other end had already closed: the request never reached it, and may be sent again. */
+export function staleConnection(error: unknown): boolean {
+  return (error as { reusedSocket?: boolean }).reusedSocket === true && ["ECONNRESET", "EPIPE"].includes((error as { code?: string }).code ?? "");
 }
 
 /** A fetch refused by the rules (the URL, the address it resolves to, the body's size). */
@@ -110,7 +128,7 @@ const NO_BODY = new Set([204, 205, 304]);
  */
 export function fetchOutbound(
   target: string | URL,
-  init: { method?: string; headers?: Headers | Record<string, string>; signal?: AbortSignal },
+  init: { method?: string; headers?: Headers | Record<string, string>; body?: string; signal?: AbortSignal },
   rules: OutboundRules,
 ): Promise<Response> {
   const url = new URL(target);
@@ -123,8 +141,8 @@ export function fetchOutbound(
 
   return new Promise<Response>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    // A fresh agent: a pooled socket might have been connected without the guard.
-    const req = request(url, { method: init.method ?? "GET", headers: Object.fromEntries(new Headers(init.headers)), agent: false, lookup });
+    // A fresh connection unless the rules bring their own pool: a socket of any other pool might have been connected without the guard.
+    const req = request(url, { method: init.method ?? "GET", headers: Object.fromEntries(new Headers(init.headers)), agent: rules.agent ?? false, lookup });
     const settle = (outcome: () => void) => {
       signal.removeEventListener("abort", onAbort);
       outcome();
@@ -135,8 +153,10 @@ export function fetchOutbound(
     };
     const onAbort = () => fail(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    req.on("error", fail);
+    let answered = false;
+    req.on("error", (error: Error) => fail(answered ? error : Object.assign(error, { reusedSocket: req.reusedSocket })));
     req.on("response", (response) => {
+      answered = true;
       response.on("error", fail);
       const tooLarge = () => fail(new OutboundError(`${url.origin}: the answer is over ${rules.maxBytes} bytes: not read`));
       if (Number(response.headers["content-length"]) > rules.maxBytes) return tooLarge();
@@ -159,6 +179,6 @@ export function fetchOutbound(
         });
       });
     });
-    req.end();
+    req.end(init.body);
   });
 }

@@ -1,6 +1,6 @@
 // SSO sources (SPEC §1): the trusted issuers, their options and credentials.
 import { BlockList, isIP } from "node:net";
-import { and, asc, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, type SQL, sql } from "drizzle-orm";
 import * as v from "valibot";
 import { ssoSources } from "../store/schema";
 import { selectList } from "../store/select-list";
@@ -10,6 +10,7 @@ import type { Core } from "./context";
 import { randomSecret, sha256 } from "./crypto";
 import { CoreError } from "./errors";
 import { outboundUrlProblem } from "./outbound";
+import { isoTimeSql, jsonBoolSql, outboxInsert } from "./webhooks/outbox";
 
 export const DEFAULT_SOURCE_CODE = "default";
 export const MAX_VALID_FOR_SECONDS = 365 * 24 * 3600;
@@ -142,6 +143,24 @@ function toSource(row: SourceRow): Source {
     secrets: { clientSecretHash: row.clientSecretHash, clientSecretEnc: row.clientSecretEnc, signingSecretEnc: row.signingSecretEnc },
   };
 }
+
+/** SQL: the source in row `s` as GET /v1/sources/{id} shows it (a JSON object; never a secret), for its events. */
+function sourceJsonSql(s: string): string {
+  const idp = `coalesce(${s}.idp_issuer, '') <> '' AND coalesce(${s}.idp_jwks_url, '') <> ''`;
+  return `json_object('id', ${s}.id, 'code', ${s}.code, 'name', ${s}.name, 'description', ${s}.description,
+  'expiresAt', ${isoTimeSql(`${s}.expires_at`)}, 'validForSeconds', ${s}.valid_for_seconds,
+  'options', json_object('createNewUserIfNotExists', ${jsonBoolSql(`${s}.create_users`)}, 'performLogin', ${jsonBoolSql(`${s}.perform_login`)},
+    'returnUserData', ${jsonBoolSql(`${s}.return_user_data`)}),
+  'clientId', ${s}.client_id, 'allowedIps', json(${s}.allowed_ips), 'redirectUrls', json(${s}.redirect_urls),
+  'identityProvider', json(CASE WHEN ${idp} THEN json_object('issuer', ${s}.idp_issuer, 'jwksUrl', ${s}.idp_jwks_url,
+    'audience', ${s}.idp_audience, 'requiredScope', ${s}.idp_required_scope) END),
+  'orgIds', json(${s}.org_ids), 'landing', iif(${s}.landing = 'confirm', 'confirm', 'direct'),
+  'createdAt', ${isoTimeSql(`${s}.created_at`)}, 'updatedAt', ${isoTimeSql(`${s}.updated_at`)})`;
+}
+
+/** The event of each source that `where` selects, read from its row as the batch has it at that point. */
+const sourceEvent = (core: Core, type: "source.created" | "source.updated" | "source.deleted", where: SQL) =>
+  outboxInsert(core, type, sql.raw(sourceJsonSql("sso_sources")), { table: ssoSources, where });
 
 export const sourceByClientIdLookup = {
   sql: `SELECT ${selectList(ssoSources)} FROM sso_sources WHERE client_id IN (SELECT value FROM json_each(?))`,
@@ -317,6 +336,7 @@ export async function createSource(core: Core, input: SourceInput, context: Chan
           updatedAt: now,
         })
         .returning(),
+      sourceEvent(core, "source.created", eq(ssoSources.code, input.code)),
       auditInsert(core, {
         actor: actorName(context.actor),
         action: "source.create",
@@ -365,6 +385,7 @@ export async function updateSource(core: Core, id: number, patch: SourcePatch, c
         .set({ ...columnsOf(patch), updatedAt: core.now() })
         .where(target)
         .returning(),
+      sourceEvent(core, "source.updated", target),
     ],
     SOURCE_UNIQUE,
   );
@@ -399,6 +420,7 @@ export async function deleteSources(core: Core, ids: number[], context: ChangeCo
       ssoSources,
       chosen,
     ),
+    sourceEvent(core, "source.deleted", chosen),
     db.delete(ssoSources).where(chosen),
   ]);
 }
@@ -427,6 +449,8 @@ export async function rotateSourceSecrets(core: Core, id: number, context: Chang
       .set({ ...secrets.columns, updatedAt: core.now() })
       .where(target)
       .returning(),
+    // The source as GET shows it changed only in updatedAt, but its callers must now use new secrets.
+    sourceEvent(core, "source.updated", target),
   ]);
   if (!rows[0]) throw new CoreError("not_found", "no such source");
   return { source: toSource(rows[0]), secrets: secrets.shown };

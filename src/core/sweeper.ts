@@ -1,6 +1,7 @@
 // The sweeper: deletes tokens, login sessions and admin sessions long past
-// their expiry, the OpenID Connect provider's expired objects, and signing keys no longer published, so the store does not
-// grow without bound. Deletes go in bounded chunks to keep each commit short.
+// their expiry, the OpenID Connect provider's expired objects, signing keys no longer published, and webhook
+// deliveries delivered or failed longer ago than SSOD_WEBHOOK_RETENTION, so the store does not grow without bound.
+// Deletes go in bounded chunks to keep each commit short.
 import type { Core } from "./context";
 import { expiredPayloadsStatement } from "./oidc-store";
 import { expiredKeysStatement } from "./signing-keys";
@@ -9,13 +10,18 @@ const CHUNK = 5000;
 
 const chunkedDelete = (table: string, column: string) => `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ${CHUNK})`;
 
-const DELETES = [chunkedDelete("sso_tokens", "expires_at"), chunkedDelete("login_sessions", "expires_at"), chunkedDelete("admin_sessions", "expires_at")];
-
 /** One pass; answers how many rows went. Idempotent, so every instance may run it. */
 export async function sweepOnce(core: Core): Promise<number> {
   const cutoff = core.now() - core.settings.sweepGraceSeconds * 1000;
+  const deletes: [string, number][] = [
+    [chunkedDelete("sso_tokens", "expires_at"), cutoff],
+    [chunkedDelete("login_sessions", "expires_at"), cutoff],
+    [chunkedDelete("admin_sessions", "expires_at"), cutoff],
+    // Pending deliveries have no finished_at: they stay until sent, however old.
+    [chunkedDelete("webhook_deliveries", "finished_at"), core.now() - core.settings.webhooks.retentionMs],
+  ];
   let total = 0;
-  for (const sql of DELETES) {
+  for (const [sql, cutoff] of deletes) {
     for (;;) {
       const deleted = await core.store.write({ statements: [{ sql, args: [cutoff] }], decode: (r) => r[0]!.rowsAffected });
       total += deleted;

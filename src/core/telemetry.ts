@@ -1,6 +1,8 @@
 // What the core reports as it works, for metrics. The core knows nothing of
 // Prometheus: src/metrics.ts implements this, tests may leave it silent.
 import type { ForwardAuthOutcome } from "./forward-auth";
+/** How a webhook delivery attempt ended. */
+export type WebhookAttemptOutcome = "delivered" | "retrying" | "failed" | "gone";
 
 export interface Telemetry {
   tokenIssued(source: string, dialect: string): void;
@@ -13,6 +15,8 @@ export interface Telemetry {
   oidcLogin(app: string): void;
   /** A forward-auth decision (SPEC §8), by the client id of the app that decided ("" when none did). */
   forwardAuthDecision(app: string, outcome: ForwardAuthOutcome): void;
+  /** A webhook delivery attempt ended: `delivered` (2xx), `retrying` (failed, due again), `failed` (its schedule spent), `gone` (410: endpoint disabled). */
+  webhookAttempt(outcome: WebhookAttemptOutcome): void;
 }
 
 export const silentTelemetry: Telemetry = {
@@ -22,4 +26,5 @@ export const silentTelemetry: Telemetry = {
   throttled: () => {},
   oidcLogin: () => {},
   forwardAuthDecision: () => {},
+  webhookAttempt: () => {},
 };

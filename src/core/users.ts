@@ -1,12 +1,13 @@
 // The user directory (SPEC §1): users are created by redemptions and managed
 // by admins. Emails are unique per org, regardless of case.
-import { and, desc, eq, isNotNull, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNotNull, lt, or, type SQL, sql } from "drizzle-orm";
 import { loginSessions, ssoSources, users } from "../store/schema";
 import { type Actor, actorName, auditInsert, auditInsertFrom } from "./audit";
 import { applyChange, type UniqueFields } from "./changes";
 import type { Core } from "./context";
 import { CoreError } from "./errors";
 import { normaliseEmail } from "./tokens/claims";
+import { isoTimeSql, outboxInsert } from "./webhooks/outbox";
 
 export interface User {
   id: string;
@@ -33,6 +34,32 @@ const columns = {
   updatedAt: users.updatedAt,
   lastLoginAt: users.lastLoginAt,
 };
+
+/**
+ * SQL: the user in row `u` as GET /v1/users/{id} shows it (a JSON object),
+ * for its events. `allTimes`: SQL of the one RFC 3339 text its three times
+ * all are (a user the statement's batch has just created), cheaper than
+ * formatting each.
+ */
+export function userJsonSql(u: string, allTimes?: string): string {
+  const time = (column: string) => allTimes ?? isoTimeSql(`${u}.${column}`);
+  return `json_object('id', ${u}.id, 'orgId', ${u}.org_id, 'email', ${u}.email, 'displayName', ${u}.display_name,
+  'externalId', ${u}.external_id, 'groups', json(${u}.groups), 'source', (SELECT code FROM sso_sources WHERE id = ${u}.source_id),
+  'createdAt', ${time("created_at")}, 'updatedAt', ${time("updated_at")}, 'lastLoginAt', ${time("last_login_at")})`;
+}
+
+/** SQL: a login session in row `ls` as its events show it: never its id, which is a secret. `expiresAt`: SQL of its expiry as text, when known. */
+export function sessionJsonSql(ls: string, expiresAt = isoTimeSql(`${ls}.expires_at`)): string {
+  return `json_object('userId', ${ls}.user_id, 'source', (SELECT code FROM sso_sources WHERE id = ${ls}.source_id), 'expiresAt', ${expiresAt})`;
+}
+
+/** The session.revoked events of the live sessions that `where` selects: put before their delete. */
+export function sessionsRevokedEvent(core: Core, where: SQL) {
+  return outboxInsert(core, "session.revoked", sql.raw(sessionJsonSql("login_sessions")), {
+    table: loginSessions,
+    where: and(where, gt(loginSessions.expiresAt, core.now()))!,
+  });
+}
 
 const toUser = (row: Omit<User, "groups"> & { groups: string }): User => ({ ...row, groups: JSON.parse(row.groups) as string[] });
 
@@ -140,6 +167,7 @@ export async function updateUser(core: Core, id: string, patch: UserPatch, conte
         target,
       ),
       db.update(users).set(set).where(target).returning({ id: users.id }),
+      outboxInsert(core, "user.updated", sql.raw(userJsonSql("users")), { table: users, where: target }),
     ],
     USER_UNIQUE,
   );
@@ -149,15 +177,18 @@ export async function updateUser(core: Core, id: string, patch: UserPatch, conte
 
 const noIdentity = () => new CoreError("invalid", "a user needs an email or an external id", [{ field: "email", message: "required without externalId" }]);
 
+/** Deletes a user; its sessions go with it (by cascade), each a session.revoked event before the user.deleted one. */
 export async function deleteUser(core: Core, id: string, context: ChangeContext): Promise<boolean> {
   const target = eq(users.id, id);
-  const [, rows] = await applyChange(core, [
+  const [, , , rows] = await applyChange(core, [
     auditInsertFrom(
       core,
       { actor: actorName(context.actor), action: "user.delete", outcome: "success", target: id, userId: id, ip: context.ip },
       users,
       target,
     ),
+    sessionsRevokedEvent(core, eq(loginSessions.userId, id)),
+    outboxInsert(core, "user.deleted", sql.raw(userJsonSql("users")), { table: users, where: target }),
     core.store.db.delete(users).where(target).returning({ id: users.id }),
   ]);
   return rows.length > 0;
@@ -165,7 +196,8 @@ export async function deleteUser(core: Core, id: string, context: ChangeContext)
 
 /** Ends every login session of a user; answers how many there were. */
 export async function endUserSessions(core: Core, id: string, context: ChangeContext): Promise<number> {
-  const [ended] = await applyChange(core, [
+  const [, ended] = await applyChange(core, [
+    sessionsRevokedEvent(core, eq(loginSessions.userId, id)),
     core.store.db.delete(loginSessions).where(eq(loginSessions.userId, id)).returning({ userId: loginSessions.userId }),
     auditInsert(core, { actor: actorName(context.actor), action: "user.sessions_end", outcome: "success", target: id, userId: id, ip: context.ip }),
   ]);

@@ -32,6 +32,10 @@ const documentation = {
     { name: "Native v1: admin keys", description: "The keys that authorise admin calls: list, create, revoke" },
     { name: "Native v1: apps", description: "The apps ssod signs users in to: OpenID Connect clients and hosts behind forward auth" },
     oidcDocumentation.tag,
+    {
+      name: "Native v1: webhooks",
+      description: "Signed event notifications (Standard Webhooks), written in the same commit as their change and delivered at least once",
+    },
     { name: "Browser sign-in", description: "Where a browser lands with a token, and its session cookie" },
     { name: "Forward auth", description: "nginx, Caddy and Traefik ask whether a request may go through to a protected app" },
     { name: "Tyk nonce API", description: "Seed 000: Tyk-style nonce tokens" },

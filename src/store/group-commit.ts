@@ -9,6 +9,11 @@
 //   together into a constant number of set-based statements (a hot path such
 //   as issuing or redeeming tokens, where per-statement cost dominates).
 //
+// A write may be background work (the webhook worker's claims and records):
+// it never starts a batch of its own while a batch is in flight, but rides
+// along with the next one, so it costs a few statements, not a commit; once
+// the store has been idle for BACKGROUND_WAIT_MS it starts one.
+//
 // Statements must not fail on data (use ON CONFLICT / conditional WHERE and
 // read the outcome from RETURNING). Should one fail anyway, the batch is split
 // and retried piece by piece, so one bad write never takes others with it.
@@ -24,6 +29,14 @@ export interface BulkWrite<I, O> {
   readonly name: string;
   /** Plans one unit for all inputs; its decode answers each input, in order. */
   plan(inputs: I[]): WriteUnit<O[]>;
+}
+
+/** How long the store must be idle before a background write starts a batch of its own. */
+const BACKGROUND_WAIT_MS = 5;
+
+/** How a write is queued: `background` joins the next batch rather than starting one (see above). */
+export interface WriteOptions {
+  background?: boolean;
 }
 
 interface Waiter {
@@ -83,32 +96,56 @@ export class GroupCommit {
   #inFlight = 0;
   #scheduled = false;
   #idleWaiters: (() => void)[] = [];
+  /** Background writes waiting for a batch to ride along with, and the timer that starts one for them. */
+  #background: Entry[] = [];
+  #backgroundTimer: NodeJS.Timeout | undefined;
 
   constructor(driver: Driver, options: GroupCommitOptions) {
     this.#driver = driver;
     this.#options = options;
   }
 
-  write<T>(unit: WriteUnit<T>): Promise<T> {
+  write<T>(unit: WriteUnit<T>, options: WriteOptions = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#enqueue({ kind: "unit", unit, resolve: resolve as (v: unknown) => void, reject });
+      this.#enqueue({ kind: "unit", unit, resolve: resolve as (v: unknown) => void, reject }, options);
     });
   }
 
-  bulk<I, O>(op: BulkWrite<I, O>, input: I): Promise<O> {
+  bulk<I, O>(op: BulkWrite<I, O>, input: I, options: WriteOptions = {}): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.#enqueue({ kind: "bulk", op: op as BulkWrite<unknown, unknown>, input, resolve: resolve as (v: unknown) => void, reject });
+      this.#enqueue({ kind: "bulk", op: op as BulkWrite<unknown, unknown>, input, resolve: resolve as (v: unknown) => void, reject }, options);
     });
   }
 
   /** Resolves once every queued write has been committed or refused. */
   drain(): Promise<void> {
+    this.#releaseBackground();
     if (this.#inFlight === 0 && this.#queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  #enqueue(entry: Entry): void {
-    this.#queue.push(entry);
+  #enqueue(entry: Entry, options: WriteOptions): void {
+    if (!options.background) {
+      this.#queue.push(entry);
+      this.#schedule();
+      return;
+    }
+    this.#background.push(entry);
+    this.#backgroundTimer ??= setTimeout(() => this.#backgroundWaited(), BACKGROUND_WAIT_MS);
+  }
+
+  /** A batch in flight will be followed by another that the background writes can join: wait on. */
+  #backgroundWaited(): void {
+    if (this.#inFlight > 0) this.#backgroundTimer = setTimeout(() => this.#backgroundWaited(), BACKGROUND_WAIT_MS);
+    else this.#releaseBackground();
+  }
+
+  /** The background writes join the queue: the batch about to start, or one of their own. */
+  #releaseBackground(): void {
+    clearTimeout(this.#backgroundTimer);
+    this.#backgroundTimer = undefined;
+    if (this.#background.length === 0) return;
+    this.#queue.unshift(...this.#background.splice(0));
     this.#schedule();
   }
 
@@ -124,6 +161,8 @@ export class GroupCommit {
   }
 
   #launch(): void {
+    // Background writes waiting now ride along with this batch.
+    if (this.#queue.length > 0 && this.#background.length > 0) this.#releaseBackground();
     while (this.#inFlight < this.#options.maxInFlight && this.#queue.length > 0) {
       const entries = this.#queue.splice(0, this.#options.maxEntries);
       this.#inFlight++;

@@ -238,3 +238,63 @@ export const settings = sqliteTable("settings", {
   key: text("key").primaryKey(),
   value: text("value").notNull(),
 });
+
+// Webhook endpoints (SPEC §9): where signed event notifications go.
+export const webhookEndpoints = sqliteTable("webhook_endpoints", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  url: text("url").notNull(),
+  description: text("description").notNull().default(""),
+  // The event types it wants (JSON list); "*" is every type but token.issued.
+  events: text("events").notNull(),
+  // `whsec_…`, sealed with the master key: it signs every delivery.
+  secretEnc: text("secret_enc").notNull(),
+  enabled: bool("enabled").notNull().default(true),
+  disabledReason: text("disabled_reason"),
+  // Since when every attempt has failed (null after a success): past SSOD_WEBHOOK_DISABLE_AFTER, the endpoint is disabled.
+  failingSince: integer("failing_since"),
+  createdAt: integer("created_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+// The outbox and the delivery log in one: a row per event per endpoint that
+// wants it, inserted in the same transaction as the change it reports (see
+// src/core/webhooks/outbox.ts), then claimed, sent and recorded by the
+// delivery worker of any instance (src/core/webhooks/delivery.ts).
+export const webhookDeliveries = sqliteTable(
+  "webhook_deliveries",
+  {
+    // The rowid, without AUTOINCREMENT: its bookkeeping table would cost a write per event on the hot path.
+    id: integer("id").primaryKey(),
+    endpointId: integer("endpoint_id")
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
+    // The `webhook-id` header: the same on every attempt, so receivers deduplicate by it.
+    eventId: text("event_id").notNull(),
+    type: text("type").notNull(),
+    // The event's `data`, JSON; never a secret or a token.
+    data: text("data").notNull(),
+    occurredAt: integer("occurred_at").notNull(),
+    // "pending" (due at next_attempt_at), "delivered" or "failed" (retryable by hand).
+    status: text("status").notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    nextAttemptAt: integer("next_attempt_at"),
+    // Who is sending it now, and until when: past lease_until any instance may claim it again.
+    leaseUntil: integer("lease_until"),
+    leaseOwner: text("lease_owner"),
+    createdAt: integer("created_at").notNull(),
+    deliveredAt: integer("delivered_at"),
+    // When it became delivered or failed: the retention sweep's clock.
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [
+    // What is due, per endpoint (the claim), and the pending count and oldest age (/metrics), from the index alone.
+    index("webhook_deliveries_due_idx").on(t.endpointId, t.nextAttemptAt, t.createdAt).where(sql`status = 'pending'`),
+    // The delivery log of an endpoint, newest first; and the cascade when an endpoint goes.
+    index("webhook_deliveries_endpoint_idx").on(t.endpointId, t.id),
+    // Deliveries in flight per endpoint (the per-endpoint concurrency bound).
+    index("webhook_deliveries_leased_idx").on(t.endpointId, t.leaseUntil).where(sql`lease_until IS NOT NULL`),
+    index("webhook_deliveries_finished_idx").on(t.finishedAt).where(sql`finished_at IS NOT NULL`),
+  ],
+);

@@ -6,7 +6,7 @@ import { drizzle, type SqliteRemoteDatabase } from "drizzle-orm/sqlite-proxy";
 import type { Driver, Result, SqlValue, Statement } from "./driver";
 import { StoreUnavailableError } from "./errors";
 import type { StoreEventListener } from "./events";
-import { type BulkWrite, GroupCommit, type GroupCommitOptions, type WriteUnit } from "./group-commit";
+import { type BulkWrite, GroupCommit, type GroupCommitOptions, type WriteOptions, type WriteUnit } from "./group-commit";
 import { openLocalDriver } from "./local-driver";
 import { BatchedLookup, type LookupDefinition } from "./lookup";
 import { openRemoteDriver } from "./remote-driver";
@@ -42,8 +42,9 @@ export interface Store {
   readonly kind: Driver["kind"];
   readonly driver: Driver;
   readonly db: Database;
-  write<T>(unit: WriteUnit<T>): Promise<T>;
-  bulk<I, O>(op: BulkWrite<I, O>, input: I): Promise<O>;
+  /** Through the group commit; `background` rides along with the next batch instead of starting one. */
+  write<T>(unit: WriteUnit<T>, options?: WriteOptions): Promise<T>;
+  bulk<I, O>(op: BulkWrite<I, O>, input: I, options?: WriteOptions): Promise<O>;
   lookup<K extends string | number, V>(definition: LookupDefinition<V>): BatchedLookup<K, V>;
   /** Since when the store has refused writes because its disk is full (SPEC §5), or undefined while they go through. */
   readonly writesRefusedSince: Date | undefined;
@@ -63,9 +64,11 @@ const WRITE_PROBE: Statement = {
   args: [],
 };
 
-/** A Drizzle query (insert, update, delete, select) as a plain statement for a WriteUnit. */
-export function statement(query: { toSQL(): { sql: string; params: unknown[] } }): Statement {
-  const { sql, params } = query.toSQL();
+type Query = { sql: string; params: unknown[] };
+
+/** A Drizzle query (insert, update, delete, select, or raw `db.run(sql…)`) as a plain statement for a WriteUnit. */
+export function statement(query: { toSQL(): Query } | { getQuery(): Query }): Statement {
+  const { sql, params } = "toSQL" in query ? query.toSQL() : query.getQuery();
   return { sql, args: params as SqlValue[] };
 }
 
@@ -142,8 +145,8 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     kind: driver.kind,
     driver,
     db: drizzleOver(driver),
-    write: (unit) => commits.write(unit),
-    bulk: (op, input) => commits.bulk(op, input),
+    write: (unit, options) => commits.write(unit, options),
+    bulk: (op, input, options) => commits.bulk(op, input, options),
     lookup: (definition) => new BatchedLookup(driver, definition),
     get writesRefusedSince() {
       return health.refusingSince;

@@ -7,6 +7,7 @@ import type { Core } from "../context";
 import { randomRefNo, sha256 } from "../crypto";
 import { CoreError } from "../errors";
 import { type Source, sourceIsActive } from "../sources";
+import { outboxSql } from "../webhooks/outbox";
 import { normaliseEmail, type TokenClaims } from "./claims";
 import { MAX_TOKEN_LENGTH, type TokenFormat, tokenText } from "./formats";
 import { allowedRedirect } from "./redirects";
@@ -106,6 +107,17 @@ SELECT ${field("at")}, ${field("actor")}, 'token.issue', ${field("ref")}, 'succe
 FROM json_each(?) j
 WHERE EXISTS (SELECT 1 FROM sso_tokens t WHERE t.token_hash = ${field("h")})`;
 
+// token.issued, for the endpoints that name it (src/core/webhooks/outbox.ts):
+// nothing to do when none does.
+const OUTBOX = outboxSql(field("at"), [
+  {
+    type: "token.issued",
+    data: `json_object('tokenRefNo', ${field("ref")}, 'source', ${field("code")})`,
+    from: "json_each(?1) j",
+    where: `EXISTS (SELECT 1 FROM sso_tokens t WHERE t.token_hash = ${field("h")})`,
+  },
+]);
+
 // A token signed with a key that was retired while it was being signed keeps
 // that key published until it expires (src/core/signing-keys.ts).
 const KEEP_SIGNING_KEYS = `
@@ -122,6 +134,7 @@ const issueOp: BulkWrite<IssueRow, boolean> = {
       statements: [
         { sql: INSERT_TOKENS, args: [payload] },
         { sql: AUDIT_ISSUES, args: [payload] },
+        { sql: OUTBOX, args: [payload] },
         ...(rows.some((r) => r.kid !== null) ? [{ sql: KEEP_SIGNING_KEYS, args: [payload] }] : []),
       ],
       decode(results) {

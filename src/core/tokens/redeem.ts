@@ -13,6 +13,8 @@ import { jsonRows } from "../../store/json-rows";
 import { type Actor, actorName } from "../audit";
 import type { Core } from "../context";
 import { randomSecret, sha256 } from "../crypto";
+import { sessionJsonSql, userJsonSql } from "../users";
+import { jsonBoolSql, outboxSql } from "../webhooks/outbox";
 import type { TokenClaims } from "./claims";
 import { nextUrl } from "./redirects";
 
@@ -149,6 +151,28 @@ SELECT ?2, ${field("actor")}, iif(t.user_id IS NULL, 'token.redeem_failed', 'tok
     ELSE 'user not found or not allowed' END)
 ${CONSUMED}`;
 
+// The batch's events, in one statement (src/core/webhooks/outbox.ts): nothing
+// to do when no endpoint listens. A refused user is an event (the token was
+// real and is now spent); an unknown, expired or spent token is only audited:
+// anyone can send those, and an event each would let a flood fill the outbox.
+const TOKEN_EVENT = `json_object('tokenRefNo', t.ref_no, 'source', s.code, 'userId', t.user_id, 'created', ${jsonBoolSql(`t.user_id = ${field("uid")}`)})`;
+// CROSS JOIN throughout: SQLite keeps that order (endpoints, then the batch's rows, then keyed lookups).
+const TOKENS_CONSUMED = `json_each(?1) j
+  CROSS JOIN sso_tokens t ON t.token_hash = ${field("h")} AND t.redeem_batch = ?3
+  CROSS JOIN sso_sources s ON s.id = t.source_id`;
+const OUTBOX = outboxSql("?2", [
+  { type: "token.redeemed", data: TOKEN_EVENT, from: TOKENS_CONSUMED, where: "t.user_id IS NOT NULL" },
+  { type: "token.redeem_failed", data: "json_object('tokenRefNo', t.ref_no, 'source', s.code)", from: TOKENS_CONSUMED, where: "t.user_id IS NULL" },
+  // A user this batch created has all three times the batch's (?5, as text); a session it opened expires at ?6.
+  { type: "user.created", data: userJsonSql("u", "?5"), from: `json_each(?1) j CROSS JOIN users u ON u.id = ${field("uid")}`, where: "true" },
+  {
+    type: "session.created",
+    data: sessionJsonSql("ls", "?6"),
+    from: `json_each(?1) j CROSS JOIN login_sessions ls ON ls.id_hash = ${field("sid")}`,
+    where: "true",
+  },
+]);
+
 // One JSON object per redemption: a single column is far cheaper to carry
 // out of the driver than twenty-odd.
 const RESULTS = `
@@ -165,7 +189,7 @@ LEFT JOIN login_sessions ls ON ls.id_hash = ${field("sid")}`;
 
 // Each with the highest ?n it uses: SQLite wants exactly that many values bound.
 const bound = (sql: string) => ({ sql, arity: Math.max(...[...sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1]))) });
-const AFTER_CONSUME = [CREATE_USERS, RESOLVE_USERS, UPDATE_USERS, RECORD_GROUPS, OPEN_SESSIONS, AUDIT, RESULTS].map(bound);
+const AFTER_CONSUME = [CREATE_USERS, RESOLVE_USERS, UPDATE_USERS, RECORD_GROUPS, OPEN_SESSIONS, OUTBOX, AUDIT, RESULTS].map(bound);
 const [PLAIN, IN_BROWSER] = [bound(CONSUME), bound(CONSUME_IN_BROWSER)];
 
 /** What RESULTS says of one redemption. */
@@ -201,7 +225,8 @@ const redeemOp: BulkWrite<RedeemRow, Result | undefined> = {
     // Two requests for one token in one batch: the first takes part, the second has lost the race.
     const seen = new Set<string>();
     const unique = rows.filter((r) => !seen.has(r.h) && seen.add(r.h));
-    const values: SqlValue[] = [encode(unique), rows[0]!.at, randomUUID(), rows[0]!.sessionTtlMs];
+    const { at, sessionTtlMs } = rows[0]!;
+    const values: SqlValue[] = [encode(unique), at, randomUUID(), sessionTtlMs, new Date(at).toISOString(), new Date(at + sessionTtlMs).toISOString()];
     return {
       statements: [unique.some((r) => r.sec !== null || r.confirmed === 0) ? IN_BROWSER : PLAIN, ...AFTER_CONSUME].map(
         ({ sql, arity }): Statement => ({ sql, args: values.slice(0, arity) }),

@@ -37,6 +37,7 @@ export const V1 = {
   keys: "Native v1: signing keys",
   apps: "Native v1: apps",
   adminKeys: "Native v1: admin keys",
+  webhooks: "Native v1: webhooks",
   browser: "Browser sign-in",
   forwardAuth: "Forward auth",
 } as const;
