@@ -28,6 +28,35 @@ async function preIssue(url: string, auth: string, count: number): Promise<strin
   return tokens;
 }
 
+/** The issue body of every bench, ssod's and the minimal durable server's alike. */
+const ISSUE_BODY = JSON.stringify({ user: { email: "bench@example.com", displayName: "Bench User" } });
+
+/** POST /v1/tokens with `auth`, on ssod or on the minimal durable server (the same request for both). */
+export function issueLoad(url: string, auth: string, seconds: number): LoadOptions {
+  return {
+    method: "POST",
+    connections: CONNECTIONS,
+    seconds,
+    url: `${url}/v1/tokens`,
+    headers: { "content-type": "application/json", authorization: auth },
+    body: ISSUE_BODY,
+  };
+}
+
+/** Pre-issues `count` distinct tokens, then the load of POST /v1/tokens/redeem with them, one per request. */
+export async function redeemLoad(url: string, auth: string, seconds: number, count: number): Promise<LoadOptions> {
+  const tokens = await preIssue(url, auth, count);
+  let cursor = 0;
+  return {
+    method: "POST",
+    connections: CONNECTIONS,
+    seconds,
+    url: `${url}/v1/tokens/redeem`,
+    headers: { "content-type": "application/json", authorization: auth },
+    nextBody: () => JSON.stringify({ token: tokens[cursor++] ?? "exhausted" }),
+  };
+}
+
 export interface Endpoints {
   issue: LoadOptions;
   /** Pre-issues `tokens` distinct tokens (one per request to come), then loads the redeem API with them. */
@@ -69,22 +98,8 @@ export async function benchEndpoints(url: string, adminKey: string, seconds: num
   const cookie = await forwardAuthSession(url, adminKey, basic);
   const jsonHeaders = { "content-type": "application/json" };
   return {
-    issue: {
-      ...base,
-      url: `${url}/v1/tokens`,
-      headers: { ...jsonHeaders, authorization: basic },
-      body: JSON.stringify({ user: { email: "bench@example.com" } }),
-    },
-    async redeem(count) {
-      const tokens = await preIssue(url, basic, count);
-      let cursor = 0;
-      return {
-        ...base,
-        url: `${url}/v1/tokens/redeem`,
-        headers: { ...jsonHeaders, authorization: basic },
-        nextBody: () => JSON.stringify({ token: tokens[cursor++] ?? "exhausted" }),
-      };
-    },
+    issue: issueLoad(url, basic, seconds),
+    redeem: (count) => redeemLoad(url, basic, seconds, count),
     lob: {
       ...base,
       url: `${url}/GenerateSSOToken`,
