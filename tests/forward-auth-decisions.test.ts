@@ -7,7 +7,9 @@
 // with the store gone.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { eq } from "drizzle-orm";
 import fc from "fast-check";
+import { apps } from "../src/store/schema";
 import {
   ALICE,
   BOB,
@@ -187,6 +189,47 @@ describe("refused", () => {
     assert.equal((await decide(at("/docs/../guide/%7Ea"))).status, 200);
     assert.equal((await decide(at("/.well-known/x"))).status, 200);
     assert.equal((await decide(at("/admin/../admin/x"))).status, 403, "every reading is the admin area");
+  });
+
+  test("apps on one host: a host named exactly beats a wildcard whichever is older; a host and prefix already protected is refused (409)", async () => {
+    const admin = { authorization: `Bearer ${s.adminKey}` };
+    const make = (body: unknown) => s.request("POST", "/v1/apps", { json: body, headers: admin });
+    // The open wildcard app is older: it must not decide for a host the staff-only app names exactly.
+    const open = await make({ name: "Everything under shared", forwardAuth: { hosts: ["*.shared.fa.test"] } });
+    assert.equal(open.status, 201);
+    const staff = await make({ name: "Staff tool", forwardAuth: { hosts: ["tool.shared.fa.test"] }, allowedGroups: ["staff"] });
+    assert.equal(staff.status, 201);
+    assert.equal((await decide({ ...forwardedHeaders("http://tool.shared.fa.test/"), cookie: bob.cookie })).status, 403);
+    assert.equal((await decide({ ...forwardedHeaders("http://tool.shared.fa.test/"), cookie: alice.cookie })).status, 200);
+    assert.equal((await decide({ ...forwardedHeaders("http://else.shared.fa.test/"), cookie: bob.cookie })).status, 200);
+
+    const again = await make({ name: "Staff tool, again", forwardAuth: { hosts: ["tool.shared.fa.test"], pathPrefixes: ["/"] } });
+    assert.equal(again.status, 409, JSON.stringify(await again.clone().json()));
+    const problem = (await again.json()) as { detail: string };
+    assert.match(problem.detail, /already protects tool\.shared\.fa\.test under \//);
+    const staffId = ((await staff.json()) as { id: number }).id;
+    assert.equal(
+      (await s.request("PATCH", `/v1/apps/${staffId}`, { json: { forwardAuth: { hosts: ["tool.shared.fa.test"] } }, headers: admin })).status,
+      200,
+      "an app may keep its own routes",
+    );
+  });
+
+  test("two apps naming the same host and prefix (two instances' writes at once) decide together: a user must pass both rules", async () => {
+    const admin = { authorization: `Bearer ${s.adminKey}` };
+    const made = await s.request("POST", "/v1/apps", { json: { name: "Open twin", forwardAuth: { hosts: ["twin-a.fa.test"] } }, headers: admin });
+    const strict = await s.request("POST", "/v1/apps", {
+      json: { name: "Strict twin", forwardAuth: { hosts: ["twin-b.fa.test"] }, allowedGroups: ["staff"] },
+      headers: admin,
+    });
+    assert.equal(made.status, 201);
+    assert.equal(strict.status, 201);
+    // What two writes racing past the 409 check leave: the strict app on the open one's host, as another instance wrote it.
+    const strictId = ((await strict.json()) as { id: number }).id;
+    await s.runtime.core.store.db.update(apps).set({ forwardAuthHosts: '["twin-a.fa.test"]' }).where(eq(apps.id, strictId));
+    s.runtime.core.apps.invalidate();
+    assert.equal((await decide({ ...forwardedHeaders("http://twin-a.fa.test/"), cookie: bob.cookie })).status, 403, "the stricter rule holds");
+    assert.equal((await decide({ ...forwardedHeaders("http://twin-a.fa.test/"), cookie: alice.cookie })).status, 200);
   });
 
   test("a host no app protects: 403 with or without a session", async () => {

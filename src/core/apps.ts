@@ -209,23 +209,37 @@ export function loginUrlFor(core: Core, app: Pick<App, "loginUrl"> | undefined, 
   return url.href;
 }
 
-/** Whether `host` (no port, lower case) is one of `hosts`, exactly or under a one-label wildcard. */
-function hostMatches(hosts: readonly string[], host: string): boolean {
+/** How `host` (no port, lower case) is among `hosts`: 2 exactly, 1 under a one-label wildcard, 0 not at all. */
+function hostMatch(hosts: readonly string[], host: string): 0 | 1 | 2 {
+  if (hosts.includes(host)) return 2;
   const dot = host.indexOf(".");
-  const wildcard = dot > 0 ? `*${host.slice(dot)}` : undefined;
-  return hosts.some((h) => h === host || h === wildcard);
+  return dot > 0 && hosts.includes(`*${host.slice(dot)}`) ? 1 : 0;
 }
 
-/** The app that protects a URL: its host among the app's hosts, the longest of their path prefixes starting the path. */
-export function protectingApp(all: readonly App[], host: string, path: string): App | undefined {
-  let best: { app: App; length: number } | undefined;
+const hostMatches = (hosts: readonly string[], host: string) => hostMatch(hosts, host) > 0;
+
+/**
+ * The apps that protect a URL: the most specific match decides — a host named
+ * exactly before a wildcard, then the longest path prefix. Apps that match
+ * equally (two apps naming the same host and prefix) all decide together: a
+ * request must pass every one of their rules, so adding a stricter app beside
+ * an open one never leaves the host open. Empty when no app protects it.
+ */
+export function protectingApps(all: readonly App[], host: string, path: string): App[] {
+  let best: App[] = [];
+  let bestRank = -1;
   for (const app of all) {
-    if (!app.forwardAuth || !hostMatches(app.forwardAuth.hosts, host)) continue;
-    for (const prefix of app.forwardAuth.pathPrefixes) {
-      if (path.startsWith(prefix) && (!best || prefix.length > best.length)) best = { app, length: prefix.length };
-    }
+    const match = app.forwardAuth ? hostMatch(app.forwardAuth.hosts, host) : 0;
+    if (match === 0) continue;
+    let length = -1;
+    for (const prefix of app.forwardAuth!.pathPrefixes) if (path.startsWith(prefix) && prefix.length > length) length = prefix.length;
+    if (length < 0) continue;
+    // Host specificity first, then the prefix's length.
+    const rank = match * 100_000 + length;
+    if (rank > bestRank) [best, bestRank] = [[app], rank];
+    else if (rank === bestRank) best.push(app);
   }
-  return best?.app;
+  return best;
 }
 
 /** Whether some app protects `host` behind forward auth (a token may send the browser back there). */
@@ -302,8 +316,29 @@ async function keyFor(core: Core, input: AppPatch): Promise<void> {
   if (input.idTokenSignedResponseAlg === "ES256") await ensureSigningKey(core, "ES256");
 }
 
+/**
+ * Refuses a forward-auth host and path prefix that another app already
+ * protects: which of the two decided would be a surprise. (Two concurrent
+ * writes may still both pass; then both apps decide together, see
+ * protectingApps, which fails closed.)
+ */
+async function refuseTakenRoutes(core: Core, forwardAuth: AppPatch["forwardAuth"], self?: number): Promise<void> {
+  if (!forwardAuth) return;
+  for (const other of await listApps(core)) {
+    if (other.id === self || !other.forwardAuth) continue;
+    const host = forwardAuth.hosts.find((h) => other.forwardAuth!.hosts.includes(h));
+    const prefix = host && forwardAuth.pathPrefixes.find((p) => other.forwardAuth!.pathPrefixes.includes(p));
+    if (host && prefix) {
+      throw new CoreError("conflict", `app ${other.id} (${other.name}) already protects ${host} under ${prefix}`, [
+        { field: "forwardAuth", message: `${host} ${prefix} is protected by app ${other.id}` },
+      ]);
+    }
+  }
+}
+
 /** Creates an app; a confidential one gets a client secret, answered this once. */
 export async function createApp(core: Core, input: AppInput, context: ChangeContext): Promise<{ app: App; clientSecret: string | null }> {
+  await refuseTakenRoutes(core, input.forwardAuth);
   await keyFor(core, input);
   const now = core.now();
   const clientSecret = (input.tokenEndpointAuthMethod ?? "client_secret_basic") === "none" ? null : newSecret();
@@ -343,6 +378,7 @@ export async function createApp(core: Core, input: AppInput, context: ChangeCont
  * turned public loses its secret; one turned confidential gets one (answered).
  */
 export async function updateApp(core: Core, id: number, patch: AppPatch, context: ChangeContext): Promise<{ app: App; clientSecret: string | null }> {
+  await refuseTakenRoutes(core, patch.forwardAuth, id);
   await keyFor(core, patch);
   const target = eq(apps.id, id);
   const clientSecret = patch.tokenEndpointAuthMethod && patch.tokenEndpointAuthMethod !== "none" ? newSecret() : null;

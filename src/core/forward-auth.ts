@@ -4,7 +4,7 @@
 // missing, empty, malformed or ambiguous is refused, never guessed —, finds
 // the app that protects it, and judges the browser's session against the
 // app's rule with one keyed read of the store and no write.
-import { type App, appAdmits, protectingApp } from "./apps";
+import { type App, appAdmits, protectingApps } from "./apps";
 import type { Core } from "./context";
 import { findSessionUser, type SessionUser } from "./login-sessions";
 
@@ -124,20 +124,21 @@ function lenientReading(path: string): string | undefined {
 }
 
 /**
- * The app that protects the request. When the path is one that servers may
+ * The apps that protect the request. When the path is one that servers may
  * read differently (`/public/..%2Fadmin`, `/admin;x/../public`, `//admin`),
- * every reading must lead to the same app, or the request is refused: the
- * app that decides must be the one whose part of the host is served.
+ * every reading must lead to the same apps, or the request is refused: the
+ * apps that decide must be those whose part of the host is served.
  */
-function appFor(apps: readonly App[], request: OriginalRequest): { app: App | undefined } | { ambiguous: true } {
-  if (PLAIN_PATH.test(request.path)) return { app: protectingApp(apps, request.host, request.path) };
+function appsFor(apps: readonly App[], request: OriginalRequest): { apps: App[] } | { ambiguous: true } {
+  if (PLAIN_PATH.test(request.path)) return { apps: protectingApps(apps, request.host, request.path) };
   const lenient = lenientReading(request.path);
   if (lenient === undefined) return { ambiguous: true };
-  const app = protectingApp(apps, request.host, request.path);
+  const found = protectingApps(apps, request.host, request.path);
+  const ids = (list: App[]) => list.map((a) => a.id).join(",");
   for (const reading of [strictReading(request.path), lenient]) {
-    if (protectingApp(apps, request.host, reading) !== app) return { ambiguous: true };
+    if (ids(protectingApps(apps, request.host, reading)) !== ids(found)) return { ambiguous: true };
   }
-  return { app };
+  return { apps: found };
 }
 
 // ---- the decision ----
@@ -155,13 +156,15 @@ export async function decideForwardAuth(core: Core, header: (name: string) => st
   const parsed = originalRequest(header);
   if (!parsed.ok) return { outcome: "malformed", reason: parsed.reason };
   const { request } = parsed;
-  const found = appFor(await core.apps.all(), request);
+  const found = appsFor(await core.apps.all(), request);
   if ("ambiguous" in found) return { outcome: "malformed", reason: "the path reads differently to different servers and they lead to different apps" };
-  const { app } = found;
+  // Several apps matching equally decide together; the first (oldest) names the decision (login URL, metrics, audit).
+  const [app] = found.apps;
   if (!app) return { outcome: "no_app", request };
   const user = sessionId ? await findSessionUser(core, sessionId) : undefined;
   if (!user) return { outcome: "unauthenticated", request, app };
-  return appAdmits(app, user) ? { outcome: "allow", request, app, user } : { outcome: "forbidden", request, app, user };
+  const refusing = found.apps.find((a) => !appAdmits(a, user));
+  return refusing ? { outcome: "forbidden", request, app: refusing, user } : { outcome: "allow", request, app, user };
 }
 
 // ---- the identity headers ----
