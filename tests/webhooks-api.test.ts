@@ -63,10 +63,14 @@ describe("/v1/webhooks", () => {
     assert.match(String(r.body.detail), /must be "\*" or an event type: token\.issued, token\.redeemed/);
   });
 
-  test("the URL is judged at creation (and at every change of it): https, http for loopback only, never link-local, each refusal in plain words", async () => {
+  test("the URL is judged at creation (and at every change of it): https, http for loopback only, never link-local, no credentials or fragment, each refusal in plain words", async () => {
     const refused: [string, RegExp][] = [
       ["http://hooks.example.com/x", /must be https \(plain http only for a loopback host.*SSOD_WEBHOOK_ALLOW_HTTP=true allows any http\)/],
-      ["https://169.254.169.254/latest/meta-data", /link-local/],
+      // No hint at SSOD_WEBHOOK_ALLOW_HTTP here: it never allows link-local.
+      ["https://169.254.169.254/latest/meta-data", /link-local address \(169\.254\.0\.0\/16, fe80::\/10\)$/],
+      // Stored and shown in the clear by every GET: a credential does not belong in the URL.
+      ["https://user:pw@hooks.example.com/x", /must not carry a user name or password/],
+      ["https://hooks.example.com/x#frag", /must not have a fragment/],
       ["https://[fe80::1]/x", /link-local/],
       ["https://[::ffff:169.254.1.1]/x", /link-local/],
       ["http://0xa9fe0101/x", /link-local/],

@@ -80,6 +80,9 @@ export function outboundUrlProblem(target: string | URL, allowHttp: boolean): st
     return "must be an absolute URL";
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an https URL";
+  // Kept in the clear and shown by every GET: a credential belongs in a secret, not in a URL.
+  if (url.username || url.password) return "must not carry a user name or password (user:password@)";
+  if (url.hash || url.href.endsWith("#")) return "must not have a fragment (#…)";
   // URL has already turned 0xa9fe0101, ::ffff:169.254.1.1 and the like into their plain forms.
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (listed(LINK_LOCAL, host)) return LINK_LOCAL_WORDS;

@@ -97,7 +97,11 @@ function newSecret(core: Core): { secret: string; sealed: string } {
 function checkUrl(core: Core, url: string): string {
   const problem = outboundUrlProblem(url, core.settings.webhooks.allowHttp);
   if (problem) {
-    const why = core.settings.webhooks.allowHttp ? problem : problem.replace(/\)$/, "; SSOD_WEBHOOK_ALLOW_HTTP=true allows any http)");
+    // The setting's hint only where it would help: it allows http, never a link-local address or credentials.
+    const why =
+      core.settings.webhooks.allowHttp || !problem.startsWith("must be https")
+        ? problem
+        : problem.replace(/\)$/, "; SSOD_WEBHOOK_ALLOW_HTTP=true allows any http)");
     throw new CoreError("invalid", `url ${why}`, [{ field: "url", message: why }]);
   }
   return new URL(url).href;
