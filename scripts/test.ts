@@ -8,8 +8,13 @@
 // dist/ssod.mjs is built first only when a chosen file runs it, and the
 // standalone executable (136 MB) only when its own test is chosen: with
 // SSOD_TEST_SKIP_EXE=1 (or --skip-exe) that test is left out instead.
+//
+// Ctrl-C reaches only the terminal's foreground group (npm and this runner),
+// never the files' own groups: on SIGINT, SIGTERM or SIGHUP the runner takes
+// every running file down with it before it exits.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { constants } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildSingleFile } from "./build";
@@ -67,12 +72,37 @@ function groupAlive(pgid: number): boolean {
   });
 }
 
-function killGroup(pgid: number): void {
+function killGroup(pgid: number, signal: NodeJS.Signals = "SIGKILL"): void {
   try {
-    process.kill(-pgid, "SIGKILL");
+    process.kill(-pgid, signal);
   } catch {
     // already gone
   }
+}
+
+/** The process groups of the files running now. */
+const runningGroups = new Set<number>();
+const INTERRUPT_GRACE_MS = 2000;
+
+/** SIGTERM to every running file's group, SIGKILL to what is left after a short grace, then exit 128 + the signal's number. */
+async function interrupted(signal: NodeJS.Signals): Promise<never> {
+  const groups = [...runningGroups];
+  process.stderr.write(`\ninterrupted (${signal}): stopping ${groups.length} running test file(s) and everything they started\n`);
+  for (const pgid of groups) killGroup(pgid, "SIGTERM");
+  for (let waited = 0; waited < INTERRUPT_GRACE_MS && groups.some(groupAlive); waited += 50) await new Promise((r) => setTimeout(r, 50));
+  for (const pgid of groups) killGroup(pgid);
+  for (let i = 0; i < 40 && groups.some(groupAlive); i++) await new Promise((r) => setTimeout(r, 50));
+  process.exit(128 + constants.signals[signal]);
+}
+
+let interrupting = false;
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(signal, () => {
+    // A second Ctrl-C while stopping changes nothing: the files are being killed already.
+    if (interrupting) return;
+    interrupting = true;
+    void interrupted(signal);
+  });
 }
 
 async function runFile(file: string, live: boolean): Promise<Outcome> {
@@ -84,6 +114,7 @@ async function runFile(file: string, live: boolean): Promise<Outcome> {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  runningGroups.add(child.pid!);
   let output = "";
   const take = (chunk: Buffer) => {
     output += String(chunk);
@@ -104,6 +135,7 @@ async function runFile(file: string, live: boolean): Promise<Outcome> {
     problem ??= "left processes running after it ended (now killed)";
     killGroup(child.pid!);
   }
+  runningGroups.delete(child.pid!);
   if (!live) process.stdout.write(output);
   if (code !== 0) problem ??= `exited with code ${code}`;
   return { file, seconds: (performance.now() - started) / 1000, counts: countsOf(output), ...(problem ? { problem } : {}) };
@@ -113,7 +145,7 @@ async function runAll(files: string[]): Promise<Outcome[]> {
   const queue = [...files];
   const outcomes: Outcome[] = [];
   const worker = async () => {
-    for (let file = queue.shift(); file; file = queue.shift()) outcomes.push(await runFile(file, CONCURRENCY === 1));
+    for (let file = queue.shift(); file && !interrupting; file = queue.shift()) outcomes.push(await runFile(file, CONCURRENCY === 1));
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, files.length) }, worker));
   return outcomes.sort((a, b) => a.file.localeCompare(b.file));
@@ -147,5 +179,7 @@ const started = performance.now();
 if (files.some(usesBuiltFile) || files.includes(EXECUTABLE_TEST)) await buildSingleFile();
 if (files.includes(EXECUTABLE_TEST) && process.platform === "linux" && process.arch === "x64") await buildExecutable();
 const outcomes = await runAll(files);
+// Interrupted: the signal's handler stops what runs and exits with its own code.
+if (interrupting) await new Promise(() => {});
 process.stdout.write(summary(outcomes, skipped, (performance.now() - started) / 1000));
 process.exit(outcomes.every((o) => !o.problem && (o.counts.fail ?? 0) === 0) ? 0 : 1);

@@ -1,9 +1,10 @@
 // The test runner (scripts/test.ts) cannot be hung by a test file: a file
 // that overruns its time limit is killed with every process it started and
-// counted as failed, and a file that leaves a process behind fails too.
+// counted as failed, and a file that leaves a process behind fails too. An
+// interrupted run (Ctrl-C) takes its running files down with it.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -20,9 +21,9 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Whether the process is gone within a second (a killed process takes a moment to be reaped). */
-async function ends(pid: number): Promise<boolean> {
-  for (let i = 0; i < 20 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+/** Whether the process is gone within `ms` (a killed process takes a moment to be reaped). */
+async function ends(pid: number, ms = 1000): Promise<boolean> {
+  for (let i = 0; i < ms / 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 50));
   return !alive(pid);
 }
 
@@ -51,4 +52,30 @@ test("a file that passes but leaves a process running fails the run, and the pro
   assert.equal(run.status, 1, run.stdout);
   assert.match(run.stdout, /✖ tests\/fixtures\/runner-leaks\.ts .*left processes running/);
   assert.ok(await ends(pid), "the process left behind was killed");
+});
+
+test("SIGINT to the runner (Ctrl-C) kills the running file with what it started, says so, and exits 130", async () => {
+  const pidFile = join(tempDir(), "pid");
+  const runner = spawn(process.execPath, ["--import", "tsx", "scripts/test.ts", "tests/fixtures/runner-sleeps.ts"], {
+    cwd: ROOT,
+    env: { ...process.env, SSOD_TEST_FILE_TIMEOUT: "300", RUNNER_FIXTURE_PID_FILE: pidFile },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  runner.stdout.on("data", (d) => (output += String(d)));
+  runner.stderr.on("data", (d) => (output += String(d)));
+  const exited = new Promise<number | null>((resolve) => runner.once("exit", (code) => resolve(code)));
+  let pids: number[] = [];
+  try {
+    for (let i = 0; i < 600 && !(existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" ")); i++) await new Promise((r) => setTimeout(r, 50));
+    pids = readFileSync(pidFile, "utf8").split(" ").map(Number);
+    runner.kill("SIGINT");
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("still running"), 15_000))]);
+    assert.equal(code, 130, output);
+    assert.match(output, /interrupted/i);
+    for (const pid of pids) assert.ok(await ends(pid, 3000), `process ${pid} of the file still runs`);
+  } finally {
+    runner.kill("SIGKILL");
+    for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
+  }
 });
