@@ -278,6 +278,11 @@ describe("forwarded headers missing or malformed: 401, never 200, never 5xx", ()
       assert.equal(r.status, 401, `${name}: ${await r.clone().text()}`);
       assert.equal(r.headers.get("location"), null, "no redirect on a malformed request");
       assert.equal(r.headers.get("remote-user"), null);
+      // The session is fine: the page says the proxy's request is what cannot be judged, not "sign in".
+      const page = await r.text();
+      assert.match(page, /This request could not be checked/);
+      assert.doesNotMatch(page, /Not signed in/);
+      assert.equal(r.headers.get("www-authenticate"), null, "no password dialog in the browser");
     });
   }
 

@@ -14,9 +14,14 @@ export type Failure =
   /**
    * Credentials missing, or not valid: `unknown_client` is a client id no
    * source has, `wrong_password` a failed admin login, `no_session` a browser
-   * without a valid session cookie.
+   * without a valid session cookie, `untrusted_forwarding` a proxy's forwarded
+   * request that cannot be judged (forward auth: missing, malformed, ambiguous).
    */
-  | { kind: "unauthenticated"; reason: "missing" | "invalid" | "unknown_client" | "wrong_password" | "no_session"; message: string }
+  | {
+      kind: "unauthenticated";
+      reason: "missing" | "invalid" | "unknown_client" | "wrong_password" | "no_session" | "untrusted_forwarding";
+      message: string;
+    }
   /** Too many failures from this IP or for this credential. */
   | { kind: "throttled"; retryAfter: number }
   /** A service ssod depends on cannot answer now: retry later. */

@@ -38,6 +38,18 @@ export function browserRenderer(json: Renderer): Renderer {
       wantsJson(c) ? (json[kind] as (c: Context, f: never) => Response)(c, failure) : (page as (c: Context, f: never) => Response)(c, failure);
   const renderer = {} as Record<FailureKind, unknown>;
   for (const kind of Object.keys(PAGES) as (keyof typeof PAGES)[]) renderer[kind] = either(kind, html(kind) as Renderer[typeof kind]);
+  // Not the portal page: the browser's session may be fine, the proxy's configuration is what is wrong.
+  renderer.unauthenticated = either("unauthenticated", (c, f) =>
+    f.reason === "untrusted_forwarding"
+      ? c.html(
+          problemPage(
+            "This request could not be checked",
+            `The proxy in front of this site sent a request ssod cannot judge: ${f.message}. Tell the site's administrator.`,
+          ),
+          401,
+        )
+      : (html("unauthenticated") as (c: Context, f: never) => Response)(c, f as never),
+  );
   renderer.invalid_token = either("invalid_token", (c) => c.html(failedPage(), 400));
   renderer.throttled = either("throttled", (c, f) => {
     c.header("Retry-After", String(f.retryAfter));

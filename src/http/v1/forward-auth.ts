@@ -45,7 +45,7 @@ async function answer(c: Context<AppEnv>, core: Core, decision: Decision): Promi
       return new Response(null, { status: 200, headers: { ...remoteHeaders(decision.user), "Cache-Control": "no-store" } });
     case "malformed":
       telemetry.forwardAuthDecision("", "malformed");
-      return refusal(c, notSignedIn(`the proxy's forwarded headers cannot be trusted: ${decision.reason}`));
+      return refusal(c, { kind: "unauthenticated", reason: "untrusted_forwarding", message: `the forwarded headers cannot be trusted: ${decision.reason}` });
     case "no_app":
       telemetry.forwardAuthDecision("", "no_app");
       return refusal(c, forbidden("no app protects this URL"));

@@ -30,6 +30,8 @@ export const problemRenderer: Renderer = {
   ip_not_allowed: (c, f) => problem(c, 403, "ip-not-allowed", "Address not allowed", f.message),
   unauthenticated: (c, f) => {
     if (f.reason === "no_session") return problem(c, 401, "no-session", "Not signed in", f.message);
+    // No WWW-Authenticate: a proxy passes this 401 to the browser, which would ask for a password.
+    if (f.reason === "untrusted_forwarding") return problem(c, 401, "untrusted-forwarding", "Request cannot be checked", f.message);
     c.header("WWW-Authenticate", 'Bearer realm="ssod", Basic realm="ssod"');
     return problem(c, 401, "unauthorized", "Unauthorized", f.message);
   },
