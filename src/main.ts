@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// ssod's command line: `ssod [serve] | migrate | admin-key create|list|revoke | admin create | backup | version | --help`.
+// ssod's command line: `ssod [serve] | migrate | admin-key create|list|revoke | admin create | app create | webhook create | backup | version | --help`.
 import { parseArgs } from "node:util";
 import { COMMANDS, type Command, UsageError } from "./cli/commands";
-import { commandHelp, mainHelp } from "./cli/help";
+import { commandHelp, groupHelp, mainHelp } from "./cli/help";
 import { ConfigError, flagOf, loadConfig, SETTINGS } from "./config";
 
 function findCommand(positionals: string[]): { command: Command; rest: string[] } | undefined {
@@ -12,6 +12,9 @@ function findCommand(positionals: string[]): { command: Command; rest: string[] 
   }
   return undefined;
 }
+
+/** The commands of a group such as `app` or `admin-key` (none for a word that names no group). */
+const groupOf = (word: string | undefined) => COMMANDS.filter((c) => c.words.length > 1 && c.words[0] === word);
 
 async function main(argv: string[]): Promise<number | "keep-running"> {
   const configFlags = Object.fromEntries(Object.values(SETTINGS).map((s) => [flagOf(s.env), { type: "string" as const }]));
@@ -30,11 +33,24 @@ async function main(argv: string[]): Promise<number | "keep-running"> {
   if (values.version) return findCommand(["version"])!.command.run(undefined, {}, []);
   if (positionals[0] === "help") {
     const target = findCommand(positionals.slice(1));
-    process.stdout.write(`${positionals.length > 1 && target ? commandHelp(target.command) : mainHelp(COMMANDS)}\n`);
+    const group = groupOf(positionals[1]);
+    process.stdout.write(
+      `${positionals.length > 1 && target ? commandHelp(target.command) : group.length > 0 ? groupHelp(positionals[1]!, group) : mainHelp(COMMANDS)}\n`,
+    );
     return 0;
   }
   const found = findCommand(positionals);
-  if (!found) throw new UsageError(`unknown command: ${positionals.join(" ")}`);
+  if (!found) {
+    const group = groupOf(positionals[0]);
+    if (group.length === 0) throw new UsageError(`unknown command: ${positionals.join(" ")}`);
+    if (values.help) {
+      process.stdout.write(`${groupHelp(positionals[0]!, group)}\n`);
+      return 0;
+    }
+    const asked = positionals.length > 1 ? `\`${positionals.join(" ")}\` is not a command` : `\`${positionals[0]}\` needs a command`;
+    process.stderr.write(`ssod: ${asked}\n\n${groupHelp(positionals[0]!, group)}\n`);
+    return 2;
+  }
   if (values.help) {
     process.stdout.write(`${argv.length === 1 ? mainHelp(COMMANDS) : commandHelp(found.command)}\n`);
     return 0;

@@ -70,6 +70,22 @@ describe("version and help", () => {
     assert.match(noName.stderr, /--name/);
     assert.equal(noName.stdout, "");
   });
+
+  test("`ssod <group> --help` prints the group's commands; an unknown command of a group prints them too, as bad usage", async () => {
+    const help = await ssod(["app", "--help"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /Usage: ssod app <command>/);
+    assert.match(help.stdout, /ssod app create --name NAME/);
+    const keys = await ssod(["admin-key", "--help"]);
+    assert.equal(keys.code, 0, keys.stderr);
+    for (const command of ["create", "list", "revoke"]) assert.match(keys.stdout, new RegExp(`ssod admin-key ${command}`));
+    const unknown = await ssod(["webhook", "list"]);
+    assert.equal(unknown.code, 2);
+    assert.doesNotMatch(unknown.stderr, /unknown command/);
+    assert.match(unknown.stderr, /webhook list/);
+    assert.match(unknown.stderr, /ssod webhook create --url URL/);
+    assert.equal(unknown.stdout, "");
+  });
 });
 
 // ---------------------------------------------------------------------------

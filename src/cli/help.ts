@@ -12,8 +12,12 @@ function configurationHelp(): string {
   return `Configuration (flags override environment variables):\n${rows.join("\n")}`;
 }
 
+/** One line a command (two when its usage is long): its usage, then its summary. */
+const commandLines = (commands: Command[]) =>
+  commands.map((c) => (c.usage.length < 50 ? `  ${c.usage.padEnd(52)}${c.summary}` : `  ${c.usage}\n  ${"".padEnd(52)}${c.summary}`));
+
 export function mainHelp(commands: Command[]): string {
-  const lines = commands.map((c) => (c.usage.length < 50 ? `  ${c.usage.padEnd(52)}${c.summary}` : `  ${c.usage}\n  ${"".padEnd(52)}${c.summary}`));
+  const lines = commandLines(commands);
   return [
     `ssod ${version()}: a self-hosted SSO hand-off server`,
     "",
@@ -25,6 +29,18 @@ export function mainHelp(commands: Command[]): string {
     "Run `ssod <command> --help` for a command's own options.",
     "",
     configurationHelp(),
+  ].join("\n");
+}
+
+/** `ssod app --help`: the commands of one group. */
+export function groupHelp(group: string, commands: Command[]): string {
+  return [
+    `Usage: ssod ${group} <command> [options]`,
+    "",
+    "Commands:",
+    ...commandLines(commands),
+    "",
+    `Run \`ssod ${group} <command> --help\` for a command's own options.`,
   ].join("\n");
 }
 
