@@ -91,10 +91,13 @@ const CONSUME_IN_BROWSER = `${CONSUME}
                   WHERE ${field("h")} = sso_tokens.token_hash AND ${field("confirmed")} = 0 AND s.landing = 'confirm')`;
 
 // The tokens this batch consumed, joined to their request row and source.
+// CROSS JOIN keeps that order: each request row, then its token by the
+// token_hash key. With plain JOINs SQLite took the tokens by redeem_batch and
+// scanned the whole JSON array for each one (quadratic in the batch).
 const CONSUMED = `
 FROM json_each(?1) j
-JOIN sso_tokens t ON t.token_hash = ${field("h")} AND t.redeem_batch = ?3
-JOIN sso_sources s ON s.id = t.source_id`;
+CROSS JOIN sso_tokens t ON t.token_hash = ${field("h")} AND t.redeem_batch = ?3
+CROSS JOIN sso_sources s ON s.id = t.source_id`;
 
 const CREATE_USERS = `
 INSERT INTO users (id, org_id, email, email_norm, display_name, external_id, groups, source_id, created_at, updated_at, last_login_at)
