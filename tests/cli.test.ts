@@ -3,7 +3,8 @@
 // never echo a secret), `migrate`, `admin-key create`, `admin create` with the
 // password on stdin (the key and the account then work against the built
 // dist/ssod.mjs serving the same store file), `backup` of a running store and
-// a restore from it, and the master key file of a restored store. Exit codes:
+// a restore from it, and the master key file of a restored store; the store
+// each command works on, and the refusal to make one by accident. Exit codes:
 // 0 success, 1 failure, 2 bad usage or configuration.
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
@@ -186,9 +187,10 @@ describe("admin-key create and admin create, then the built server", () => {
   let key: string;
   let server: ServerProcess | undefined;
 
-  before(() => {
+  before(async () => {
     dir = tempDir();
     env = { SSOD_DATABASE_URL: `file:${dbIn(dir)}` };
+    assert.equal((await ssod(["migrate"], { env })).code, 0);
   });
   after(async () => {
     await stopAll([server]);
@@ -350,9 +352,11 @@ describe("backup, restore and the master key file", () => {
   test("a key file that is not the store's is refused, naming the file (exit 2)", async () => {
     const dir = tempDir();
     const env = { SSOD_DATABASE_URL: `file:${dbIn(dir)}` };
-    assert.equal((await ssod(["admin-key", "create", "--name", "x"], { env })).code, 0);
     const other = tempDir();
-    assert.equal((await ssod(["admin-key", "create", "--name", "y"], { env: { SSOD_DATABASE_URL: `file:${dbIn(other)}` } })).code, 0);
+    const otherEnv = { SSOD_DATABASE_URL: `file:${dbIn(other)}` };
+    for (const e of [env, otherEnv]) assert.equal((await ssod(["migrate"], { env: e })).code, 0);
+    assert.equal((await ssod(["admin-key", "create", "--name", "x"], { env })).code, 0);
+    assert.equal((await ssod(["admin-key", "create", "--name", "y"], { env: otherEnv })).code, 0);
     copyFileSync(join(other, "master.key"), join(dir, "master.key"));
     const r = await ssod(["admin-key", "create", "--name", "z"], { env });
     assert.equal(r.code, 2, r.stderr);
@@ -383,5 +387,47 @@ describe("backup, restore and the master key file", () => {
       readdirSync(cache).some((f) => /^libsql-linux-x64-(gnu|musl)-[0-9a-f]{16}\.node$/.test(f)),
       readdirSync(cache).join(", "),
     );
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe("the store a command works on", () => {
+  test("a command that writes, run where there is no store, exits 2, says so and how to make one, and makes nothing", async () => {
+    const dir = tempDir();
+    const commands: [string[], string?][] = [
+      [["app", "create", "--name", "Wiki", "--forward-auth-host", "wiki.example.com"]],
+      [["webhook", "create", "--url", "https://hooks.example.com/", "--events", "*"]],
+      [["admin-key", "create", "--name", "ci"]],
+      [["admin-key", "list"]],
+      [["admin-key", "revoke", "1"]],
+      [["admin", "create", "--username", "bob"], "a long password 123\n"],
+    ];
+    for (const [args, input] of commands) {
+      const r = await runBuilt(args, { dir, ...(input ? { input } : {}) });
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.ok(r.stderr.includes(join(dir, "data", "ssod.db")), r.stderr);
+      assert.match(r.stderr, /no store/);
+      assert.match(r.stderr, /`ssod migrate`/);
+      assert.match(r.stderr, /SSOD_DATABASE_URL/);
+      assert.equal(r.stdout, "");
+      assert.deepEqual(readdirSync(dir), [], `${args.join(" ")} made nothing`);
+    }
+  });
+
+  test("each prints the store it works on to stderr: the URL and the file; a remote store's URL without its token", async () => {
+    const dir = tempDir();
+    assert.equal((await runBuilt(["migrate"], { dir })).code, 0);
+    const list = await runBuilt(["admin-key", "list"], { dir });
+    assert.equal(list.code, 0, list.stderr);
+    assert.ok(list.stderr.includes("file:./data/ssod.db"), list.stderr);
+    assert.ok(list.stderr.includes(join(dir, "data", "ssod.db")), list.stderr);
+    assert.doesNotMatch(list.stdout, /ssod\.db/, "stdout is the answer only");
+    const token = "a-database-token-never-shown";
+    const remote = await ssod(["admin-key", "create", "--name", "x"], {
+      env: { SSOD_DATABASE_URL: `libsql://127.0.0.1:9?tls=0&authToken=${token}`, SSOD_DATABASE_AUTH_TOKEN: token },
+    });
+    assert.equal(remote.code, 2, remote.stderr);
+    assert.ok(remote.stderr.includes("libsql://127.0.0.1:9?tls=0"), remote.stderr);
+    assert.ok(!remote.stderr.includes(token), remote.stderr);
   });
 });

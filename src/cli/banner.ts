@@ -22,9 +22,16 @@ export interface BannerFacts {
   firstAdminKey?: string | undefined;
 }
 
-/** The store URL without any credentials it may carry. */
+/** The store URL without any credentials it may carry: user:password@, or an `authToken` in the query (libsql://…?authToken=). */
 export function displayStore(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//");
+  const shown = url.replace(/\/\/[^@/]*@/, "//");
+  const query = shown.indexOf("?");
+  if (query < 0) return shown;
+  const kept = shown
+    .slice(query + 1)
+    .split("&")
+    .filter((pair) => !/^authToken=/i.test(pair));
+  return kept.length > 0 ? `${shown.slice(0, query)}?${kept.join("&")}` : shown.slice(0, query);
 }
 
 export function banner(facts: BannerFacts): string {

@@ -18,6 +18,7 @@ import { filePathOf } from "../store/file-url";
 import { isRemoteUrl, openStore } from "../store/store";
 import { version } from "../version";
 import { banner, displayStore } from "./banner";
+import { requireExistingStore } from "./existing-store";
 import { readFirstLine } from "./read-stdin";
 import { table } from "./table";
 
@@ -44,8 +45,9 @@ const CLI = { actor: { kind: "cli" }, ip: null } as const;
 /** A time as the terminal shows it: UTC to the second. */
 const when = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
-/** Runs `work` on the store the configuration names, then closes it. */
+/** Runs `work` on the store the configuration names, which must exist, then closes it. */
 async function withCore<T>(config: Config, work: (core: Core) => Promise<T>): Promise<T> {
+  requireExistingStore(config.databaseUrl);
   const { store, core } = await openCore(config);
   try {
     return await work(core);
@@ -211,8 +213,8 @@ export const COMMANDS: Command[] = [
     usesConfig: true,
     async run(config, options) {
       const username = check(usernameSchema, options.username, "--username");
-      const password = check(passwordSchema, await readFirstLine("Password: "), "the password");
-      await withCore(config!, (core) => createAdminAccount(core, username, password));
+      // The store first: no password asked for a store that is not there.
+      await withCore(config!, async (core) => createAdminAccount(core, username, check(passwordSchema, await readFirstLine("Password: "), "the password")));
       process.stdout.write(`created admin ${username}\n`);
       return 0;
     },
