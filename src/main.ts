@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // ssod's command line: `ssod [serve] | migrate | admin-key create|list|revoke | admin create | app create | webhook create | backup | version | --help`.
 import { parseArgs } from "node:util";
-import { COMMANDS, type Command, UsageError } from "./cli/commands";
+import { COMMANDS, type Command, type OptionValues, UsageError } from "./cli/commands";
 import { commandHelp, groupHelp, mainHelp } from "./cli/help";
 import { ConfigError, flagOf, loadConfig, SETTINGS } from "./config";
 
@@ -21,7 +21,7 @@ async function main(argv: string[]): Promise<number | "keep-running"> {
   const ownFlags = Object.fromEntries(
     COMMANDS.flatMap((c) => Object.entries(c.options ?? {})).map(([name, option]) => [
       name,
-      { type: option.flag ? ("boolean" as const) : ("string" as const) },
+      { type: option.flag ? ("boolean" as const) : ("string" as const), multiple: option.repeatable === true },
     ]),
   );
   const { values, positionals } = parseArgs({
@@ -58,15 +58,18 @@ async function main(argv: string[]): Promise<number | "keep-running"> {
   const expected = found.command.args ?? [];
   if (found.rest.length > expected.length) throw new UsageError(`unexpected argument: ${found.rest.slice(expected.length).join(" ")}`);
   if (found.rest.length < expected.length) throw new UsageError(`${found.command.words.join(" ")} needs ${expected.join(" ")}`);
-  const options = values as Record<string, string | undefined>;
-  for (const [name, option] of Object.entries(found.command.options ?? {})) {
+  const options = values as OptionValues;
+  const own = found.command.options ?? {};
+  for (const [name, option] of Object.entries(own)) {
     if (option.required && !options[name]) throw new UsageError(`--${name} is required`);
   }
   for (const name of Object.keys(ownFlags)) {
-    if (options[name] !== undefined && !(name in (found.command.options ?? {})))
+    if (options[name] !== undefined && !(name in own) && !(name in configFlags))
       throw new UsageError(`--${name} does not apply to ${found.command.words.join(" ")}`);
   }
-  const config = found.command.usesConfig ? loadConfig(process.env, options) : undefined;
+  // A command's own flag wins over the configuration flag of its name: `app create --login-url` is the app's, not SSOD_LOGIN_URL.
+  const configValues = Object.fromEntries(Object.keys(configFlags).flatMap((name) => (name in own ? [] : [[name, options[name] as string | undefined]])));
+  const config = found.command.usesConfig ? loadConfig(process.env, configValues) : undefined;
   return found.command.run(config, options, found.rest);
 }
 

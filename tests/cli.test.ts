@@ -3,15 +3,17 @@
 // never echo a secret), `migrate`, `admin-key create`, `admin create` with the
 // password on stdin (the key and the account then work against the built
 // dist/ssod.mjs serving the same store file), `backup` of a running store and
-// a restore from it, and the master key file of a restored store; the store
-// each command works on, and the refusal to make one by accident. Exit codes:
-// 0 success, 1 failure, 2 bad usage or configuration.
+// a restore from it, and the master key file of a restored store; `app
+// create` with its access rule; the store each command works on, and the
+// refusal to make one by accident. Exit codes: 0 success, 1 failure, 2 bad
+// usage or configuration.
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { ROOT, ssod } from "./helpers/cli";
 import { BUILT, runBuilt, type ServerProcess, startBuiltServer, startBuiltServers, stopAll } from "./helpers/process";
+import { openTestServer, type TestServer } from "./helpers/runtime";
 import { tempDir } from "./helpers/temp";
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -387,6 +389,118 @@ describe("backup, restore and the master key file", () => {
       readdirSync(cache).some((f) => /^libsql-linux-x64-(gnu|musl)-[0-9a-f]{16}\.node$/.test(f)),
       readdirSync(cache).join(", "),
     );
+  });
+});
+
+// ---------------------------------------------------------------------------
+describe("app create", () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+  before(async () => {
+    server = await openTestServer();
+    env = { SSOD_DATABASE_URL: `file:${join(server.dir, "ssod.db")}` };
+  });
+  after(async () => {
+    await server?.close();
+  });
+  const appsNamed = async (name: string) => {
+    const r = await server.request("GET", "/v1/apps", { headers: { authorization: `Bearer ${server.adminKey}` } });
+    return ((await r.json()) as { items: Record<string, unknown>[] }).items.filter((a) => a.name === name);
+  };
+
+  test("takes the access rule, the login URL, post-logout URIs and path prefixes; a URI with a comma is one URI", async () => {
+    const r = await ssod(
+      [
+        "app",
+        "create",
+        "--name",
+        "Wiki",
+        "--redirect-uri",
+        "https://wiki.example.com/cb?tabs=a,b",
+        "--redirect-uri",
+        "https://wiki.example.com/other",
+        "--post-logout-redirect-uri",
+        "https://wiki.example.com/bye",
+        "--post-logout-redirect-uri",
+        "https://wiki.example.com/bye,again",
+        "--allowed-groups",
+        "staff, ops",
+        "--org-ids",
+        "org1,org2",
+        "--login-url",
+        "https://portal.example.com/sso-start",
+        "--forward-auth-host",
+        "wiki.example.com",
+        "--path-prefix",
+        "/admin",
+        "--path-prefix",
+        "/admin/",
+      ],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /admits every user/);
+    const [app] = await appsNamed("Wiki");
+    assert.ok(app, "the app is there");
+    assert.deepEqual(app.redirectUris, ["https://wiki.example.com/cb?tabs=a,b", "https://wiki.example.com/other"]);
+    assert.deepEqual(app.postLogoutRedirectUris, ["https://wiki.example.com/bye", "https://wiki.example.com/bye,again"]);
+    assert.deepEqual(app.allowedGroups, ["staff", "ops"]);
+    assert.deepEqual(app.orgIds, ["org1", "org2"]);
+    assert.equal(app.loginUrl, "https://portal.example.com/sso-start");
+    assert.deepEqual(app.forwardAuth, { hosts: ["wiki.example.com"], pathPrefixes: ["/admin", "/admin/"] });
+  });
+
+  test("needs no --redirect-uri with --forward-auth-host (the usage says so), and says when the app admits everyone", async () => {
+    const help = await ssod(["app", "create", "--help"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /Usage: ssod app create --name NAME \(--redirect-uri URL \| --forward-auth-host HOST\)/);
+    assert.match(help.stdout, /--redirect-uri .*unless --forward-auth-host/);
+    const r = await ssod(["app", "create", "--name", "Open", "--forward-auth-host", "open.example.com"], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^.*admits every user with an ssod session; restrict it with --allowed-groups or --org-ids$/m);
+    const [app] = await appsNamed("Open");
+    assert.deepEqual(app?.redirectUris, []);
+    assert.deepEqual(app?.forwardAuth, { hosts: ["open.example.com"], pathPrefixes: ["/"] });
+    const neither = await ssod(["app", "create", "--name", "Nothing"], { env });
+    assert.equal(neither.code, 2);
+    assert.match(neither.stderr, /--redirect-uri .*or --forward-auth-host/);
+  });
+
+  test("--login-url is the app's own; for every other command it is still SSOD_LOGIN_URL's flag", async () => {
+    const help = await ssod(["app", "create", "--help"]);
+    assert.equal(help.stdout.match(/^ {2}--login-url /gm)?.length, 1, help.stdout);
+    assert.doesNotMatch(help.stdout, /SSOD_LOGIN_URL\n/, "not listed among the configuration flags");
+    const dir = tempDir();
+    const migrate = await ssod(["migrate", "--login-url", "https://portal.example.com/sso-start"], { env: { SSOD_DATABASE_URL: `file:${dbIn(dir)}` } });
+    assert.equal(migrate.code, 0, migrate.stderr);
+    const bad = await ssod(["migrate", "--login-url", "ftp://portal.example.com/"], { env: { SSOD_DATABASE_URL: `file:${dbIn(dir)}` } });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--login-url: expected an absolute http/);
+  });
+
+  test("a bad value is bad usage (exit 2) in the rules' words, and no app is made", async () => {
+    const base = ["app", "create", "--name", "Bad"];
+    const cases: [string[], RegExp][] = [
+      [["--redirect-uri", "https://bad.example.com/cb#x"], /--redirect-uri must not have a fragment/],
+      [["--redirect-uri", "http://bad.example.com/cb"], /--redirect-uri must be https/],
+      [["--forward-auth-host", "bad.example.com", "--post-logout-redirect-uri", "http://bad.example.com/bye"], /--post-logout-redirect-uri must be https/],
+      [["--forward-auth-host", "bad.example.com", "--login-url", "ftp://portal.example.com/"], /--login-url must be an absolute http\(s\) URL/],
+      [["--forward-auth-host", "bad.example.com", "--org-ids", "x".repeat(129)], /--org-ids must have at most 128 characters/],
+      [
+        ["--forward-auth-host", "bad.example.com", "--allowed-groups", Array.from({ length: 101 }, (_, i) => `g${i}`).join(",")],
+        /--allowed-groups must have at most 100/,
+      ],
+      [["--forward-auth-host", "bad.example.com", "--path-prefix", "admin"], /--path-prefix must be a path starting with \//],
+      [["--forward-auth-host", "bad.example.com:8080"], /--forward-auth-host must be a host name/],
+      [["--redirect-uri", "https://bad.example.com/cb", "--path-prefix", "/admin"], /--path-prefix .*--forward-auth-host/],
+    ];
+    for (const [flags, message] of cases) {
+      const r = await ssod([...base, ...flags], { env });
+      assert.equal(r.code, 2, `${flags.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, "");
+    }
+    assert.deepEqual(await appsNamed("Bad"), []);
   });
 });
 

@@ -6,10 +6,12 @@ import * as v from "valibot";
 import type { Config } from "../config";
 import { createAdminAccount, passwordSchema, usernameSchema } from "../core/admin-accounts";
 import { adminKeyNameSchema, createAdminKey, listAdminKeys, revokeAdminKey } from "../core/admin-keys";
-import { createApp, forwardAuthHostSchema, uriListSchema } from "../core/apps";
+import { createApp, forwardAuthHostSchema, forwardAuthSchema, namesSchema, uriListSchema } from "../core/apps";
 import type { Core } from "../core/context";
 import { CoreError } from "../core/errors";
+import { httpUrlSchema, orgIdsSchema } from "../core/sources";
 import { createWebhook, webhookEventsSchema, webhookUrlSchema } from "../core/webhooks/endpoints";
+import { nameSchema } from "../http/shared/schemas";
 import { createLogger } from "../log";
 import { openCore, openMigratedStore } from "../runtime";
 import { serveUntilSignalled } from "../server";
@@ -26,6 +28,9 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/** Flags as parsed: a flag's text, a switch's true, or every value of a repeatable flag. */
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
+
 export interface Command {
   /** Words after `ssod`, e.g. ["admin-key", "create"]. */
   words: string[];
@@ -34,10 +39,20 @@ export interface Command {
   /** Names of the positional arguments it takes after its words. */
   args?: string[];
   /** Flags of its own, beyond the configuration flags. */
-  options?: Record<string, { description: string; required?: boolean /** A switch: present or not. */; flag?: boolean }>;
+  options?: Record<
+    string,
+    {
+      description: string;
+      required?: boolean;
+      /** A switch: present or not. */
+      flag?: boolean;
+      /** Given once per value (a URL may hold commas, so no list in one value). */
+      repeatable?: boolean;
+    }
+  >;
   /** Whether it reads the configuration (and so takes the configuration flags). */
   usesConfig: boolean;
-  run(config: Config | undefined, options: Record<string, string | undefined>, args: string[]): Promise<number | "keep-running">;
+  run(config: Config | undefined, options: OptionValues, args: string[]): Promise<number | "keep-running">;
 }
 
 const CLI = { actor: { kind: "cli" }, ip: null } as const;
@@ -63,11 +78,26 @@ function check<S extends v.GenericSchema>(schema: S, value: unknown, what: strin
 }
 
 /** A comma-separated flag value as a list. */
-const listOf = (value: string | undefined) =>
-  (value ?? "")
+const listOf = (value: OptionValues[string]) =>
+  (typeof value === "string" ? value : "")
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s !== "");
+
+/** Every value of a repeatable flag. */
+const valuesOf = (value: OptionValues[string]) => (Array.isArray(value) ? value : []);
+
+/** The forward-auth part of an app, judged as /v1/apps judges it; a bad value named by its flag. */
+function forwardAuthOf(hosts: string[], pathPrefixes: string[]) {
+  const result = v.safeParse(forwardAuthSchema, { hosts, ...(pathPrefixes.length > 0 ? { pathPrefixes } : {}) });
+  if (!result.success) {
+    const field = result.issues[0].path?.[0]?.key;
+    throw new UsageError(`${field === "pathPrefixes" ? "--path-prefix" : "--forward-auth-host"} ${result.issues[0].message}`);
+  }
+  return result.output;
+}
+
+const ADMITS_EVERYONE = "admits every user with an ssod session; restrict it with --allowed-groups or --org-ids";
 
 export const COMMANDS: Command[] = [
   {
@@ -105,28 +135,50 @@ export const COMMANDS: Command[] = [
   },
   {
     words: ["app", "create"],
-    usage: "ssod app create --name NAME --redirect-uri URL [--public] [--forward-auth-host HOST] [options]",
+    usage: "ssod app create --name NAME (--redirect-uri URL | --forward-auth-host HOST) [options]",
     summary: "Register an app (an OpenID Connect client and/or hosts behind forward auth); prints its client id and secret (shown once)",
     options: {
       name: { description: "The app's name, as people know it", required: true },
-      "redirect-uri": { description: "Where the OpenID Connect provider sends the browser back (comma-separated for several)" },
+      "redirect-uri": {
+        description: "Where the OpenID Connect provider sends the browser back, one URI a flag; needed unless --forward-auth-host is given",
+        repeatable: true,
+      },
+      "post-logout-redirect-uri": { description: "Where the app may send the browser after its logout, one URI a flag", repeatable: true },
       public: { description: "A public app (a browser or mobile app): no client secret, PKCE instead", flag: true },
-      "forward-auth-host": { description: "A host the reverse proxy protects with this app's rule (comma-separated; *.example.com for one label)" },
+      "forward-auth-host": {
+        description: "A host the reverse proxy protects with this app's rule (or several, comma-separated; *.example.com for one label)",
+        repeatable: true,
+      },
+      "path-prefix": {
+        description: "With --forward-auth-host: a path prefix the app covers (default /), matched case-sensitively against the start of the path",
+        repeatable: true,
+      },
+      "allowed-groups": { description: "Comma-separated groups: only their members may enter (default: every user)" },
+      "org-ids": { description: "Comma-separated org ids: only their users may enter (default: every org)" },
+      "login-url": { description: "The portal page that starts a hand-off for this app's users without a session (default SSOD_LOGIN_URL)" },
     },
     usesConfig: true,
     async run(config, options) {
+      const hosts = check(v.array(forwardAuthHostSchema), valuesOf(options["forward-auth-host"]).flatMap(listOf), "--forward-auth-host");
+      const pathPrefixes = valuesOf(options["path-prefix"]);
+      if (pathPrefixes.length > 0 && hosts.length === 0) throw new UsageError("--path-prefix is for forward auth: give --forward-auth-host too");
       const input = {
-        name: check(v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200)), options.name, "--name"),
-        redirectUris: check(uriListSchema, listOf(options["redirect-uri"]), "--redirect-uri"),
+        name: check(nameSchema(200), options.name, "--name"),
+        redirectUris: check(uriListSchema, valuesOf(options["redirect-uri"]), "--redirect-uri"),
+        postLogoutRedirectUris: check(uriListSchema, valuesOf(options["post-logout-redirect-uri"]), "--post-logout-redirect-uri"),
+        loginUrl: check(v.optional(httpUrlSchema), options["login-url"], "--login-url"),
+        allowedGroups: check(namesSchema, listOf(options["allowed-groups"]), "--allowed-groups"),
+        orgIds: check(orgIdsSchema, listOf(options["org-ids"]), "--org-ids"),
         tokenEndpointAuthMethod: options.public ? ("none" as const) : ("client_secret_basic" as const),
-        forwardAuth: options["forward-auth-host"]
-          ? { hosts: check(v.array(forwardAuthHostSchema), listOf(options["forward-auth-host"]), "--forward-auth-host"), pathPrefixes: ["/"] }
-          : null,
+        forwardAuth: hosts.length > 0 ? forwardAuthOf(hosts, pathPrefixes) : null,
       };
       if (input.redirectUris.length === 0 && !input.forwardAuth)
         throw new UsageError("an app needs --redirect-uri (OpenID Connect) or --forward-auth-host (forward auth), or both");
       const { app, clientSecret } = await withCore(config!, (core) => createApp(core, input, CLI));
-      process.stdout.write(`id             ${app.id}\nclient id      ${app.clientId}\nclient secret  ${clientSecret ?? "(none: a public app uses PKCE)"}\n`);
+      const open = app.allowedGroups.length === 0 && app.orgIds.length === 0;
+      process.stdout.write(
+        `id             ${app.id}\nclient id      ${app.clientId}\nclient secret  ${clientSecret ?? "(none: a public app uses PKCE)"}\n${open ? `access         ${ADMITS_EVERYONE}\n` : ""}`,
+      );
       return 0;
     },
   },
@@ -185,22 +237,14 @@ export const COMMANDS: Command[] = [
     },
     usesConfig: true,
     async run(config, options) {
-      const events = check(
-        webhookEventsSchema,
-        (options.events ?? "")
-          .split(",")
-          .map((e) => e.trim())
-          .filter(Boolean),
-        "--events",
-      );
+      const events = check(webhookEventsSchema, listOf(options.events), "--events");
       const url = check(webhookUrlSchema, options.url, "--url");
-      const { endpoint, secret } = await withCore(config!, (core) => createWebhook(core, { url, events, description: options.description }, CLI)).catch(
-        (error: unknown) => {
-          // A URL the outbound rules refuse is bad usage, said in their words.
-          if (error instanceof CoreError && error.code === "invalid") throw new UsageError(`--${error.message}`);
-          throw error;
-        },
-      );
+      const description = check(v.optional(v.string()), options.description, "--description");
+      const { endpoint, secret } = await withCore(config!, (core) => createWebhook(core, { url, events, description }, CLI)).catch((error: unknown) => {
+        // A URL the outbound rules refuse is bad usage, said in their words.
+        if (error instanceof CoreError && error.code === "invalid") throw new UsageError(`--${error.message}`);
+        throw error;
+      });
       process.stdout.write(`id: ${endpoint.id}\nsecret: ${secret}\n`);
       return 0;
     },

@@ -3,8 +3,10 @@ import { flagOf, SETTINGS } from "../config";
 import { version } from "../version";
 import type { Command } from "./commands";
 
-function configurationHelp(): string {
-  const rows = Object.values(SETTINGS).map((s) => {
+/** The configuration flags, but those a command's own flags of the same name replace. */
+function configurationHelp(replaced: Command["options"] = {}): string {
+  const rows = Object.values(SETTINGS).flatMap((s) => {
+    if (flagOf(s.env) in replaced) return [];
     const flag = `--${flagOf(s.env)}`;
     const fallback = "default" in s ? ` (default ${s.default})` : "";
     return `  ${flag.padEnd(36)}${s.env}\n  ${"".padEnd(36)}${s.help}${fallback}`;
@@ -45,12 +47,14 @@ export function groupHelp(group: string, commands: Command[]): string {
 }
 
 export function commandHelp(command: Command): string {
-  const own = Object.entries(command.options ?? {}).map(([name, o]) => `  --${name.padEnd(34)}${o.description}${o.required ? " (required)" : ""}`);
+  const own = Object.entries(command.options ?? {}).map(
+    ([name, o]) => `  --${name.padEnd(34)}${o.description}${o.required ? " (required)" : ""}${o.repeatable ? " (repeatable)" : ""}`,
+  );
   return [
     `Usage: ${command.usage}`,
     "",
     command.summary,
     ...(own.length > 0 ? ["", "Options:", ...own] : []),
-    ...(command.usesConfig ? ["", configurationHelp()] : []),
+    ...(command.usesConfig ? ["", configurationHelp(command.options)] : []),
   ].join("\n");
 }
