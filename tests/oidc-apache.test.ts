@@ -1,16 +1,18 @@
 // A real OpenID Connect relying party against the built server: Debian's
-// Apache with mod_auth_openidc, configured with the README's block, protects
+// Apache with mod_auth_openidc, configured with the README's block and
+// registered with the README's command (run in the server's folder), protects
 // a small app. A browser that opens the app signs in through ssod (and the
 // portal), the app sees the user's claims, and mod_auth_openidc's logout ends
-// the ssod session.
+// the ssod session; a logout to a URL the app did not register leaves it.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type Apache, apacheOidcSite, startApache } from "./helpers/apache";
+import { type Apache, apacheAppArgs, apacheLogoutUrl, apacheOidcSite, startApache } from "./helpers/apache";
 import { Browser, freePort, type Portal, startPortal } from "./helpers/oidc";
-import { type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
+import { runBuilt, type ServerProcess, startBuiltServer, stopAll } from "./helpers/process";
 
 const ADMIN_KEY = `ssod_ak_${"p".repeat(43)}`;
 const admin = { authorization: `Bearer ${ADMIN_KEY}`, "content-type": "application/json" };
@@ -46,11 +48,13 @@ before(async () => {
   await new Promise<void>((resolve) => backend.listen(0, "127.0.0.1", resolve));
   const apachePort = await freePort();
   site = `http://127.0.0.1:${apachePort}`;
-  const app = await api("POST", "/v1/apps", { name: "Wiki", redirectUris: [`${site}/redirect_uri`], postLogoutRedirectUris: [`${site}/bye`] });
-  assert.equal(app.status, 201, JSON.stringify(app.body));
+  // `node ssod.mjs app create …` in the server's folder, as the README says.
+  const app = await runBuilt(apacheAppArgs(site), { dir: ssod.dir, file: join(ssod.dir, "ssod.mjs"), env: { SSOD_CACHE_DIR: join(ssod.dir, ".cache") } });
+  assert.equal(app.code, 0, app.stderr);
+  const printed = (label: string) => new RegExp(`^${label} +(\\S+)$`, "m").exec(app.stdout)?.[1] ?? "";
   apache = await startApache(
     apachePort,
-    { issuer, clientId: app.body.clientId as string, clientSecret: app.body.clientSecret as string, site, passphrase: "test-passphrase-of-some-length" },
+    { issuer, clientId: printed("client id"), clientSecret: printed("client secret"), site, passphrase: "test-passphrase-of-some-length" },
     `127.0.0.1:${(backend.address() as AddressInfo).port}`,
   );
 });
@@ -65,8 +69,11 @@ after(async () => {
 describe("Apache mod_auth_openidc signs in through ssod", () => {
   const browser = new Browser();
 
-  test("the README's block is the one run here", () => {
+  test("the README's block, registration command and logout link are the ones run here", () => {
     const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    for (const shown of [`node ssod.mjs ${apacheAppArgs("https://wiki.example.com").join(" ")}`, apacheLogoutUrl("https://wiki.example.com")]) {
+      assert.ok(readme.includes(shown), `README.md holds: ${shown}`);
+    }
     const block = apacheOidcSite({
       issuer: "https://sso.example.com",
       clientId: "app_…",
@@ -101,11 +108,37 @@ describe("Apache mod_auth_openidc signs in through ssod", () => {
     assert.equal(portal.handOffs, before, "no hand-off");
   });
 
-  test("mod_auth_openidc's logout (id_token_hint) ends the ssod session and comes back to the registered URI", async () => {
+  test("a logout to a URL the app did not register is refused and the ssod session stays: the next visit signs straight back in", async () => {
     const session = browser.cookie(issuer, "ssod_session");
     assert.ok(session);
-    const done = await browser.navigate(`${site}/redirect_uri?logout=${encodeURIComponent(`${site}/bye`)}`, { stop: (u) => u.href.startsWith(`${site}/bye`) });
+    const refused = await browser.navigate(`${site}/redirect_uri?logout=${encodeURIComponent(`${site}/elsewhere`)}`, {
+      stop: (u) => u.href.startsWith(`${site}/elsewhere`),
+    });
+    assert.equal(refused.response.status, 400, `${refused.url}: ${refused.body.slice(0, 400)}`);
+    assert.match(refused.body, /post_logout_redirect_uri not registered/);
+    assert.equal(browser.cookie(site, "mod_auth_openidc_session"), undefined, "Apache's own session is gone");
+    const me = await fetch(`${issuer}/v1/session`, { headers: { cookie: `ssod_session=${session}` } });
+    assert.equal(me.status, 200, "the ssod session stays");
+    const before = portal.handOffs;
+    const seen = browser.visited.length;
+    const back = await browser.navigate(`${site}/back`);
+    assert.equal(back.response.status, 200, back.body.slice(0, 400));
+    assert.ok(
+      browser.visited.slice(seen).some((u) => u.startsWith(`${issuer}/oidc/auth`)),
+      "signed in again through ssod",
+    );
+    assert.equal(portal.handOffs, before, "no hand-off");
+  });
+
+  test("mod_auth_openidc's logout link (id_token_hint) ends the ssod session on the page's POST, and comes back to the registered URI", async () => {
+    const session = browser.cookie(issuer, "ssod_session");
+    assert.ok(session);
+    const done = await browser.navigate(apacheLogoutUrl(site), { stop: (u) => u.href.startsWith(`${site}/bye`) });
     assert.match(done.url, new RegExp(`^${site}/bye`), `${done.url}: ${done.body.slice(0, 400)}`);
+    assert.ok(
+      browser.visited.some((u) => u.startsWith(`${issuer}/oidc/session/end/confirm`)),
+      `the self-submitting page posted to /oidc/session/end/confirm: ${browser.visited.join("\n")}`,
+    );
     assert.equal(browser.cookie(issuer, "ssod_session"), undefined, "the browser's ssod cookie is cleared");
     const me = await fetch(`${issuer}/v1/session`, { headers: { cookie: `ssod_session=${session}` } });
     assert.equal(me.status, 401, "and the session is over at ssod");

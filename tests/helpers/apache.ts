@@ -1,8 +1,10 @@
 // Debian's Apache with mod_auth_openidc, a real OpenID Connect relying party:
-// `apacheOidcSite` writes the block the README shows (tests/oidc-apache.test.ts
-// checks the README holds it verbatim, with its placeholder values), and
-// `startApache` wraps it in what a test needs — a private ServerRoot, the
-// modules, a free port, the foreground — and stops it on every path.
+// `apacheOidcSite` writes the block the README shows, `apacheAppArgs` the
+// command that registers the site, `apacheLogoutUrl` its logout link
+// (tests/oidc-apache.test.ts checks the README holds all three verbatim, with
+// its placeholder values), and `startApache` wraps the block in what a test
+// needs — a private ServerRoot, the modules, a free port, the foreground —
+// and stops it on every path.
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -35,6 +37,21 @@ OIDCRemoteUserClaim email
   Require valid-user
 </Location>`;
 }
+
+/** `ssod app create …` for the site: its callback, and the page its logout link comes back to (a post-logout redirect URI). */
+export const apacheAppArgs = (site: string) => [
+  "app",
+  "create",
+  "--name",
+  "Wiki",
+  "--redirect-uri",
+  `${site}/redirect_uri`,
+  "--post-logout-redirect-uri",
+  `${site}/bye`,
+];
+
+/** The site's logout link: mod_auth_openidc ends its session, then ssod's, then comes back to `/bye`. */
+export const apacheLogoutUrl = (site: string) => `${site}/redirect_uri?logout=${encodeURIComponent(`${site}/bye`)}`;
 
 export interface Apache {
   url: string;
