@@ -295,6 +295,7 @@ describe("ssod admin-key list and revoke", () => {
   before(async () => {
     dir = tempDir();
     env = { SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}`, SSOD_ADMIN_API_KEY: key };
+    assert.equal((await ssod(["migrate"], { env })).code, 0, "the CLI works on an existing store only");
     const made = await ssod(["admin-key", "create", "--name", "alice's laptop"], { env });
     assert.equal(made.code, 0, made.stderr);
     laptop = made.stdout.trim();

@@ -144,6 +144,7 @@ describe("/v1/apps", () => {
   test("ssod app create prints the client id and secret; --public makes none", async () => {
     const dir = tempDir();
     const env = { SSOD_DATABASE_URL: `file:${join(dir, "ssod.db")}` };
+    assert.equal((await ssod(["migrate"], { env })).code, 0, "the CLI works on an existing store only");
     const made = await ssod(
       ["app", "create", "--name", "Grafana", "--redirect-uri", "https://grafana.example.com/login/generic_oauth", "--forward-auth-host", "grafana.example.com"],
       { env },

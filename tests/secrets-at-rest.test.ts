@@ -30,6 +30,7 @@ test("no token, key, client secret, signing secret, session id or password is in
 
   // The CLI: a second admin key and an admin account.
   const cliEnv = { ...env, SSOD_CACHE_DIR: join(dir, ".cache") };
+  assert.equal((await runBuilt(["migrate"], { dir, env: cliEnv })).code, 0, "the CLI works on an existing store only");
   const made = await runBuilt(["admin-key", "create", "--name", "second"], { dir, env: cliEnv });
   assert.equal(made.code, 0, made.stderr);
   const secondKey = made.stdout.trim();
