@@ -21,6 +21,7 @@ import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { loadConfig } from "../src/config";
 import { MasterKey } from "../src/core/crypto";
+import { encodings } from "./helpers/encodings";
 import { NO_THROTTLE, openTestServer, type TestServer } from "./helpers/runtime";
 import { createSource } from "./helpers/sources";
 import { issueOk, tykNonce } from "./helpers/tokens";
@@ -348,19 +349,6 @@ describe("an event rides in its change's own commit", () => {
     assert.deepEqual(await written(), [], "no event for any of them");
   });
 });
-
-/** The text, its hex, and its base64 and base64url at each of the three byte alignments (as tests/sealed-secrets.test.ts). */
-function encodings(raw: Buffer): Buffer[] {
-  const out = [raw, Buffer.from(raw.toString("hex")), Buffer.from(raw.toString("hex").toUpperCase())];
-  for (const pad of [0, 1, 2]) {
-    const shifted = Buffer.concat([Buffer.alloc(pad), raw]);
-    for (const encoding of ["base64", "base64url"] as const) {
-      const encoded = shifted.toString(encoding);
-      out.push(Buffer.from(encoded.slice(pad === 0 ? 0 : Math.ceil((pad * 8) / 6), -4)));
-    }
-  }
-  return out;
-}
 
 describe("an endpoint's secret at rest", () => {
   test("made and rotated, it is in no encoding in the store's files (nor its key bytes), and its box opens only with the master key", async () => {
