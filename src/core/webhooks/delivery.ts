@@ -227,9 +227,6 @@ function errorText(error: unknown, timeoutMs: number): string {
 
 // ---- the worker ----
 
-/** The worker's claims and records ride along with the requests' group commits rather than adding commits of their own. */
-const BACKGROUND = { background: true } as const;
-
 export interface DeliveryWorkerOptions {
   /** Told what an operator should read: an endpoint disabled, a store that refused the worker. */
   log?: (level: "info" | "warn", fields: Record<string, unknown>, message: string) => void;
@@ -265,6 +262,10 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
 
   // Busy: requests were served since the last look and the event loop was nearly always at work.
   let busy = false;
+  // While busy, the worker's claims and records ride along with the requests' group commits rather than adding
+  // commits of their own; idle, they go at once (each waiting for a batch to join would cap an endpoint near
+  // SSOD_WEBHOOK_ENDPOINT_CONCURRENCY deliveries per few milliseconds).
+  const background = () => ({ background: busy });
   let sample = { at: performance.now(), elu: performance.eventLoopUtilization(), requests: options.requestsServed?.() ?? 0 };
   const lookAtLoad = () => {
     const now = performance.now();
@@ -360,7 +361,7 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
       outcome.status === "delivered" ? "delivered" : outcome.gone ? "gone" : outcome.status === "failed" ? "failed" : "retrying";
     core.telemetry.webhookAttempt(kind);
     try {
-      const { disabled } = await core.store.bulk(record, outcome, BACKGROUND);
+      const { disabled } = await core.store.bulk(record, outcome, background());
       for (const endpoint of disabled) log("warn", { webhook: endpoint.id, reason: endpoint.reason }, "webhook endpoint disabled");
     } catch (error) {
       // Not recorded: the lease runs out and the delivery is sent again (at least once). The next claim asks first.
@@ -381,7 +382,7 @@ export function startDeliveryWorker(core: Core, options: DeliveryWorkerOptions =
         statements: [{ sql: CLAIM, args: [now, now + settings.leaseMs, settings.endpointConcurrency, free, token] }],
         decode: (results) => claimedRows(results[0]!),
       },
-      BACKGROUND,
+      background(),
     );
     for (const c of claimed) {
       const running: Promise<void> = attempt(c, token).finally(() => {
