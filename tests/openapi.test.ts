@@ -31,6 +31,7 @@ describe("the OpenAPI document", () => {
   let server: ServerProcess;
   let spec: { openapi: string; paths: Record<string, Record<string, Operation["op"]>> };
   let callerJwt: string;
+  let sourceSecret: string;
   const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
 
   before(async () => {
@@ -42,6 +43,7 @@ describe("the OpenAPI document", () => {
     });
     assert.equal(created.status, 201);
     const { clientSecret } = (await created.json()) as { clientSecret: string };
+    sourceSecret = clientSecret;
     callerJwt = await signCallerJwt({ clientId: SEED_CLIENT_ID, clientSecret }, { exp: Math.floor(Date.now() / 1000) + 600 });
     const response = await fetch(`${server.url}/openapi.json`);
     assert.equal(response.status, 200);
@@ -71,6 +73,23 @@ describe("the OpenAPI document", () => {
     ]) {
       assert.ok(spec.paths[path], `${path} is documented`);
     }
+  });
+
+  test("an operation that takes an admin key only documents the 403 that source credentials get there", async () => {
+    const adminOnly = Object.entries(spec.paths).flatMap(([path, methods]) =>
+      Object.entries(methods)
+        .filter(([, op]) => op.security?.length === 1 && op.security[0]!.adminKey !== undefined)
+        .map(([method, op]) => ({ path, method, op })),
+    );
+    assert.ok(adminOnly.length > 20, `${adminOnly.length} admin-only operations`);
+    assert.deepEqual(
+      adminOnly.filter((o) => !o.op.responses["403"]).map((o) => `${o.method} ${o.path}`),
+      [],
+    );
+    // What the document says is what such a route answers.
+    const basic = `Basic ${Buffer.from(`${SEED_CLIENT_ID}:${sourceSecret}`).toString("base64")}`;
+    const r = await fetch(`${server.url}/v1/apps`, { headers: { authorization: basic } });
+    assert.equal(r.status, 403);
   });
 
   test("/docs is a self-contained page", async () => {

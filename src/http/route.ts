@@ -130,8 +130,11 @@ function documentAnswers(route: AnyRoute, dialect: Dialect) {
         ? { description: answer.description, content: { [answer.mediaType ?? "application/json"]: { schema: resolver(answer.schema) } } }
         : answer;
   }
-  const failures = Array.isArray(route.failures) ? Object.fromEntries(route.failures.map((s) => [s, undefined])) : route.failures;
-  for (const [status, description] of Object.entries(failures as Record<number, string | undefined>)) {
+  const failures: Record<number, string | undefined> = {
+    ...Object.fromEntries((route.auth.refusals ?? []).map((s) => [s, undefined])),
+    ...(Array.isArray(route.failures) ? Object.fromEntries(route.failures.map((s) => [s, undefined])) : route.failures),
+  };
+  for (const [status, description] of Object.entries(failures)) {
     answers[status] = {
       description: description ?? dialect.failureDescriptions[Number(status)] ?? "Failure",
       content: {

@@ -15,6 +15,8 @@ type Security = Record<string, string[]>[];
 
 export interface AuthStrategy<Caller> {
   readonly security: Security;
+  /** Statuses `authenticate` itself may answer: documented on every route that uses it. */
+  readonly refusals?: readonly number[];
   authenticate(c: Context<AppEnv>, core: Core): Promise<Caller>;
 }
 
@@ -43,6 +45,8 @@ const missing = (message: string) => refuse({ kind: "unauthenticated", reason: "
 function nativeCallers(allow: { admin: boolean; source: boolean }): AuthStrategy<Caller> {
   return {
     security: [...(allow.admin ? [{ adminKey: [] }] : []), ...(allow.source ? [{ sourceCredentials: [] }] : [])],
+    // 403: the other kind of credentials than the route takes.
+    refusals: allow.admin && allow.source ? [401, 429] : [401, 403, 429],
     async authenticate(c, core) {
       const presented: Presented | undefined = presentedCredentials(c.req.header("authorization"));
       if (presented?.scheme === "bearer") {
