@@ -6,9 +6,10 @@ import type { LoadOptions } from "./load";
 
 export const CONNECTIONS = 50;
 
-async function json(url: string, init: RequestInit): Promise<Record<string, string>> {
+/** A JSON answer of the server under test; anything but a 2xx stops the bench. */
+export async function json(url: string, init: RequestInit): Promise<Record<string, string>> {
   const response = await fetch(url, init);
-  if (!response.ok) throw new Error(`${init.method} ${url}: ${response.status} ${await response.text()}`);
+  if (!response.ok) throw new Error(`${init.method ?? "GET"} ${url}: ${response.status} ${await response.text()}`);
   return (await response.json()) as Record<string, string>;
 }
 

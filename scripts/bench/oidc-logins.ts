@@ -6,7 +6,7 @@
 // at the token endpoint. A login is all of that; the app itself is never
 // visited (its redirect URI is only where the code is read from).
 import { Browser } from "../../tests/helpers/oidc";
-import { CONNECTIONS } from "./endpoints";
+import { CONNECTIONS, json } from "./endpoints";
 
 const REDIRECT_URI = "http://127.0.0.1:9/callback";
 
@@ -17,12 +17,6 @@ export interface LoginFigures {
   p50Ms: number;
   p99Ms: number;
   failures: number;
-}
-
-async function json(url: string, init: RequestInit): Promise<Record<string, unknown>> {
-  const response = await fetch(url, init);
-  if (!response.ok) throw new Error(`${init.method ?? "GET"} ${url}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as Record<string, unknown>;
 }
 
 /** Signs in `CONNECTIONS` browsers, then runs logins for a warm-up and for `seconds`. */
