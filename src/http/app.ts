@@ -10,7 +10,7 @@ import { legacyDialect, legacyRoutes } from "./legacy";
 import { lobDialect, lobRoutes } from "./lob";
 import { clientIp } from "./middleware/client-ip";
 import { requestLog } from "./middleware/request-log";
-import { securityHeaders } from "./middleware/security-headers";
+import { answerHeaders } from "./middleware/security-headers";
 import { oidcApp } from "./oidc/mount";
 import { openApiRoutes } from "./openapi";
 import { opsRoutes } from "./ops";
@@ -32,14 +32,8 @@ export function createApp(options: AppOptions) {
 
   app.use(clientIp(options.trustProxy));
   app.use(requestLog(logger, options.metrics));
-  app.use(securityHeaders([FORWARD_AUTH_PATH]));
-  // Draining: every answer closes its connection, so keep-alive clients
-  // cannot go on sending requests to an instance that is stopping.
   const draining = options.isShuttingDown ?? (() => false);
-  app.use(async (c, next) => {
-    if (draining()) c.header("Connection", "close");
-    await next();
-  });
+  app.use(answerHeaders([FORWARD_AUTH_PATH], draining));
 
   const dialects: [Dialect, readonly AnyRoute[]][] = [
     [v1Dialect, opsRoutes({ metrics: options.metrics, metricsToken: options.metricsToken, isShuttingDown: draining })],

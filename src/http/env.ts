@@ -20,6 +20,8 @@ export interface AppEnv {
   Bindings: Partial<HttpBindings>;
   Variables: {
     requestId: string;
+    /** The headers every answer carries, until a handler takes them (src/http/middleware/security-headers.ts). */
+    answerHeaders?: Record<string, string> | undefined;
     clientIp: string;
     /** Set by handlers that act for a source, for the request log. */
     sourceCode?: string;

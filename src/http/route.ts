@@ -4,7 +4,6 @@
 // the answer (typed from the answer's schema, so the document and the answer
 // cannot disagree). A dialect mounts its declarations with its renderer.
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { describeRoute, resolver, validator } from "hono-openapi";
 import * as v from "valibot";
 import type { Core } from "../core/context";
@@ -18,6 +17,7 @@ import { canonical, fieldsOf } from "./fields";
 import { plainIssues } from "./issues";
 import { MAX_BODY_BYTES } from "./limits";
 import { bodyLimit } from "./middleware/body-limit";
+import { takeAnswerHeaders } from "./middleware/security-headers";
 import { uncleanText } from "./text-hygiene";
 
 type Schema = v.GenericSchema;
@@ -38,11 +38,17 @@ export type Answers = Record<number, JsonAnswer | OtherAnswer>;
 
 /** What a handler answers: one of its declared JSON answers, or a Response it built. */
 type Reply<R extends Answers> =
-  | { [S in keyof R & number]: R[S] extends JsonAnswer<infer T> ? { status: S; json: v.InferInput<T> } : never }[keyof R & number]
+  | {
+      [S in keyof R & number]: R[S] extends JsonAnswer<infer T> ? { status: S; json: v.InferInput<T>; headers?: Record<string, string> | undefined } : never;
+    }[keyof R & number]
   | Response;
 
-/** A handler's JSON answer: `reply(201, {…})`, checked against the route's declared answer for 201. */
-export const reply = <const S extends number, T>(status: S, json: T) => ({ status, json });
+/**
+ * A handler's JSON answer: `reply(201, {…})`, checked against the route's
+ * declared answer for 201, with any headers of its own (`{ Location: … }`):
+ * a JSON answer carries only these and those of every answer, not c.header()'s.
+ */
+export const reply = <const S extends number, T>(status: S, json: T, headers?: Record<string, string>) => ({ status, json, headers });
 
 /** A JSON body: its schema, and how its content type is checked. `anyCase` matches field names in any case (Go and PHP callers). */
 export interface BodyInput<S extends Schema = Schema> {
@@ -208,12 +214,13 @@ async function readBody(c: Context<AppEnv>, body: BodyInput): Promise<unknown> {
 
 function respond(c: Context<AppEnv>, route: AnyRoute, reply: unknown): Response {
   if (reply instanceof Response) return reply;
-  const { status, json } = reply as { status: number; json: unknown };
+  const { status, json, headers } = reply as { status: number; json: unknown; headers?: Record<string, string> };
   const declared = route.answers[status] as JsonAnswer | undefined;
-  const mediaType = declared?.mediaType;
-  return mediaType
-    ? c.body(JSON.stringify(json), status as ContentfulStatusCode, { "Content-Type": mediaType })
-    : c.json(json as object, status as ContentfulStatusCode);
+  // Plain-object headers: @hono/node-server writes them out as they are (./middleware/security-headers.ts).
+  return new Response(JSON.stringify(json), {
+    status,
+    headers: { "Content-Type": declared?.mediaType ?? "application/json", ...takeAnswerHeaders(c), ...headers },
+  });
 }
 
 /** Mounts a dialect's routes on `app`, every failure rendered by the dialect. */

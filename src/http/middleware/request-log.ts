@@ -16,8 +16,8 @@ export function requestLog(logger: Logger, metrics: Metrics): MiddlewareHandler<
     const started = performance.now();
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    // Sent back with the answer's other headers (./security-headers.ts).
     c.set("requestId", requestId);
-    c.header("X-Request-Id", requestId);
     await next();
     const ms = performance.now() - started;
     // An answer the OpenID Connect provider wrote to the socket itself: its status is on the Node response.

@@ -121,8 +121,7 @@ export const appRoutes = [
     failures: [400, 401, 409, 413, 415, 429, 503],
     async handle({ c, core, caller, body }) {
       const { app, clientSecret } = await createApp(core, body, changeContext(c, caller));
-      c.header("Location", `/v1/apps/${app.id}`);
-      return reply(201, { ...appJson(app), clientSecret });
+      return reply(201, { ...appJson(app), clientSecret }, { Location: `/v1/apps/${app.id}` });
     },
   }),
   route({

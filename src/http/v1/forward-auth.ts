@@ -14,7 +14,7 @@ import type { Logger } from "../../log";
 import { anyone } from "../auth/callers";
 import type { AppEnv } from "../env";
 import { type Failure, failureOf, render } from "../failure";
-import { setSecurityHeaders } from "../middleware/security-headers";
+import { setSecurityHeaders, takeAnswerHeaders } from "../middleware/security-headers";
 import { route } from "../route";
 import { browserRenderer, wantsJson } from "../shared/browser-renderer";
 import { readSessionCookie } from "../shared/session-cookie";
@@ -40,9 +40,9 @@ async function answer(c: Context<AppEnv>, core: Core, decision: Decision): Promi
     case "allow":
       telemetry.forwardAuthDecision(decision.app.clientId, "allow");
       // A Response of its own, its headers a plain object, which @hono/node-server writes out as it is
-      // (without X-Request-Id, and without the page headers, left to refusals; no-store stays): no proxy passes
-      // a 2xx of the auth server on to the browser, and this is the answer to nearly every request.
-      return new Response(null, { status: 200, headers: { ...remoteHeaders(decision.user), "Cache-Control": "no-store" } });
+      // (without the page headers, left to refusals; no-store stays): no proxy passes a 2xx of the auth
+      // server on to the browser, and this is the answer to nearly every request.
+      return new Response(null, { status: 200, headers: { ...remoteHeaders(decision.user), "Cache-Control": "no-store", ...takeAnswerHeaders(c) } });
     case "malformed":
       telemetry.forwardAuthDecision("", "malformed");
       return refusal(c, { kind: "unauthenticated", reason: "untrusted_forwarding", message: `the forwarded headers cannot be trusted: ${decision.reason}` });

@@ -30,9 +30,8 @@ export const keyRoutes = [
     auth: anyone,
     answers: { 200: { description: "A JWK set", schema: jwksView } },
     failures: [503],
-    async handle({ c, core }) {
-      c.header("Cache-Control", "public, max-age=300");
-      return reply(200, (await publishedKeys(core)) as v.InferInput<typeof jwksView>);
+    async handle({ core }) {
+      return reply(200, (await publishedKeys(core)) as v.InferInput<typeof jwksView>, { "Cache-Control": "public, max-age=300" });
     },
   }),
 ];

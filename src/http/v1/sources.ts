@@ -37,8 +37,7 @@ export const sourceRoutes = [
     failures: [400, 401, 409, 413, 415, 429, 503],
     async handle({ c, core, caller, body }) {
       const { source, secrets } = await createSource(core, body, { ...changeContext(c, caller), withClientSecret: true });
-      c.header("Location", `/v1/sources/${source.id}`);
-      return reply(201, { ...sourceJson(source), ...(secrets as { clientSecret: string; signingSecret: string }) });
+      return reply(201, { ...sourceJson(source), ...(secrets as { clientSecret: string; signingSecret: string }) }, { Location: `/v1/sources/${source.id}` });
     },
   }),
   route({

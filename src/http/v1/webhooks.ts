@@ -116,8 +116,7 @@ export const webhookRoutes = [
     failures: [400, 401, 403, 413, 415, 429, 503],
     async handle({ c, core, caller, body }) {
       const { endpoint, secret } = await createWebhook(core, body, changeContext(c, caller));
-      c.header("Location", `/v1/webhooks/${endpoint.id}`);
-      return reply(201, { ...endpointJson(endpoint), secret });
+      return reply(201, { ...endpointJson(endpoint), secret }, { Location: `/v1/webhooks/${endpoint.id}` });
     },
   }),
   route({
