@@ -22,6 +22,55 @@ async function count(store: Store, sql: string, args: (string | number)[] = []):
 }
 
 // ---------------------------------------------------------------------------
+// The file store's writer thread gets each SQL text once and each distinct
+// value once per message (src/store/packed-statements.ts).
+describe("statements sent to the file store's writer thread", () => {
+  test("one text with many values, a value bound twice, texts named before and after: every statement runs with its own", async () => {
+    const store = await openStore({ url: fileUrl() });
+    try {
+      await store.driver.execute({ sql: "CREATE TABLE t (a, b)", args: [] });
+      const insert = "INSERT INTO t (a, b) VALUES (?, ?)";
+      for (let round = 0; round < 3; round++) {
+        await store.driver.batch(
+          [
+            { sql: insert, args: [`r${round}`, `r${round}`] },
+            { sql: insert, args: [round, null] },
+            { sql: `${insert} -- ${round}`, args: ["same", "same"] },
+          ],
+          "write",
+        );
+      }
+      const rows = (await store.driver.query({ sql: "SELECT a, b FROM t ORDER BY rowid", args: [] })).rows;
+      assert.deepEqual(rows, [
+        ["r0", "r0"],
+        [0, null],
+        ["same", "same"],
+        ["r1", "r1"],
+        [1, null],
+        ["same", "same"],
+        ["r2", "r2"],
+        [2, null],
+        ["same", "same"],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a statement whose value cannot be sent fails alone; its text still works afterwards", async () => {
+    const store = await openStore({ url: fileUrl() });
+    try {
+      const sql = "SELECT ? AS v -- sent once";
+      // A function cannot cross to another thread: the send itself throws.
+      await assert.rejects(store.driver.execute({ sql, args: [(() => 1) as unknown as string] }));
+      assert.deepEqual((await store.driver.execute({ sql, args: ["after"] })).rows, [["after"]]);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
 describe("migrations", () => {
   test("a new file: migrate applies every bundled migration, then reports nothing pending", async () => {
     const store = await openStore({ url: fileUrl() });

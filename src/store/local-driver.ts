@@ -2,16 +2,23 @@
 import { Worker } from "node:worker_threads";
 import { embedded } from "../embedded";
 import { prepareDataFolder } from "./data-folder";
-import type { Driver, Result } from "./driver";
+import type { Driver, Result, Statement } from "./driver";
 import { classifyStoreError, StoreQueryError, StoreUnavailableError } from "./errors";
 import type { StoreEventListener } from "./events";
 import { filePathOf } from "./file-url";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./local-protocol";
 import { ensureLibsqlBinding } from "./native-binding";
+import { StatementPacker } from "./packed-statements";
 import type { SqliteConnection } from "./sqlite-connection";
 
 type Pending = { resolve: (results: Result[]) => void; reject: (error: Error) => void };
 type Outgoing = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+/** What a call asks of the worker, its statements not yet packed. */
+type Call =
+  | { op: "execute"; statement: Statement }
+  | { op: "batch"; statements: Statement[]; mode: "write" | "read" }
+  | { op: "migrate"; statements: Statement[] }
+  | { op: "close" };
 
 function startWorker(init: WorkerInit): Worker {
   if (embedded.storeWorker) return new Worker(embedded.storeWorker, { eval: true, workerData: init });
@@ -42,12 +49,32 @@ function connection(init: WorkerInit) {
   });
   worker.on("error", (error) => failAll(new StoreUnavailableError(`the store worker failed: ${error.message}`, "unreachable", { cause: error })));
   worker.on("exit", () => failAll(dead ?? new StoreUnavailableError("the store is closed", "unreachable")));
-  const call = (request: Outgoing): Promise<Result[]> =>
+  const packer = new StatementPacker();
+  const outgoing = (request: Call): Outgoing => {
+    switch (request.op) {
+      case "execute":
+        return { op: "execute", packed: packer.pack([request.statement]) };
+      case "batch":
+        return { op: "batch", packed: packer.pack(request.statements), mode: request.mode };
+      case "migrate":
+        return { op: "migrate", packed: packer.pack(request.statements) };
+      case "close":
+        return request;
+    }
+  };
+  const call = (request: Call): Promise<Result[]> =>
     new Promise((resolve, reject) => {
       if (dead) return reject(dead);
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      worker.postMessage({ ...request, id });
+      const message = outgoing(request);
+      try {
+        worker.postMessage({ ...message, id });
+      } catch (error) {
+        pending.delete(id);
+        if ("packed" in message) packer.unsent(message.packed);
+        reject(error);
+      }
     });
   return {
     call,

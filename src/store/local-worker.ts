@@ -6,10 +6,12 @@ import { parentPort, workerData } from "node:worker_threads";
 import type { Result } from "./driver";
 import { filePathOf } from "./file-url";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./local-protocol";
+import { StatementUnpacker } from "./packed-statements";
 import { SqliteConnection } from "./sqlite-connection";
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
+const unpacker = new StatementUnpacker();
 
 // One connection, so the pragmas below hold for every statement.
 const connection = new SqliteConnection(filePathOf(init.url));
@@ -23,7 +25,7 @@ function migrate(request: Extract<WorkerRequest, { op: "migrate" }>): Result[] {
   // Off for the migration, so that a table rebuilt by it does not cascade deletes into its children.
   connection.exec("PRAGMA foreign_keys = OFF");
   try {
-    return connection.transaction(request.statements, "BEGIN DEFERRED");
+    return connection.transaction(unpacker.unpack(request.packed), "BEGIN DEFERRED");
   } finally {
     connection.exec("PRAGMA foreign_keys = ON");
   }
@@ -32,9 +34,9 @@ function migrate(request: Extract<WorkerRequest, { op: "migrate" }>): Result[] {
 function handle(request: WorkerRequest): Result[] {
   switch (request.op) {
     case "execute":
-      return [connection.run(request.statement)];
+      return [connection.run(unpacker.unpack(request.packed)[0]!)];
     case "batch":
-      return connection.transaction(request.statements, request.mode === "write" ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+      return connection.transaction(unpacker.unpack(request.packed), request.mode === "write" ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
     case "migrate":
       return migrate(request);
     case "close":
