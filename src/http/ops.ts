@@ -38,16 +38,12 @@ export function opsRoutes(options: OpsOptions) {
         503: { description: "Not ready (Retry-After): store unavailable, refusing writes (disk full) or not migrated; or shutting down", schema: statusView },
       },
       failures: [],
-      async handle({ c, core }) {
+      async handle({ core }) {
         if (options.isShuttingDown()) return reply(503, { status: "shutting down" });
         // A full disk (SPEC §5): not ready until a write goes through again.
-        if (!(await core.store.writesAccepted())) {
-          c.header("Retry-After", "1");
-          return reply(503, { status: "store refuses writes (disk full)" });
-        }
+        if (!(await core.store.writesAccepted())) return reply(503, { status: "store refuses writes (disk full)" }, { "Retry-After": "1" });
         if (await migrationsApplied(core.store.driver).catch(() => false)) return reply(200, { status: "ready" });
-        c.header("Retry-After", "1");
-        return reply(503, { status: "store unavailable or not migrated" });
+        return reply(503, { status: "store unavailable or not migrated" }, { "Retry-After": "1" });
       },
     }),
     route({
