@@ -7,6 +7,7 @@ import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { classifyStoreError, StoreQueryError } from "../store/errors";
 import type { Core } from "./context";
 import { CoreError } from "./errors";
+import { forgetKept } from "./lookups";
 
 /** For each unique column ("sso_sources.code"), the field and message a conflict on it reports. */
 export type UniqueFields = Record<string, { field: string; message: string }>;
@@ -27,5 +28,8 @@ export async function applyChange<T extends Readonly<[BatchItem<"sqlite">, ...Ba
     if (known) throw new CoreError("conflict", known.message, [{ field: known.field, message: "already in use" }]);
     if (column) throw new CoreError("conflict", `${column} is already in use`, []);
     throw failure;
+  } finally {
+    // A source or admin key this change touched must not be answered from what a lookup kept.
+    forgetKept(core.lookups);
   }
 }
