@@ -4,10 +4,10 @@
 import type { webcrypto } from "node:crypto";
 import type { BlockList } from "node:net";
 import type { createRemoteJWKSet, JWTPayload } from "jose";
+import { BoundedMap } from "../store/bounded-map";
 import type { Store } from "../store/store";
 import { AppDirectory } from "./apps";
 import { auditStatement } from "./audit";
-import { BoundedMap } from "./cache";
 import type { MasterKey } from "./crypto";
 import { FailureBursts } from "./failure-bursts";
 import { createLookups, type Lookups } from "./lookups";
@@ -58,7 +58,7 @@ interface WebhookSettings {
   endpointConcurrency: number;
 }
 
-/** Derived values worth keeping, each bounded (src/core/cache.ts). */
+/** Derived values worth keeping, each bounded (src/store/bounded-map.ts). */
 interface Caches {
   /** HS256 keys by their sealed secret (a rotated secret is a new entry, never a stale one). */
   readonly hmacKeys: BoundedMap<string, Promise<webcrypto.CryptoKey>>;

@@ -13,12 +13,6 @@ import type { SqliteConnection } from "./sqlite-connection";
 
 type Pending = { resolve: (results: Result[]) => void; reject: (error: Error) => void };
 type Outgoing = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
-/** What a call asks of the worker, its statements not yet packed. */
-type Call =
-  | { op: "execute"; statement: Statement }
-  | { op: "batch"; statements: Statement[]; mode: "write" | "read" }
-  | { op: "migrate"; statements: Statement[] }
-  | { op: "close" };
 
 function startWorker(init: WorkerInit): Worker {
   if (embedded.storeWorker) return new Worker(embedded.storeWorker, { eval: true, workerData: init });
@@ -50,34 +44,23 @@ function connection(init: WorkerInit) {
   worker.on("error", (error) => failAll(new StoreUnavailableError(`the store worker failed: ${error.message}`, "unreachable", { cause: error })));
   worker.on("exit", () => failAll(dead ?? new StoreUnavailableError("the store is closed", "unreachable")));
   const packer = new StatementPacker();
-  const outgoing = (request: Call): Outgoing => {
-    switch (request.op) {
-      case "execute":
-        return { op: "execute", packed: packer.pack([request.statement]) };
-      case "batch":
-        return { op: "batch", packed: packer.pack(request.statements), mode: request.mode };
-      case "migrate":
-        return { op: "migrate", packed: packer.pack(request.statements) };
-      case "close":
-        return request;
-    }
-  };
-  const call = (request: Call): Promise<Result[]> =>
+  const call = (request: Outgoing): Promise<Result[]> =>
     new Promise((resolve, reject) => {
       if (dead) return reject(dead);
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      const message = outgoing(request);
       try {
-        worker.postMessage({ ...message, id });
+        worker.postMessage({ ...request, id });
       } catch (error) {
         pending.delete(id);
-        if ("packed" in message) packer.unsent(message.packed);
+        if ("packed" in request) packer.unsent(request.packed);
         reject(error);
       }
     });
   return {
     call,
+    /** Statements as the worker takes them (./packed-statements.ts). */
+    pack: (statements: Statement[]) => packer.pack(statements),
     async close() {
       if (!dead) await call({ op: "close" }).catch(() => {});
       await worker.terminate();
@@ -85,7 +68,7 @@ function connection(init: WorkerInit) {
     /** Fails now, with the file's path, if the database cannot be opened. */
     async check(path: string) {
       try {
-        await call({ op: "execute", statement: { sql: "SELECT 1", args: [] } });
+        await call({ op: "execute", packed: packer.pack([{ sql: "SELECT 1", args: [] }]) });
       } catch (error) {
         await worker.terminate();
         const reason = error instanceof StoreQueryError || error instanceof StoreUnavailableError ? error.message : String(error);
@@ -139,10 +122,10 @@ export async function openLocalDriver(url: string, options: LocalDriverOptions):
   return {
     kind: "file",
     query: (statement) => read(() => reader.run(statement)),
-    execute: async (statement) => (await writer.call({ op: "execute", statement }))[0]!,
+    execute: async (statement) => (await writer.call({ op: "execute", packed: writer.pack([statement]) }))[0]!,
     batch: (statements, mode) =>
-      mode === "read" ? read(() => reader.transaction(statements, "BEGIN DEFERRED")) : writer.call({ op: "batch", statements, mode }),
-    migrate: (statements) => writer.call({ op: "migrate", statements }),
+      mode === "read" ? read(() => reader.transaction(statements, "BEGIN DEFERRED")) : writer.call({ op: "batch", packed: writer.pack(statements), mode }),
+    migrate: (statements) => writer.call({ op: "migrate", packed: writer.pack(statements) }),
     close: async () => {
       // The reader first: the writer's close must be this process's last connection (local-worker.ts).
       await reader.close();

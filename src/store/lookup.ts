@@ -8,6 +8,7 @@
 // the main thread's time under load, once per turn. What was not found is
 // never kept (a source just made elsewhere is found at once), and the process's
 // own changes drop everything kept (`forget`, from src/core/changes.ts).
+import { BoundedMap } from "./bounded-map";
 import { type Driver, rowObjects, type SqlValue } from "./driver";
 import { classifyStoreError } from "./errors";
 
@@ -28,7 +29,7 @@ export class BatchedLookup<K extends string | number, V> {
   readonly #driver: Driver;
   readonly #definition: LookupDefinition<V>;
   #pending = new Map<K, { resolve: (v: V | undefined) => void; reject: (e: unknown) => void }[]>();
-  #kept = new Map<SqlValue, { value: V; until: number }>();
+  readonly #kept = new BoundedMap<SqlValue, { value: V; until: number }>(KEPT_LIMIT);
 
   constructor(driver: Driver, definition: LookupDefinition<V>) {
     this.#driver = driver;
@@ -73,9 +74,6 @@ export class BatchedLookup<K extends string | number, V> {
     const keepMs = this.#definition.keepFoundMs ?? 0;
     if (keepMs <= 0) return;
     const until = performance.now() + keepMs;
-    for (const [key, value] of found) {
-      if (this.#kept.size >= KEPT_LIMIT) this.#kept.delete(this.#kept.keys().next().value!);
-      this.#kept.set(key, { value, until });
-    }
+    for (const [key, value] of found) this.#kept.set(key, { value, until });
   }
 }

@@ -23,12 +23,12 @@
 import type { Agent } from "node:http";
 import type { LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
+import { BoundedMap } from "../../store/bounded-map";
 import type { Result } from "../../store/driver";
 import { StoreUnavailableError } from "../../store/errors";
 import type { BulkWrite } from "../../store/group-commit";
 import { jsonRows } from "../../store/json-rows";
 import { version } from "../../version";
-import { BoundedMap } from "../cache";
 import type { Core } from "../context";
 import { hmacSha256Base64, randomSecret } from "../crypto";
 import { fetchOutbound, OutboundError, outboundAgent, staleConnection } from "../outbound";

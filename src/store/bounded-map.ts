@@ -1,6 +1,6 @@
 // Caches of derived values (imported keys, parsed allowlists, verified caller
-// tokens) belong to the core that made them and are bounded: past its limit
-// a map forgets its oldest entry.
+// tokens, found lookups) belong to the core or store that made them and are
+// bounded: past its limit a map forgets its oldest entry.
 export class BoundedMap<K, V> extends Map<K, V> {
   constructor(readonly limit: number) {
     super();
