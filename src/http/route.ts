@@ -4,7 +4,7 @@
 // the answer (typed from the answer's schema, so the document and the answer
 // cannot disagree). A dialect mounts its declarations with its renderer.
 import type { Context, Hono, MiddlewareHandler } from "hono";
-import { describeRoute, resolver, validator } from "hono-openapi";
+import { type describeRoute, resolver, uniqueSymbol, validator } from "hono-openapi";
 import * as v from "valibot";
 import type { Core } from "../core/context";
 import type { Logger } from "../log";
@@ -16,7 +16,7 @@ import { describeIssues, type Renderer, refuse } from "./failure";
 import { canonical, fieldsOf } from "./fields";
 import { plainIssues } from "./issues";
 import { MAX_BODY_BYTES } from "./limits";
-import { bodyLimit } from "./middleware/body-limit";
+import { withinBodyLimit } from "./middleware/body-limit";
 import { takeAnswerHeaders } from "./middleware/security-headers";
 import { uncleanText } from "./text-hygiene";
 
@@ -152,37 +152,42 @@ function documentAnswers(route: AnyRoute, dialect: Dialect) {
   return answers;
 }
 
-function describe(route: AnyRoute, dialect: Dialect, aliasOf?: string) {
+/** The OpenAPI entry of a route, as hono-openapi's describeRoute marks its middleware. */
+function describeMarker(route: AnyRoute, dialect: Dialect, aliasOf?: string) {
   const body = route.body as BodyInput | undefined;
-  return describeRoute({
-    tags: [route.tag],
-    summary: aliasOf ? `${route.summary} (alias)` : route.summary,
-    description: [aliasOf ? `An alias of \`${route.method.toUpperCase()} ${aliasOf}\`: the same operation at another path.` : undefined, route.description]
-      .filter(Boolean)
-      .join(" "),
-    security: route.auth.security,
-    ...(route.headers
-      ? {
-          parameters: Object.entries(route.headers).map(([name, example]) => ({
-            in: "header",
-            name,
-            required: true,
-            schema: { type: "string", examples: [example] },
-          })),
-        }
-      : {}),
-    ...(body ? { requestBody: { required: true, content: { "application/json": { schema: resolver(body.schema) } } } } : {}),
-    ...(route.documentedBody
-      ? {
-          requestBody: {
-            required: true,
-            content: Object.fromEntries(Object.entries(route.documentedBody).map(([type, schema]) => [type, { schema: resolver(schema) }])),
-          },
-        }
-      : {}),
-    responses: documentAnswers(route, dialect),
-    ...(aliasOf ? { "x-alias-of": aliasOf } : {}),
-  } as Parameters<typeof describeRoute>[0]);
+  return {
+    [uniqueSymbol]: {
+      spec: {
+        tags: [route.tag],
+        summary: aliasOf ? `${route.summary} (alias)` : route.summary,
+        description: [aliasOf ? `An alias of \`${route.method.toUpperCase()} ${aliasOf}\`: the same operation at another path.` : undefined, route.description]
+          .filter(Boolean)
+          .join(" "),
+        security: route.auth.security,
+        ...(route.headers
+          ? {
+              parameters: Object.entries(route.headers).map(([name, example]) => ({
+                in: "header",
+                name,
+                required: true,
+                schema: { type: "string", examples: [example] },
+              })),
+            }
+          : {}),
+        ...(body ? { requestBody: { required: true, content: { "application/json": { schema: resolver(body.schema) } } } } : {}),
+        ...(route.documentedBody
+          ? {
+              requestBody: {
+                required: true,
+                content: Object.fromEntries(Object.entries(route.documentedBody).map(([type, schema]) => [type, { schema: resolver(schema) }])),
+              },
+            }
+          : {}),
+        responses: documentAnswers(route, dialect),
+        ...(aliasOf ? { "x-alias-of": aliasOf } : {}),
+      } as Parameters<typeof describeRoute>[0],
+    },
+  };
 }
 
 /** Validates with a schema, or refuses the request as invalid, each issue in plain words. */
@@ -223,21 +228,42 @@ function respond(c: Context<AppEnv>, route: AnyRoute, reply: unknown): Response 
   });
 }
 
-/** Mounts a dialect's routes on `app`, every failure rendered by the dialect. */
+/**
+ * Mounts a dialect's routes on `app`, every failure rendered by the dialect.
+ *
+ * A route is one handler that catches its own failures: a Hono sub-app with
+ * an onError of its own has Hono wrap each of its handlers in a composer per
+ * request, and each middleware is one more async step of every request.
+ * Only routes with path or query parameters keep hono-openapi's validators
+ * as middleware (they document the parameters), each guarded the same way,
+ * after the step that settles who is calling.
+ */
 export function mount(app: Hono<AppEnv>, core: Core, logger: Logger, dialect: Dialect, routes: readonly AnyRoute[]): void {
-  app.onError(failureHandler(dialect.renderer, logger));
+  const fail = failureHandler(dialect.renderer, logger);
+  const guarded = (step: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> => {
+    const guard: MiddlewareHandler<AppEnv> = async (c, next) => {
+      try {
+        return await step(c, next);
+      } catch (error) {
+        return fail(error as Error, c);
+      }
+    };
+    // A validator's marker goes along: it documents the parameters.
+    return Object.assign(guard, { [uniqueSymbol]: (step as { [uniqueSymbol]?: unknown })[uniqueSymbol] });
+  };
   for (const declared of routes) {
     const body = declared.body as BodyInput | undefined;
-    const middleware: MiddlewareHandler<AppEnv>[] = [];
-    if (body || declared.method !== "get") middleware.push(bodyLimit(MAX_BODY_BYTES, () => refuse({ kind: "too_large", limit: MAX_BODY_BYTES })));
+    const limited = body !== undefined || declared.method !== "get";
+    const validators = [
+      ...(declared.params ? [validated("param", declared.params as Schema)] : []),
+      ...(declared.query ? [validated("query", declared.query as Schema)] : []),
+    ];
     // Who is calling is settled before anything of the request is judged.
-    middleware.push(async (c, next) => {
+    const admit = async (c: Context<AppEnv>) => {
+      if (limited && !(await withinBodyLimit(c, MAX_BODY_BYTES))) refuse({ kind: "too_large", limit: MAX_BODY_BYTES });
       c.set("caller", await declared.auth.authenticate(c, core));
-      await next();
-    });
-    if (declared.params) middleware.push(validated("param", declared.params as Schema));
-    if (declared.query) middleware.push(validated("query", declared.query as Schema));
-    const handler = async (c: Context<AppEnv>) => {
+    };
+    const answer = async (c: Context<AppEnv>) => {
       const input = {
         c,
         core,
@@ -248,8 +274,31 @@ export function mount(app: Hono<AppEnv>, core: Core, logger: Logger, dialect: Di
       };
       return respond(c, declared, await declared.handle(input as never));
     };
+    const steps: MiddlewareHandler<AppEnv>[] =
+      validators.length === 0
+        ? [
+            async (c) => {
+              try {
+                await admit(c);
+                return await answer(c);
+              } catch (error) {
+                return fail(error as Error, c);
+              }
+            },
+          ]
+        : [
+            guarded(async (c, next) => {
+              await admit(c);
+              await next();
+            }),
+            ...validators.map(guarded),
+            guarded((c) => answer(c)),
+          ];
     for (const [path, aliasOf] of [[declared.path, undefined], ...(declared.aliases ?? []).map((a) => [a, declared.path])] as [string, string | undefined][]) {
-      app.on(declared.method.toUpperCase(), path, describe(declared, dialect, aliasOf), ...middleware, handler);
+      // The OpenAPI entry rides on the route's first step (hono-openapi finds it by its symbol), not in a step of its own.
+      const [first, ...rest] = steps;
+      const documented = Object.assign((c: Context<AppEnv>, next: () => Promise<void>) => first!(c, next), describeMarker(declared, dialect, aliasOf));
+      app.on(declared.method.toUpperCase(), path, documented as MiddlewareHandler<AppEnv>, ...rest);
     }
   }
 }

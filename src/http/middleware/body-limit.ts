@@ -7,7 +7,7 @@
 // (chunked) is read here, counting, and handed to Hono's body cache.
 
 import type { Readable } from "node:stream";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 
 class TooLarge extends Error {}
 
@@ -23,23 +23,25 @@ async function readCapped(chunks: AsyncIterable<Uint8Array>, max: number): Promi
   return body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
 }
 
-export function bodyLimit(max: number, onTooLarge: (c: Context) => Response | Promise<Response>): MiddlewareHandler {
-  return async (c, next) => {
-    const declared = c.req.header("content-length");
-    if (declared !== undefined) return Number(declared) > max ? onTooLarge(c) : next();
-    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
-    // Node's request stream when served by @hono/node-server, the web stream otherwise (app.request in tests).
-    const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming;
-    const source = incoming && Symbol.asyncIterator in incoming ? incoming : (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null);
-    if (!source) return next();
-    let body: ArrayBuffer;
-    try {
-      body = await readCapped(source as AsyncIterable<Uint8Array>, max);
-    } catch (error) {
-      if (error instanceof TooLarge) return onTooLarge(c);
-      throw error;
-    }
-    c.req.bodyCache.arrayBuffer = Promise.resolve(body) as unknown as ArrayBuffer;
-    return next();
-  };
+/**
+ * Whether the request's body is within `max` bytes. A body of unknown length
+ * is read here, counting, and left in Hono's body cache for the route.
+ */
+export async function withinBodyLimit(c: Context, max: number): Promise<boolean> {
+  const declared = c.req.header("content-length");
+  if (declared !== undefined) return Number(declared) <= max;
+  if (c.req.method === "GET" || c.req.method === "HEAD") return true;
+  // Node's request stream when served by @hono/node-server, the web stream otherwise (app.request in tests).
+  const incoming = (c.env as { incoming?: Readable } | undefined)?.incoming;
+  const source = incoming && Symbol.asyncIterator in incoming ? incoming : (c.req.raw.body as unknown as AsyncIterable<Uint8Array> | null);
+  if (!source) return true;
+  let body: ArrayBuffer;
+  try {
+    body = await readCapped(source as AsyncIterable<Uint8Array>, max);
+  } catch (error) {
+    if (error instanceof TooLarge) return false;
+    throw error;
+  }
+  c.req.bodyCache.arrayBuffer = Promise.resolve(body) as unknown as ArrayBuffer;
+  return true;
 }
