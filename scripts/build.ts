@@ -139,7 +139,7 @@ function packAssets(): { assets: Assets; sha256: Map<string, string> } {
 }
 
 /** What the single file carries in its code besides ssod itself (src/embedded.ts). */
-async function payload(minify: boolean, sha256: Map<string, string>) {
+async function payload(minify: boolean, sha256: Map<string, string>, trailer: Trailer | undefined) {
   const worker = await build({
     entryPoints: [join(root, "src/store/local-worker.ts")],
     bundle: true,
@@ -158,7 +158,28 @@ async function payload(minify: boolean, sha256: Map<string, string>) {
     migrations: readMigrationsFolder(new URL("../drizzle/", import.meta.url)),
     storeWorker: worker.outputFiles[0]!.text,
     assets: Object.fromEntries(sha256),
+    ...(trailer ? { trailer: trailer.places } : {}),
   };
+}
+
+interface Trailer {
+  text: string;
+  /** Where each asset's base64 starts, counted back from the end of the file, and its length. */
+  places: Record<string, [fromEnd: number, length: number]>;
+}
+
+/** The comment after dist/ssod.mjs's code: one `name base64(gzip)` line per asset (src/assets.ts reads one line by its place). */
+function trailerOf(assets: Assets): Trailer {
+  let text = ASSETS_MARKER;
+  const starts: [string, number, number][] = [];
+  for (const [name, packed] of assets) {
+    const line = packed.toString("base64");
+    text += `${name} `;
+    starts.push([name, text.length, line.length]);
+    text += `${line}\n`;
+  }
+  text += "*/\n";
+  return { text, places: Object.fromEntries(starts.map(([name, at, length]) => [name, [text.length - at, length]])) };
 }
 
 export interface BuildOptions {
@@ -180,6 +201,7 @@ export async function buildSingleFile(options: BuildOptions = {}): Promise<{ out
   const started = performance.now();
   mkdirSync(dirname(outfile), { recursive: true });
   const { assets, sha256 } = packAssets();
+  const trailer = format === "esm" ? trailerOf(assets) : undefined;
   await build({
     entryPoints: [join(root, "src/main.ts")],
     bundle: true,
@@ -193,16 +215,14 @@ export async function buildSingleFile(options: BuildOptions = {}): Promise<{ out
     ...(format === "esm"
       ? { banner: { js: 'import { createRequire as __ssodCreateRequire } from "node:module"; const require = __ssodCreateRequire(import.meta.url);' } }
       : {}),
-    plugins: [embeddedPlugin(await payload(minify, sha256)), await oidcProviderBundle(minify), libsqlLoaderRewrite, absentOptionalModules],
+    plugins: [embeddedPlugin(await payload(minify, sha256, trailer)), await oidcProviderBundle(minify), libsqlLoaderRewrite, absentOptionalModules],
     // depd (koa's, inside the oidc-provider bundle) builds deprecated wrappers with eval: esbuild says
     // nothing of it within node_modules, but that bundle is no longer read from there.
     logOverride: { "direct-eval": "silent" },
     // In CommonJS, import.meta is empty: only the from-source fallbacks read it, never the built file.
     logLevel: format === "cjs" ? "error" : "warning",
   });
-  if (format === "esm") {
-    appendFileSync(outfile, `${ASSETS_MARKER}${[...assets].map(([name, packed]) => `${name} ${packed.toString("base64")}\n`).join("")}*/\n`);
-  }
+  if (trailer) appendFileSync(outfile, trailer.text);
   chmodSync(outfile, 0o755);
   const mb = (statSync(outfile).size / 1e6).toFixed(1);
   process.stderr.write(`built ${outfile} (${mb} MB) in ${Math.round(performance.now() - started)} ms\n`);

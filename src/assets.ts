@@ -5,7 +5,7 @@
 // executable as SEA assets. Each is read only when it is needed: a binding at
 // the first start on a machine, the script at the first /docs request.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { getAsset, isSea } from "node:sea";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
@@ -18,6 +18,9 @@ export const libsqlTargets = (): string[] => Object.keys(embedded.assets ?? {}).
 
 /** Opens the comment after the code of dist/ssod.mjs: then one `name base64(gzip)` line per asset. */
 export const ASSETS_MARKER = "/*ssod-assets\n";
+
+/** This build's copy of an embedded asset is damaged or gone: no folder or setting can help, only another download. */
+export class DamagedBuild extends Error {}
 
 /**
  * The SHA-256 (hex) of the embedded asset's uncompressed bytes, built into the
@@ -36,18 +39,38 @@ export function assetSha256(name: string): string | undefined {
 export function readAsset(name: string): Buffer | undefined {
   const sha256 = assetSha256(name);
   if (sha256 === undefined) return undefined;
-  const bytes = gunzipSync(isSea() ? Buffer.from(getAsset(name)) : fromTrailer(name));
-  if (createHash("sha256").update(bytes).digest("hex") !== sha256) throw new Error(`this ssod build's embedded ${name} is damaged: download it again`);
+  const packed = isSea() ? Buffer.from(getAsset(name)) : fromTrailer(name);
+  const damaged = () => new DamagedBuild(`this ssod build's embedded ${name} is damaged: download it again`);
+  let bytes: Buffer;
+  try {
+    // One output buffer of the size gzip's trailer records, not a list of small ones joined (they stayed in the heap).
+    bytes = gunzipSync(packed, { chunkSize: Math.max(16 * 1024, packed.readUInt32LE(packed.length - 4)) });
+  } catch {
+    throw damaged();
+  }
+  if (createHash("sha256").update(bytes).digest("hex") !== sha256) throw damaged();
   return bytes;
 }
 
 function fromTrailer(name: string): Buffer {
-  // latin1: one character a byte, so the base64 slices straight out.
-  const file = readFileSync(fileURLToPath(import.meta.url), "latin1");
-  const start = file.lastIndexOf(ASSETS_MARKER);
-  const prefix = `\n${name} `;
-  const at = start < 0 ? -1 : file.indexOf(prefix, start + ASSETS_MARKER.length - 1);
-  if (at < 0) throw new Error(`this ssod build has lost its embedded ${name}: download it again`);
-  const from = at + prefix.length;
-  return Buffer.from(file.slice(from, file.indexOf("\n", from)), "base64");
+  // Only the asset's own line is read (its place is built into the code): the
+  // whole file, read at once at the first start, stayed in the process's heap.
+  const place = embedded.trailer?.[name];
+  const prefix = Buffer.from(`\n${name} `, "latin1");
+  const fd = openSync(fileURLToPath(import.meta.url), "r");
+  try {
+    const size = fstatSync(fd).size;
+    if (!place || place[0] + prefix.length > size) throw new DamagedBuild(`this ssod build has lost its embedded ${name}: download it again`);
+    const [fromEnd, length] = place;
+    const bytes = Buffer.allocUnsafe(prefix.length + length);
+    for (let at = 0; at < bytes.length; ) {
+      const n = readSync(fd, bytes, at, bytes.length - at, size - fromEnd - prefix.length + at);
+      if (n === 0) break;
+      at += n;
+    }
+    if (!bytes.subarray(0, prefix.length).equals(prefix)) throw new DamagedBuild(`this ssod build has lost its embedded ${name}: download it again`);
+    return Buffer.from(bytes.toString("latin1", prefix.length), "base64");
+  } finally {
+    closeSync(fd);
+  }
 }

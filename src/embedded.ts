@@ -13,6 +13,8 @@ export interface Embedded {
   storeWorker?: string;
   /** The large payloads kept out of the code, by name, with the SHA-256 (hex) of each one's uncompressed bytes (src/assets.ts). */
   assets?: Record<string, string>;
+  /** dist/ssod.mjs only: where each asset's base64 starts in the comment after the code, counted back from the end of the file, and its length. */
+  trailer?: Record<string, [fromEnd: number, length: number]>;
 }
 
 // scripts/build.ts replaces this whole module with the real payloads.

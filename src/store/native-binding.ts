@@ -37,7 +37,7 @@ import {
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { assetSha256, libsqlAsset, libsqlTargets, readAsset } from "../assets";
+import { assetSha256, DamagedBuild, libsqlAsset, libsqlTargets, readAsset } from "../assets";
 
 function libsqlTarget(): string {
   const { platform, arch } = process;
@@ -197,6 +197,7 @@ function writeLibsqlBinding(cacheDir: string | undefined): string | undefined {
     try {
       return install(privateFolder(dir));
     } catch (error) {
+      if (error instanceof DamagedBuild) throw error;
       refused.push(`${dir}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
@@ -209,6 +210,7 @@ function writeLibsqlBinding(cacheDir: string | undefined): string | undefined {
     }
     return install(privateRun);
   } catch (error) {
+    if (error instanceof DamagedBuild) throw error;
     refused.push(`a private folder under ${tmpdir()}: ${error instanceof Error ? error.message : String(error)}`);
   }
   throw new Error(
