@@ -13,6 +13,7 @@ import type { Config } from "./config";
 import { ConfigError } from "./core/errors";
 import { startSweeper } from "./core/sweeper";
 import { startDeliveryWorker } from "./core/webhooks/delivery";
+import { keepHeapGrowthSmall } from "./heap-growth";
 import { cookieDomainCovers } from "./http/shared/session-cookie";
 import type { Logger } from "./log";
 import { openRuntime, type Runtime } from "./runtime";
@@ -141,6 +142,7 @@ async function startServer(config: Config, logger: Logger): Promise<RunningServe
 
 /** Runs until SIGTERM or SIGINT, then drains and exits 0. */
 export async function serveUntilSignalled(config: Config, logger: Logger): Promise<RunningServer> {
+  keepHeapGrowthSmall();
   const running = await startServer(config, logger);
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, "shutting down");
