@@ -4,6 +4,7 @@
 // the answer (typed from the answer's schema, so the document and the answer
 // cannot disagree). A dialect mounts its declarations with its renderer.
 import type { Context, Hono, MiddlewareHandler } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type describeRoute, resolver, uniqueSymbol, validator } from "hono-openapi";
 import * as v from "valibot";
 import type { Core } from "../core/context";
@@ -45,8 +46,8 @@ type Reply<R extends Answers> =
 
 /**
  * A handler's JSON answer: `reply(201, {…})`, checked against the route's
- * declared answer for 201, with any headers of its own (`{ Location: … }`):
- * a JSON answer carries only these and those of every answer, not c.header()'s.
+ * declared answer for 201, with any headers of its own (`{ Location: … }`).
+ * Headers the handler set with c.header() (a cookie, say) go with it too.
  */
 export const reply = <const S extends number, T>(status: S, json: T, headers?: Record<string, string>) => ({ status, json, headers });
 
@@ -217,15 +218,20 @@ async function readBody(c: Context<AppEnv>, body: BodyInput): Promise<unknown> {
   return parseOrRefuse(body.schema, body.anyCase ? canonical(fieldsOf(Object.entries(raw)), body.schema as unknown as ObjectSchema) : raw);
 }
 
-function respond(c: Context<AppEnv>, route: AnyRoute, reply: unknown): Response {
+/**
+ * The answer of a handler's reply. Written with a plain object of headers,
+ * which @hono/node-server writes out as they are (./middleware/security-headers.ts),
+ * unless the handler set headers with c.header(): Hono holds those for the
+ * answers it builds, so then Hono builds this one too (slower, and rare), and
+ * the headers of every answer are added after it, where it set none of its own.
+ */
+function respond(c: Context<AppEnv>, route: AnyRoute, reply: unknown, headersSet: boolean): Response {
   if (reply instanceof Response) return reply;
   const { status, json, headers } = reply as { status: number; json: unknown; headers?: Record<string, string> };
   const declared = route.answers[status] as JsonAnswer | undefined;
-  // Plain-object headers: @hono/node-server writes them out as they are (./middleware/security-headers.ts).
-  return new Response(JSON.stringify(json), {
-    status,
-    headers: { "Content-Type": declared?.mediaType ?? "application/json", ...takeAnswerHeaders(c), ...headers },
-  });
+  const own = { "Content-Type": declared?.mediaType ?? "application/json", ...headers };
+  if (headersSet) return c.newResponse(JSON.stringify(json), status as ContentfulStatusCode, own);
+  return new Response(JSON.stringify(json), { status, headers: { ...takeAnswerHeaders(c), ...own } });
 }
 
 /**
@@ -272,7 +278,18 @@ export function mount(app: Hono<AppEnv>, core: Core, logger: Logger, dialect: Di
         query: declared.query ? (c.req.valid as (t: string) => unknown)("query") : undefined,
         params: declared.params ? (c.req.valid as (t: string) => unknown)("param") : undefined,
       };
-      return respond(c, declared, await declared.handle(input as never));
+      // c.header() watched while the handler runs: whether it set any header (see respond).
+      const setHeader = c.header;
+      let headersSet = false;
+      c.header = ((...args: Parameters<typeof setHeader>) => {
+        headersSet = true;
+        setHeader(...args);
+      }) as typeof setHeader;
+      try {
+        return respond(c, declared, await declared.handle(input as never), headersSet);
+      } finally {
+        c.header = setHeader;
+      }
     };
     const steps: MiddlewareHandler<AppEnv>[] =
       validators.length === 0
