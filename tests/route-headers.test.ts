@@ -1,5 +1,5 @@
-// A declared route's JSON answer keeps the headers its handler set with
-// c.header() (a cookie, a Retry-After), beside the headers of every answer
+// A declared route's JSON answer keeps the headers its steps (the caller's
+// authentication, the handler) set with c.header() (a cookie, a Retry-After), beside the headers of every answer
 // and its reply's own. route.ts writes JSON answers with a plain object of
 // headers (the fast path of @hono/node-server), and once dropped them.
 import assert from "node:assert/strict";
@@ -34,6 +34,19 @@ const ROUTES = [
       c.header("Retry-After", "7");
       return reply(200, { ok: true });
     },
+  }),
+  // A header set while the caller is authenticated (a refreshed cookie), before the handler runs.
+  route({
+    ...base,
+    path: "/from-auth",
+    auth: {
+      security: [],
+      authenticate: async (c) => {
+        c.header("X-From-Auth", "1");
+        return undefined;
+      },
+    },
+    handle: () => reply(200, { ok: true }),
   }),
   // Its own policy instead of the default one, and a reply header that wins over its own c.header().
   route({
@@ -85,6 +98,13 @@ describe("a route's JSON answer and c.header()", () => {
     assert.equal(r.headers.get("x-content-type-options"), "nosniff");
     assert.equal(r.headers.get("cache-control"), "no-store");
     assert.equal(r.headers.get("x-request-id"), "probe-request");
+  });
+
+  test("a header set by the route's authentication, before its handler, reaches the answer", async () => {
+    const r = await app.request("/from-auth");
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("x-from-auth"), "1");
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff");
   });
 
   test("a header the handler set is not overwritten by the default of every answer; the reply's own wins", async () => {

@@ -27,6 +27,8 @@ export interface AppEnv {
     sourceCode?: string;
     /** Who the route's authentication found (src/http/route.ts). */
     caller?: unknown;
+    /** A route's steps set a header with c.header(): Hono builds its JSON answer (src/http/route.ts, respond). */
+    headersSet?: boolean;
     /** The request log writes this request's line at debug, not info (forward auth: one per request of every protected app). */
     quietLog?: boolean;
   };

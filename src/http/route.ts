@@ -219,18 +219,31 @@ async function readBody(c: Context<AppEnv>, body: BodyInput): Promise<unknown> {
 }
 
 /**
+ * From the route's first step on (its caller's authentication, the body, the
+ * validators, the handler), c.header() also notes that a header was set, for
+ * respond. Left in place for the failure renderers, which ignore the note.
+ */
+function watchHeaders(c: Context<AppEnv>): void {
+  const setHeader = c.header;
+  c.header = ((...args: Parameters<typeof setHeader>) => {
+    c.set("headersSet", true);
+    setHeader(...args);
+  }) as typeof setHeader;
+}
+
+/**
  * The answer of a handler's reply. Written with a plain object of headers,
  * which @hono/node-server writes out as they are (./middleware/security-headers.ts),
- * unless the handler set headers with c.header(): Hono holds those for the
+ * unless the route's steps set headers with c.header(): Hono holds those for the
  * answers it builds, so then Hono builds this one too (slower, and rare), and
  * the headers of every answer are added after it, where it set none of its own.
  */
-function respond(c: Context<AppEnv>, route: AnyRoute, reply: unknown, headersSet: boolean): Response {
+function respond(c: Context<AppEnv>, route: AnyRoute, reply: unknown): Response {
   if (reply instanceof Response) return reply;
   const { status, json, headers } = reply as { status: number; json: unknown; headers?: Record<string, string> };
   const declared = route.answers[status] as JsonAnswer | undefined;
   const own = { "Content-Type": declared?.mediaType ?? "application/json", ...headers };
-  if (headersSet) return c.newResponse(JSON.stringify(json), status as ContentfulStatusCode, own);
+  if (c.get("headersSet")) return c.newResponse(JSON.stringify(json), status as ContentfulStatusCode, own);
   return new Response(JSON.stringify(json), { status, headers: { ...takeAnswerHeaders(c), ...own } });
 }
 
@@ -266,6 +279,7 @@ export function mount(app: Hono<AppEnv>, core: Core, logger: Logger, dialect: Di
     ];
     // Who is calling is settled before anything of the request is judged.
     const admit = async (c: Context<AppEnv>) => {
+      watchHeaders(c);
       if (limited && !(await withinBodyLimit(c, MAX_BODY_BYTES))) refuse({ kind: "too_large", limit: MAX_BODY_BYTES });
       c.set("caller", await declared.auth.authenticate(c, core));
     };
@@ -278,18 +292,7 @@ export function mount(app: Hono<AppEnv>, core: Core, logger: Logger, dialect: Di
         query: declared.query ? (c.req.valid as (t: string) => unknown)("query") : undefined,
         params: declared.params ? (c.req.valid as (t: string) => unknown)("param") : undefined,
       };
-      // c.header() watched while the handler runs: whether it set any header (see respond).
-      const setHeader = c.header;
-      let headersSet = false;
-      c.header = ((...args: Parameters<typeof setHeader>) => {
-        headersSet = true;
-        setHeader(...args);
-      }) as typeof setHeader;
-      try {
-        return respond(c, declared, await declared.handle(input as never), headersSet);
-      } finally {
-        c.header = setHeader;
-      }
+      return respond(c, declared, await declared.handle(input as never));
     };
     const steps: MiddlewareHandler<AppEnv>[] =
       validators.length === 0

@@ -6,8 +6,9 @@
 // They are a plain object per request, not set with c.header(): Hono keeps
 // set headers in a web `Headers`, which costs more to fill and to write out
 // than the rest of a JSON answer. A route's JSON answer takes the object as it
-// is (src/http/route.ts, `respond`); any other answer (pages, redirects,
-// failures) gets each of them after its handler, unless it set its own.
+// is (src/http/route.ts, `respond`) unless the route set headers with
+// c.header(); that answer, and any other (pages, redirects, failures), gets
+// each of them after its handler, unless it set its own.
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
