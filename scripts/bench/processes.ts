@@ -34,6 +34,10 @@ export async function startServer(command: string[], env: Record<string, string>
       }
     });
     child.once("exit", (code) => reject(new Error(`exited ${code}: ${err}`)));
+  }).catch((error: unknown) => {
+    // A server that never said it listens is not left running.
+    child.kill("SIGKILL");
+    throw error;
   });
   for (;;) {
     const ok = await fetch(`${url}/healthz`).then(
