@@ -47,7 +47,7 @@ type Reply<R extends Answers> =
 /**
  * A handler's JSON answer: `reply(201, {…})`, checked against the route's
  * declared answer for 201, with any headers of its own (`{ Location: … }`).
- * Headers the handler set with c.header() (a cookie, say) go with it too.
+ * Headers the route set with c.header() (a cookie, say) go with it too.
  */
 export const reply = <const S extends number, T>(status: S, json: T, headers?: Record<string, string>) => ({ status, json, headers });
 
