@@ -1,7 +1,8 @@
 // A declared route's JSON answer keeps the headers its steps (the caller's
-// authentication, the handler) set with c.header() (a cookie, a Retry-After), beside the headers of every answer
-// and its reply's own. route.ts writes JSON answers with a plain object of
-// headers (the fast path of @hono/node-server), and once dropped them.
+// authentication, the handler) set with c.header() (a cookie, a Retry-After),
+// beside the headers of every answer and its reply's own. route.ts writes JSON
+// answers with a plain object of headers (the fast path of @hono/node-server),
+// and once dropped them.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Hono } from "hono";
@@ -71,7 +72,7 @@ before(async () => {
     await next();
   });
   app.use(answerHeaders([], () => false));
-  mount(app, server.runtime.core, createLogger("silent"), v1Dialect, ROUTES as never);
+  mount(app, server.runtime.core, createLogger("silent"), v1Dialect, ROUTES);
 });
 
 after(async () => {
